@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def shop(request):
+    return {"SANDBOX": settings.SANDBOX}

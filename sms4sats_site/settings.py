@@ -1,0 +1,264 @@
+"""Settings, read from the environment (names fixed by DESIGN.md).
+
+A bad value stops start-up with one line that names the variable (see ``config_error``).
+"""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def config_error(name, problem):
+    # SystemExit with a string prints exactly that line and exits 1: no traceback.
+    raise SystemExit(f"Configuration error: {name}: {problem}")
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    config_error(name, f"expected a boolean (true/false, 1/0, on/off), got {raw!r}")
+
+
+def env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        config_error(name, f"expected an integer, got {raw!r}")
+
+
+def env_float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        config_error(name, f"expected a number, got {raw!r}")
+
+
+def env_url(name, default, schemes=("http", "https")):
+    raw = env_str(name, default)
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        config_error(name, f"expected an {'/'.join(schemes)} URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+DEBUG = env_bool("DEBUG", False)
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# The sandbox (simulated sms4sats) is on unless a real upstream is configured.
+SMS4SATS_API_URL_SET = bool(env_str("SMS4SATS_API_URL"))
+SANDBOX = env_bool("SANDBOX", not SMS4SATS_API_URL_SET)
+SANDBOX_API_PATH = "/sandbox/api"
+SMS4SATS_API_URL = env_url("SMS4SATS_API_URL", PUBLIC_BASE_URL + SANDBOX_API_PATH)
+# The sandbox accepts SANDBOX_API_KEY; with the sandbox on, the shop uses it unless told otherwise.
+SANDBOX_API_KEY = "sandbox-api-key"
+SMS4SATS_API_KEY = env_str("SMS4SATS_API_KEY") or (SANDBOX_API_KEY if SANDBOX and not SMS4SATS_API_URL_SET else None)
+SMS4SATS_REF = env_str("SMS4SATS_REF") or None
+if SMS4SATS_REF and "@" not in SMS4SATS_REF:
+    config_error("SMS4SATS_REF", f"expected a Lightning Address like name@domain, got {SMS4SATS_REF!r}")
+
+# Production: a real upstream and no DEBUG. Then secrets must come from the environment.
+PRODUCTION = not SANDBOX and not DEBUG
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        config_error("SECRET_KEY", "must be set in production (a real SMS4SATS_API_URL without DEBUG)")
+    # Local use: a random key kept under var/ so sessions survive a restart.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    SECRET_KEY = key_file.read_text().strip()
+
+ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+if not ALLOWED_HOSTS:
+    config_error("ALLOWED_HOSTS", "must name at least one host")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "orders",
+]
+if SANDBOX:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "sms4sats_site.urls"
+WSGI_APPLICATION = "sms4sats_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orders.context_processors.shop",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if urlsplit(_database_url).scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
+    config_error("DATABASE_URL", f"expected sqlite:///path or postgres://user@host:port/name, got {_database_url!r}")
+try:
+    _database = dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+except ValueError as exc:
+    config_error("DATABASE_URL", f"cannot parse {_database_url!r} ({exc})")
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file locally: wait for locks instead of failing.
+    _database["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    _database["CONN_MAX_AGE"] = 0
+    # Tests share the database with a live server and worker threads: a file (per run) locks
+    # better than shared-cache memory.
+    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "sms4sats")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+RATELIMIT_USE_CACHE = "default"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the apps' static folders too, so a fresh checkout works before collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 90
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Celery: broker on Redis, tasks enqueued on commit by the callers.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "sms4sats")
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "orders.tasks.heartbeat", "schedule": 10.0},
+    "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 2.0},
+    "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
+    "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
+}
+# Workers are "alive" while their last heartbeat is younger than this.
+HEARTBEAT_MAX_AGE = 45
+
+# Order engine timings (seconds). Tests and the sandbox shorten them.
+SMS4SATS_TIMEOUT = env_float("SMS4SATS_TIMEOUT", 10.0)
+POLL_CONCURRENCY = env_int("POLL_CONCURRENCY", 50)
+POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 2000)
+POLL_FAST_SECONDS = 2
+POLL_SLOW_SECONDS = 30
+POLL_MAX_BACKOFF_SECONDS = 60
+CREATE_RETRY_SECONDS = 120
+CREATE_STUCK_SECONDS = 300
+EXPIRY_GRACE_SECONDS = 600
+AUTO_CANCEL_SECONDS = 21 * 60
+AUTO_CANCEL_GRACE_SECONDS = 300
+CANCEL_AFTER_SECONDS = 120
+SWEEP_STALE_SECONDS = 600
+CATALOG_CACHE_SECONDS = 600
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}},
+}
+
+# The sandbox's clock (seconds): how long each simulated step takes. Tests shorten them.
+SANDBOX_NUMBER_DELAY = env_float("SANDBOX_NUMBER_DELAY", 3)
+SANDBOX_CODE_DELAY = env_float("SANDBOX_CODE_DELAY", 15)
+SANDBOX_SMS_SENT_DELAY = env_float("SANDBOX_SMS_SENT_DELAY", 3)
+SANDBOX_SMS_DELIVERED_DELAY = env_float("SANDBOX_SMS_DELIVERED_DELAY", 5)
+SANDBOX_AUTO_CANCEL = env_float("SANDBOX_AUTO_CANCEL", 21 * 60)
+SANDBOX_CANCEL_AFTER = env_float("SANDBOX_CANCEL_AFTER", 120)
+SANDBOX_INVOICE_EXPIRY = env_int("SANDBOX_INVOICE_EXPIRY", 15 * 60)

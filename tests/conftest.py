@@ -1,0 +1,43 @@
+"""Shared fixtures: a private Celery queue and cache prefix per run, the sandbox on a live server,
+and a real Celery worker (in a thread) consuming from the real Redis."""
+
+import os
+import uuid
+
+# Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis.
+_RUN = uuid.uuid4().hex[:8]
+os.environ["CELERY_QUEUE"] = f"sms4sats-test-{_RUN}"
+os.environ["CACHE_KEY_PREFIX"] = f"sms4sats-test-{_RUN}"
+os.environ.pop("SMS4SATS_API_URL", None)
+os.environ.pop("SMS4SATS_API_KEY", None)
+os.environ.pop("SMS4SATS_REF", None)
+os.environ.setdefault("SANDBOX", "on")
+
+import pytest  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def sandbox_url(live_server, settings):
+    """The sandbox API served by a live server, and the shop pointed at it."""
+    url = live_server.url + settings.SANDBOX_API_PATH
+    settings.SMS4SATS_API_URL = url
+    settings.PUBLIC_BASE_URL = live_server.url
+    return url
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker on the real Redis broker, running in this process's thread."""
+    from celery.contrib.testing.worker import start_worker
+
+    from sms4sats_site.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30) as worker:
+        yield worker
