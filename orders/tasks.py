@@ -1,10 +1,43 @@
-"""Celery tasks: thin callers of the lifecycle and catalog functions."""
+"""Celery tasks: thin callers of the lifecycle, polling and catalog functions."""
 
 from celery import shared_task
 
 from sms4sats_site.health import record_heartbeat
 
+from . import lifecycle, polling
+from .sms4sats import UpstreamUnavailable
+
 
 @shared_task(ignore_result=True)
 def heartbeat():
     record_heartbeat()
+
+
+@shared_task(ignore_result=True)
+def create_order(order_id):
+    lifecycle.create_upstream(order_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=10)
+def cancel_order(self, order_id):
+    try:
+        lifecycle.cancel_upstream(order_id)
+    except UpstreamUnavailable as exc:
+        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 30)) from exc
+
+
+@shared_task(ignore_result=True)
+def poll_due_orders():
+    return polling.poll_cycle()
+
+
+@shared_task(ignore_result=True)
+def sweep_orders():
+    return polling.sweep()
+
+
+@shared_task(ignore_result=True)
+def refresh_catalog():
+    from . import catalog
+
+    catalog.refresh_all()

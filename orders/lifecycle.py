@@ -1,0 +1,395 @@
+"""The order lifecycle: every status change of an Order goes through ``transition``.
+
+Each move is checked against ``ALLOWED``, applied as a compare-and-set
+(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction. Only
+workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, which enqueue work.
+"""
+
+import logging
+from datetime import timedelta
+
+import bolt11
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
+from .sms4sats import Sms4satsError, UpstreamRejected, UpstreamUnavailable, get_client
+
+log = logging.getLogger(__name__)
+
+ALLOWED = {
+    Status.NEW: {Status.CREATING, Status.FAILED},
+    # Back to NEW only to retry a creation that upstream refused to take (unreachable, 5xx).
+    Status.CREATING: {Status.UNPAID, Status.FAILED, Status.NEW},
+    Status.UNPAID: {Status.HELD, Status.EXPIRED},
+    Status.HELD: {Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED},
+    Status.WAITING_CODE: {Status.COMPLETED, Status.REFUNDED},
+    # A payment seen after the local clock called the invoice expired (grace window).
+    Status.EXPIRED: {Status.HELD},
+    Status.COMPLETED: set(),
+    Status.REFUNDED: set(),
+    Status.FAILED: set(),
+}
+
+NO_NUMBER_MARKER = "no available number"
+
+
+class TransitionRefused(Exception):
+    """A move that the table does not allow (a programming error, or a stale caller)."""
+
+
+class CancelRefused(Exception):
+    """The buyer (or operator) may not cancel this order now; the message says why."""
+
+
+def transition(order, to_status, *, note="", upstream=None, **fields):
+    """Move ``order`` to ``to_status`` if it is still in the status the caller saw.
+
+    Returns True when this call made the move; False when someone else changed the order first
+    (the caller's copy is then refreshed). Raises TransitionRefused for a move the table forbids.
+    """
+    from_status = order.status
+    if to_status not in ALLOWED[from_status]:
+        raise TransitionRefused(f"{from_status} → {to_status} is not allowed")
+    now = timezone.now()
+    fields.setdefault("next_poll_at", next_poll_time(order.kind, to_status, now, order_fields(order, fields)))
+    with transaction.atomic():
+        moved = Order.objects.filter(pk=order.pk, status=from_status).update(status=to_status, updated_at=now, **fields)
+        if moved:
+            OrderEvent.objects.create(
+                order=order, at=now, from_status=from_status, to_status=to_status, note=note, upstream=upstream
+            )
+    if moved:
+        order.status = to_status
+        for name, value in fields.items():
+            setattr(order, name, value)
+    else:
+        order.refresh_from_db()
+    return bool(moved)
+
+
+def order_fields(order, overrides):
+    """The order's timing fields as they will be after an update."""
+    return {
+        "paid_at": overrides.get("paid_at", order.paid_at),
+        "invoice_expires_at": overrides.get("invoice_expires_at", order.invoice_expires_at),
+        "completed_at": overrides.get("completed_at", order.completed_at),
+        "sms_status": overrides.get("sms_status", order.sms_status),
+    }
+
+
+def next_poll_time(kind, status, now, fields):
+    """When an order in this state should be polled next; None once nothing more can change."""
+    fast = timedelta(seconds=settings.POLL_FAST_SECONDS)
+    if status == Status.NEW:
+        return now + timedelta(seconds=30)  # only a safety net: the creation task normally runs first
+    if status == Status.CREATING:
+        return None  # the creation task owns it; the sweep fails it if stuck
+    if status == Status.UNPAID:
+        return now + fast
+    if status in (Status.HELD, Status.WAITING_CODE):
+        paid_at = fields["paid_at"] or now
+        # A buyer watches closely for the first minutes; codes that take longer are polled less often.
+        return now + (fast if now - paid_at < timedelta(minutes=5) else 2 * fast)
+    if status == Status.EXPIRED:
+        expires_at = fields["invoice_expires_at"] or now
+        if now > expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS):
+            return None
+        return now + timedelta(seconds=settings.POLL_SLOW_SECONDS / 2)
+    if status == Status.COMPLETED and kind == Kind.SEND:
+        # Settled at "sent"; keep watching for "delivered" for a while.
+        completed_at = fields["completed_at"] or now
+        if fields["sms_status"] in (SmsStatus.SENT, SmsStatus.CREATED, "") and now - completed_at < timedelta(hours=1):
+            return now + fast
+    return None
+
+
+# --- Creation -------------------------------------------------------------------------------
+
+
+def place_order(*, kind, quoted_sats, session_key, country_code=None, country_name="", service_code="",
+                service_name="", phone="", message="", rental_weeks=None):
+    """Save a new order and have a worker create it upstream once the row is committed."""
+    from .tasks import create_order
+
+    order = Order.objects.create(
+        kind=kind, quoted_sats=quoted_sats, session_key=session_key or "", country_code=country_code,
+        country_name=country_name, service_code=service_code, service_name=service_name, phone=phone,
+        message=message, rental_weeks=rental_weeks, next_poll_at=timezone.now() + timedelta(seconds=30),
+    )
+    OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
+    transaction.on_commit(lambda: create_order.delay(order.pk))
+    return order
+
+
+def create_upstream(order_id, client=None):
+    """Claim a NEW order and create it at sms4sats exactly once. Safe to call twice."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.status != Status.NEW:
+        return order
+    if not transition(order, Status.CREATING, note="Creating the order at sms4sats"):
+        return order  # another worker claimed it
+    client = client or get_client()
+    try:
+        created = call_create(client, order)
+    except UpstreamUnavailable as exc:
+        return retry_or_fail_creation(order, exc)
+    except Sms4satsError as exc:
+        transition(order, Status.FAILED, note=f"sms4sats refused the order: {exc.reason}",
+                   failure_reason=f"sms4sats could not take this order: {exc.reason}")
+        return order
+    return accept_invoice(order, created.order_id, created.payreq)
+
+
+def call_create(client, order):
+    if order.kind in (Kind.RECEIVE, Kind.RENTAL):
+        return client.create_order(order.country_code, order.service_code, is_rental=order.kind == Kind.RENTAL)
+    if order.kind == Kind.SEND:
+        return client.create_send_order(order.phone, order.message, webhook_url=webhook_url(order))
+    if order.kind == Kind.FUND:
+        return client.fund(order.quoted_sats)
+    raise ValueError(f"unknown kind {order.kind}")
+
+
+def webhook_url(order):
+    from django.urls import reverse
+
+    if not settings.PUBLIC_BASE_URL:
+        return None
+    path = reverse("orders:send_webhook", args=[order.public_id, order.webhook_secret])
+    return settings.PUBLIC_BASE_URL + path
+
+
+def retry_or_fail_creation(order, exc):
+    """Upstream unreachable or 5xx: it did not take the order, so trying again is safe, for a while."""
+    from .tasks import create_order
+
+    age = (timezone.now() - order.created_at).total_seconds()
+    if "timed out" in exc.reason.lower():
+        # The request may have reached sms4sats; we never saw the invoice, so the buyer cannot pay it.
+        transition(order, Status.FAILED, note=f"Creation timed out: {exc.reason}",
+                   failure_reason="sms4sats did not answer in time. No invoice was shown and no money moved.")
+        return order
+    if age >= settings.CREATE_RETRY_SECONDS:
+        transition(order, Status.FAILED, note=f"Gave up creating: {exc.reason}",
+                   failure_reason="sms4sats is unavailable right now. No money moved; please try again later.")
+        return order
+    attempts = order.events.filter(to_status=Status.CREATING).count()
+    delay = min(2 ** attempts, 30)
+    if transition(order, Status.NEW, note=f"sms4sats unavailable ({exc.reason}); retrying in {delay}s"):
+        transaction.on_commit(lambda: create_order.apply_async((order.pk,), countdown=delay))
+    return order
+
+
+def accept_invoice(order, upstream_id, payreq):
+    """Decode and check the invoice; show it to the buyer only if it asks for the quoted price."""
+    try:
+        invoice = bolt11.decode(payreq)
+    except Exception as exc:  # the library raises several types for a bad string
+        transition(order, Status.FAILED, note=f"Undecodable invoice: {exc}", upstream={"payreq": payreq},
+                   upstream_id=upstream_id, failure_reason="sms4sats sent an invalid invoice. No money moved.")
+        return order
+    invoice_sats = (invoice.amount_msat or 0) // 1000
+    expires_at = timezone.datetime.fromtimestamp(invoice.date + invoice.expiry, tz=timezone.UTC)
+    fields = {"upstream_id": upstream_id, "invoice_sats": invoice_sats, "payment_hash": invoice.payment_hash or ""}
+    if invoice_sats != order.quoted_sats:
+        transition(order, Status.FAILED, note=f"Invoice asks {invoice_sats} sats, quoted {order.quoted_sats}",
+                   upstream={"payreq": payreq}, failure_reason=(
+                       f"The price changed at sms4sats ({invoice_sats} sats instead of the {order.quoted_sats} "
+                       "quoted), so the invoice was not shown. No money moved; please order again."), **fields)
+        return order
+    transition(order, Status.UNPAID, note="Invoice issued", upstream={"orderId": upstream_id, "payreq": payreq},
+               bolt11=payreq, invoice_expires_at=expires_at, **fields)
+    return order
+
+
+# --- Applying what upstream says ------------------------------------------------------------
+
+
+def apply_status(order, status, now=None):
+    """Move ``order`` as far as the upstream ``status`` (an OrderStatus) shows, one step at a time."""
+    now = now or timezone.now()
+    snapshot = status.raw
+    if order.status == Status.EXPIRED and status.paid:
+        transition(order, Status.HELD, note="Late payment seen after the invoice expired", upstream=snapshot,
+                   paid_at=now)
+    if order.status == Status.UNPAID:
+        if status.paid:
+            transition(order, Status.HELD, note="Payment held", upstream=snapshot, paid_at=now)
+        elif order.invoice_expires_at and now >= order.invoice_expires_at:
+            transition(order, Status.EXPIRED, note="Invoice expired unpaid", upstream=snapshot)
+            return order
+    if order.kind == Kind.SEND:
+        return apply_send_status(order, status, snapshot, now)
+    if order.kind == Kind.FUND:
+        if order.status == Status.HELD:
+            transition(order, Status.COMPLETED, note="Balance credited", upstream=snapshot, completed_at=now)
+        return order
+    return apply_receive_status(order, status, snapshot, now)
+
+
+def apply_receive_status(order, status, snapshot, now):
+    if order.status not in (Status.HELD, Status.WAITING_CODE):
+        return order
+    if status.code:
+        if order.status == Status.HELD and status.number:
+            transition(order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot,
+                       number=status.number, number_at=now)
+        transition(order, Status.COMPLETED, note="Code received; payment settled", upstream=snapshot,
+                   code=status.code, number=status.number or order.number, completed_at=now)
+        return order
+    if status.error:
+        reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else refund_reason_for(order, now)
+        transition(order, Status.REFUNDED, note=f"Payment canceled upstream: {status.error}", upstream=snapshot,
+                   upstream_error=status.error, refund_reason=reason, refunded_at=now)
+        return order
+    if status.number and order.status == Status.HELD:
+        transition(order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot,
+                   number=status.number, number_at=now)
+    if past_auto_cancel(order, now):
+        transition(order, Status.REFUNDED, note="No code before the automatic cancel", upstream=snapshot,
+                   refund_reason=RefundReason.TIMEOUT, refunded_at=now)
+    return order
+
+
+def refund_reason_for(order, now):
+    if order.paid_at and now >= order.paid_at + timedelta(seconds=settings.AUTO_CANCEL_SECONDS):
+        return RefundReason.TIMEOUT
+    if order.events.filter(note__startswith="Cancel requested").exists():
+        return RefundReason.CANCELED
+    return RefundReason.UPSTREAM
+
+
+def past_auto_cancel(order, now):
+    """Upstream cancels a code-less order ~21 minutes after payment; past that plus grace, we call it."""
+    if order.paid_at is None:
+        return False
+    limit = settings.AUTO_CANCEL_SECONDS + settings.AUTO_CANCEL_GRACE_SECONDS
+    return now >= order.paid_at + timedelta(seconds=limit)
+
+
+def apply_send_status(order, status, snapshot, now):
+    sms_status = status.sms_status or ""
+    if order.status == Status.HELD:
+        if sms_status in (SmsStatus.SENT, SmsStatus.DELIVERED):
+            transition(order, Status.COMPLETED, note=f"SMS {sms_status}; payment settled", upstream=snapshot,
+                       sms_status=sms_status, completed_at=now)
+        elif sms_status == SmsStatus.FAILED or status.error:
+            transition(order, Status.REFUNDED, note="SMS failed; payment returned", upstream=snapshot,
+                       sms_status=SmsStatus.FAILED, refund_reason=RefundReason.SMS_FAILED,
+                       upstream_error=status.error or "", refunded_at=now)
+        elif sms_status and sms_status != order.sms_status:
+            record_change(order, note=f"SMS {sms_status}", upstream=snapshot, sms_status=sms_status)
+        return order
+    if order.status == Status.COMPLETED and sms_status and sms_status != order.sms_status:
+        record_change(order, note=f"SMS {sms_status}", upstream=snapshot, sms_status=sms_status)
+    return order
+
+
+def record_change(order, *, note, upstream=None, **fields):
+    """A change that is not a status move (the SMS went from sent to delivered): same CAS, same timeline."""
+    now = timezone.now()
+    merged = order_fields(order, fields)
+    fields["next_poll_at"] = next_poll_time(order.kind, order.status, now, merged)
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=order.status).update(updated_at=now, **fields)
+        if changed:
+            OrderEvent.objects.create(order=order, at=now, from_status=order.status, to_status=order.status,
+                                      note=note, upstream=upstream)
+    if changed:
+        for name, value in fields.items():
+            setattr(order, name, value)
+    return bool(changed)
+
+
+def schedule_next_poll(order, now=None):
+    """Nothing changed upstream: just set when to look again."""
+    now = now or timezone.now()
+    order.next_poll_at = next_poll_time(order.kind, order.status, now, order_fields(order, {}))
+    Order.objects.filter(pk=order.pk, status=order.status).update(
+        next_poll_at=order.next_poll_at, last_polled_at=now, poll_failures=0
+    )
+
+
+def back_off(order, error, now=None):
+    """Upstream failed for this one order: look again later, without stopping the others."""
+    now = now or timezone.now()
+    failures = order.poll_failures + 1
+    delay = min(settings.POLL_FAST_SECONDS * 2 ** min(failures, 6), settings.POLL_MAX_BACKOFF_SECONDS)
+    Order.objects.filter(pk=order.pk).update(
+        next_poll_at=now + timedelta(seconds=delay), last_polled_at=now, poll_failures=failures
+    )
+    log.warning("Polling order %s failed (%s); next try in %ss", order.public_id, error, delay)
+
+
+def apply_local_deadlines(order, now=None):
+    """Rules that hold even when upstream cannot be asked (expiry, the auto-cancel)."""
+    now = now or timezone.now()
+    if order.status == Status.UNPAID and order.invoice_expires_at:
+        if now >= order.invoice_expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS):
+            transition(order, Status.EXPIRED, note="Invoice expired (upstream not reachable to confirm)")
+    elif order.status in (Status.HELD, Status.WAITING_CODE) and order.kind in (Kind.RECEIVE, Kind.RENTAL):
+        if past_auto_cancel(order, now):
+            transition(order, Status.REFUNDED, note="No code before the automatic cancel",
+                       refund_reason=RefundReason.TIMEOUT, refunded_at=now)
+
+
+def refresh(order, client=None):
+    """Poll upstream for one order now and apply the answer (the admin's "refresh")."""
+    if not order.upstream_id:
+        return order
+    client = client or get_client()
+    try:
+        status = client.order_status(order.upstream_id)
+    except Sms4satsError as exc:
+        back_off(order, exc.reason)
+        apply_local_deadlines(order)
+        return order
+    apply_status(order, status)
+    if order.next_poll_at and Order.objects.filter(pk=order.pk, next_poll_at__lt=timezone.now()).exists():
+        schedule_next_poll(order)
+    return order
+
+
+def make_due(order):
+    """A hint (webhook) that something changed: poll this order at the next cycle."""
+    if not order.is_terminal or order.next_poll_at:
+        Order.objects.filter(pk=order.pk).update(next_poll_at=timezone.now())
+
+
+# --- Cancel ---------------------------------------------------------------------------------
+
+
+def request_cancel(order, by="buyer"):
+    """Ask sms4sats to cancel a paid, code-less order (allowed 2 minutes after payment)."""
+    from .tasks import cancel_order
+
+    now = timezone.now()
+    if order.kind not in (Kind.RECEIVE, Kind.RENTAL):
+        raise CancelRefused("Only number orders can be canceled.")
+    if order.status not in (Status.HELD, Status.WAITING_CODE) or order.code:
+        raise CancelRefused("This order can no longer be canceled.")
+    if not order.can_cancel(now):
+        wait = int((order.cancel_allowed_at - now).total_seconds()) + 1
+        raise CancelRefused(f"sms4sats allows a cancel 2 minutes after payment; please wait {wait} more seconds.")
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status,
+                              note=f"Cancel requested by the {by}")
+    transaction.on_commit(lambda: cancel_order.delay(order.pk))
+
+
+def cancel_upstream(order_id, client=None):
+    """The worker's half of a cancel: refunded only once sms4sats confirms."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.status not in (Status.HELD, Status.WAITING_CODE):
+        return order
+    client = client or get_client()
+    try:
+        client.cancel_order(order.upstream_id)
+    except UpstreamRejected as exc:
+        record_change(order, note=f"sms4sats refused the cancel: {exc.reason}")
+        refresh(order, client)
+        return order
+    transition(order, Status.REFUNDED, note="Canceled; payment returned", upstream={"status": "OK"},
+               refund_reason=RefundReason.CANCELED, refunded_at=timezone.now())
+    return order
