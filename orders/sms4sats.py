@@ -1,0 +1,680 @@
+"""Client for the sms4sats HTTP API (the contract is shared/sms4sats-api.md).
+
+Each endpoint is described once, by a function that returns a ``Call``: the request (method, path,
+query or JSON body, whether it needs the API key) and the parser that turns the decoded JSON into a
+typed result. ``Sms4satsClient`` (sync, for views, tasks, admin) and ``AsyncSms4satsClient`` (for the
+poller) only execute calls; the error mapping lives once in ``finish`` and ``request_failed``.
+
+Only ``Sms4satsError`` subclasses leave this module:
+- ``UpstreamUnavailable``: unreachable, timed out or 5xx, so try again later;
+- ``UpstreamRejected``: 4xx or ``{"status": "error"}``, ``.reason`` from the body;
+- ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field.
+"""
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+AUTO_SELECT = 999  # the provider's "any country" id (0 is Russia)
+CONNECT_TIMEOUT = 3.0  # seconds; a host that does not accept a connection quickly is down
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+class Sms4satsError(Exception):
+    def __init__(self, reason: str, *, status_code: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+
+
+class UpstreamUnavailable(Sms4satsError):
+    """Unreachable, timed out or 5xx: the same request may work later."""
+
+
+class UpstreamRejected(Sms4satsError):
+    """The upstream refused the request (4xx or status "error"); repeating it will not help."""
+
+
+class UpstreamMalformed(Sms4satsError):
+    """The answer is not what the contract describes."""
+
+
+# Results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Country:
+    cc: int
+    name: str
+    rent: bool
+
+
+@dataclass(frozen=True)
+class Service:
+    code: str
+    name: str
+    count: int | None
+    image: str  # as given by the upstream (a path relative to https://sms4sats.com/), or ""
+
+
+@dataclass(frozen=True)
+class RentalCountry:
+    cc: int
+    name: str
+    weeks: int
+    price: int
+
+
+@dataclass(frozen=True)
+class Price:
+    receive: int | None
+    send: int | None
+    rent: int | None
+    fee: int | None  # "s4s", the platform fee
+    price: int | None  # the exact price for the asked country and service ("computed.price")
+    country: int | None  # the resolved country code ("computed.country")
+    description: str
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    order_id: str
+    payreq: str
+
+    @property
+    def paid_from_balance(self) -> bool:
+        # immediate orders are debited from the API-key balance; the upstream says so with payreq "paid".
+        return self.payreq == "paid"
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    paid: bool
+    code: str | None
+    number: str | None
+    activation_id: str | None
+    sms_status: str | None
+    country: str
+    service: str
+    timestamp: datetime | None
+    error: str | None
+    raw: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    amount: int
+    created_at: datetime | None
+    description: str
+    price: int | None
+    preimage_hash: str
+
+
+@dataclass(frozen=True)
+class History:
+    total_amount: int
+    entries: list[HistoryEntry]
+
+
+# Tolerant field readers -----------------------------------------------------------------------
+# The API is loose about types (prices as strings or numbers, ids as numbers or strings, codes as
+# numbers that may have lost leading zeros). These accept the variants seen in the docs and in
+# public clients and raise UpstreamMalformed for anything else.
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool):  # bool is an int subclass: never a count of sats
+        raise UpstreamMalformed(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    raise UpstreamMalformed(f"{name}: expected a number, got {str(value)[:40]!r}")
+
+
+def _opt_int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    return _int(value, name)
+
+
+def _lenient_int(value: Any) -> int | None:
+    """For informational fields only: junk becomes None instead of failing the whole answer."""
+    try:
+        return _opt_int(value, "")
+    except UpstreamMalformed:
+        return None
+
+
+def _text(value: Any, name: str) -> str | None:
+    """An identifier, code or phone number as a string; a number becomes its decimal digits."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return str(_int(value, name))
+
+
+def _str(value: Any, name: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise UpstreamMalformed(f"{name}: expected a string, got {type(value).__name__}")
+
+
+def _bool(value: Any, name: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise UpstreamMalformed(f"{name}: expected a boolean, got {str(value)[:40]!r}")
+
+
+def _timestamp(value: Any, name: str) -> datetime | None:
+    epoch = _opt_int(value, name)
+    if epoch is None:
+        return None
+    # The API gives milliseconds; a value this small can only be seconds (it would be 1973 in ms).
+    seconds = epoch / 1000 if abs(epoch) >= 100_000_000_000 else epoch
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise UpstreamMalformed(f"{name}: not a timestamp: {epoch}") from exc
+
+
+def _first(obj: dict, *keys: str) -> Any:
+    """The first of several alternative field names that is present (0 counts as present)."""
+    for key in keys:
+        if obj.get(key) is not None:
+            return obj[key]
+    return None
+
+
+def _object(body: Any, name: str = "body") -> dict:
+    if not isinstance(body, dict):
+        raise UpstreamMalformed(f"{name}: expected an object, got {type(body).__name__}")
+    return body
+
+
+def _array(body: Any, name: str = "body") -> list:
+    if not isinstance(body, list):
+        raise UpstreamMalformed(f"{name}: expected an array, got {type(body).__name__}")
+    return body
+
+
+def _required(obj: dict, *keys: str) -> Any:
+    value = _first(obj, *keys)
+    if value is None:
+        raise UpstreamMalformed(f"missing field {'/'.join(keys)}")
+    return value
+
+
+# Parsers: decoded JSON -> results ---------------------------------------------------------------
+
+
+def parse_countries(body: Any) -> list[Country]:
+    # The live endpoint most likely answers sms-activate style {id, eng, rent}; the docs list uses
+    # {cc, country}. Several names share a code (0 Russia/Russian, 187 USA/United States): keep the first.
+    by_cc: dict[int, Country] = {}
+    for item in _array(body):
+        item = _object(item, "country")
+        cc = _int(_required(item, "id", "cc"), "country id")
+        name = _str(_required(item, "eng", "country", "name"), "country name")
+        rent = _bool(item.get("rent"), "country rent")
+        by_cc.setdefault(cc, Country(cc=cc, name=name, rent=rent))
+    # Auto-Select first (the natural default), otherwise the upstream's order (sort is stable).
+    return sorted(by_cc.values(), key=lambda country: country.cc != AUTO_SELECT)
+
+
+def parse_services(body: Any) -> list[Service]:
+    services = []
+    for item in _array(body):
+        item = _object(item, "service")
+        code = _str(_required(item, "value", "key"), "service value")
+        image = item.get("image")
+        src = _first(image, "src") if isinstance(image, dict) else image
+        services.append(Service(
+            code=code,
+            name=_str(item.get("text"), "service text", default=code),
+            # "count" is a string in the known typings and never read by clients: tolerate junk.
+            count=_lenient_int(item.get("count")),
+            image=_str(src, "service image"),
+        ))
+    return services
+
+
+def parse_rental_countries(body: Any) -> list[RentalCountry]:
+    return [
+        RentalCountry(
+            cc=_int(_required(item, "cc", "id"), "cc"),
+            name=_str(_required(item, "country", "eng", "name"), "country"),
+            weeks=_int(_required(item, "duration"), "duration"),  # a string of weeks in the docs
+            price=_int(_required(item, "price"), "price"),
+        )
+        for item in (_object(entry, "rental country") for entry in _array(body))
+    ]
+
+
+def parse_price(body: Any) -> Price:
+    body = _object(body)
+    computed = _object(body.get("computed") or {}, "computed")
+    return Price(
+        receive=_opt_int(body.get("receive"), "receive"),  # a string in the docs
+        send=_opt_int(body.get("send"), "send"),  # a number in the docs
+        rent=_opt_int(body.get("rent"), "rent"),
+        fee=_opt_int(body.get("s4s"), "s4s"),
+        price=_opt_int(_first(computed, "price") if computed else body.get("price"), "computed.price"),
+        country=_opt_int(computed.get("country"), "computed.country"),
+        description=_str(computed.get("description"), "computed.description"),
+    )
+
+
+def parse_created_order(body: Any) -> CreatedOrder:
+    body = _object(body)
+    order_id = _text(_required(body, "orderId"), "orderId")
+    payreq = _str(_required(body, "payreq"), "payreq").strip()
+    if not order_id or not payreq:
+        raise UpstreamMalformed("empty orderId or payreq")
+    return CreatedOrder(order_id=order_id, payreq=payreq)
+
+
+def parse_order_status(body: Any) -> OrderStatus:
+    body = _object(body)
+    number = _text(body.get("number"), "number")
+    code = _text(body.get("code"), "code")
+    return OrderStatus(
+        # Not documented before payment; clients treat a missing "paid" as not paid.
+        paid=_bool(body.get("paid"), "paid"),
+        # A zero is what a typed (Go-style) upstream sends for "none yet": never a real code or number.
+        code=None if code == "0" and not isinstance(body.get("code"), str) else code,
+        number=None if number is not None and number.lstrip("+") == "0" else number,
+        activation_id=_text(body.get("id"), "id"),
+        sms_status=_text(body.get("smsStatus"), "smsStatus"),
+        country=_str(body.get("country"), "country"),
+        service=_str(body.get("service"), "service"),
+        timestamp=_timestamp(body.get("timestamp"), "timestamp"),
+        # The no-number failure comes as a 200 with status "OK" and this text.
+        error=_str(body.get("error"), "error") or None,
+        raw=body,
+    )
+
+
+def parse_cancel(body: Any) -> None:
+    _object(body)  # {"status": "OK"}; errors were already turned into exceptions
+
+
+def parse_balance(body: Any) -> int:
+    return _int(_required(_object(body), "balance"), "balance")
+
+
+def parse_history(body: Any) -> History:
+    body = _object(body)
+    entries = [
+        HistoryEntry(
+            amount=_int(_required(item, "amount"), "amount"),
+            created_at=_timestamp(item.get("createdAt"), "createdAt"),
+            description=_str(_first(item, "description", "desc"), "description"),
+            price=_opt_int(item.get("price"), "price"),
+            preimage_hash=_str(item.get("preimageHash"), "preimageHash"),
+        )
+        for item in (_object(entry, "history entry") for entry in _array(body.get("orders") or [], "orders"))
+    ]
+    total = _opt_int(body.get("totalAmount"), "totalAmount")
+    return History(total_amount=sum(e.amount for e in entries) if total is None else total, entries=entries)
+
+
+# Requests: one Call per endpoint ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # for logs and error messages
+    method: str
+    path: str
+    parse: Callable[[Any], Any]
+    params: dict | None = None
+    body: dict | None = None
+    needs_key: bool = False
+    expects_json: bool = True
+
+
+def availability_call() -> Call:
+    # Any 2xx from the base URL means "up"; the body is not documented.
+    return Call("availability", "GET", "/", parse=lambda body: None, expects_json=False)
+
+
+def countries_call() -> Call:
+    return Call("getCountries", "GET", "/getCountries", parse_countries)
+
+
+def services_call(country: int) -> Call:
+    return Call("getnumbersstatus", "GET", "/getnumbersstatus", parse_services, params={"country": country})
+
+
+def rental_countries_call(service: str = "full") -> Call:
+    return Call("getRentalCountries", "GET", "/getRentalCountries", parse_rental_countries,
+                params={"service": service})
+
+
+def price_call(country: int | str | None = None, service: str | None = None) -> Call:
+    params = {key: value for key, value in (("country", country), ("service", service)) if value is not None}
+    return Call("price", "GET", "/price", parse_price, params=params)
+
+
+def create_order_call(country: int, service: str, *, is_rental: bool = False, realphone: bool = False,
+                      immediate: bool = False, ref: str | None = None) -> Call:
+    body = {"country": country, "service": service, "isRental": is_rental, "realphone": realphone,
+            "immediate": immediate}
+    if ref:
+        body["ref"] = ref
+    return Call("createorder", "POST", "/createorder", parse_created_order, body=body, needs_key=immediate)
+
+
+def order_status_call(order_id: str) -> Call:
+    return Call("orderstatus", "GET", "/orderstatus", parse_order_status, params={"orderId": order_id})
+
+
+def cancel_order_call(order_id: str) -> Call:
+    # GET with a query per the docs (one public client POSTs JSON instead; unverified).
+    return Call("cancelorder", "GET", "/cancelorder", parse_cancel, params={"orderId": order_id})
+
+
+def create_send_order_call(phone: str, message: str, *, webhook_url: str | None = None, immediate: bool = False,
+                           ref: str | None = None) -> Call:
+    body = {"phone": phone, "message": message, "immediate": immediate}
+    if webhook_url:
+        body["webhookUrl"] = webhook_url
+    if ref:  # not on the docs page, but sent by BlitzWallet; the referral is the operator's income
+        body["ref"] = ref
+    return Call("createsendorder", "POST", "/createsendorder", parse_created_order, body=body, needs_key=immediate)
+
+
+def fund_call(amount: int) -> Call:
+    return Call("fund", "POST", "/fund", parse_created_order, body={"amount": amount}, needs_key=True)
+
+
+def balance_call() -> Call:
+    return Call("balance", "GET", "/balance", parse_balance, needs_key=True)
+
+
+def history_call() -> Call:
+    return Call("history", "GET", "/history", parse_history, needs_key=True)
+
+
+# Executing a call: shared by both clients ----------------------------------------------------------
+
+
+def _fail(call: Call, error: Sms4satsError) -> Sms4satsError:
+    # Never log headers or the client: the API key must not reach the logs.
+    logger.warning("sms4sats %s: %s: %s", call.name, type(error).__name__, error.reason)
+    return error
+
+
+def _body_reason(body: Any) -> str | None:
+    if isinstance(body, dict):
+        reason = _first(body, "reason", "error")
+        if reason is not None and str(reason).strip():
+            return str(reason).strip()[:500]
+    return None
+
+
+def request_failed(call: Call, exc: httpx.HTTPError) -> Sms4satsError:
+    """Map an httpx exception (no answer, or an unreadable one) to the taxonomy."""
+    if isinstance(exc, httpx.TimeoutException):
+        error = UpstreamUnavailable(f"{call.name}: timed out ({type(exc).__name__})")
+    elif isinstance(exc, httpx.TransportError):
+        error = UpstreamUnavailable(f"{call.name}: unreachable ({type(exc).__name__}: {exc})")
+    else:  # e.g. a body that cannot be decoded, too many redirects
+        error = UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}")
+    return _fail(call, error)
+
+
+def finish(call: Call, response: httpx.Response) -> Any:
+    """Turn an HTTP answer into the call's result, or raise the matching Sms4satsError."""
+    status = response.status_code
+    try:
+        body, is_json = response.json(), True
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors; also an empty body
+        body, is_json = None, False
+    reason = _body_reason(body) or f"HTTP {status}"
+    if status >= 500:
+        raise _fail(call, UpstreamUnavailable(reason, status_code=status))
+    if status >= 400:
+        raise _fail(call, UpstreamRejected(reason, status_code=status))
+    if not 200 <= status < 300:
+        raise _fail(call, UpstreamMalformed(f"{call.name}: unexpected HTTP {status}", status_code=status))
+    if not call.expects_json:
+        return call.parse(None)
+    if not is_json:
+        raise _fail(call, UpstreamMalformed(f"{call.name}: the answer is not JSON", status_code=status))
+    if isinstance(body, dict) and str(body.get("status", "")).lower() == "error":
+        raise _fail(call, UpstreamRejected(reason, status_code=status))
+    try:
+        return call.parse(body)
+    except UpstreamMalformed as exc:
+        raise _fail(call, UpstreamMalformed(f"{call.name}: {exc.reason}", status_code=status)) from exc
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # A parser bug or a shape nobody anticipated: still the caller's "malformed", never a traceback.
+        raise _fail(call, UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}", status_code=status)) from exc
+
+
+# The clients ------------------------------------------------------------------------------------------
+
+
+class _ClientBase:
+    """Configuration and request building shared by the sync and async clients."""
+
+    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None):
+        # None means "from settings"; an empty string means "none", e.g. to go without a configured key.
+        self.base_url = (base_url if base_url is not None else settings.SMS4SATS_API_URL).rstrip("/")
+        self.api_key = (api_key if api_key is not None else settings.SMS4SATS_API_KEY) or None
+        self.ref = (ref if ref is not None else settings.SMS4SATS_REF) or None
+        self.timeout = float(timeout if timeout is not None else settings.SMS4SATS_TIMEOUT)
+
+    def _http_options(self) -> dict:
+        return {
+            "base_url": self.base_url,
+            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+            "headers": {"Accept": "application/json"},
+        }
+
+    def _headers(self, call: Call) -> dict:
+        if not call.needs_key:
+            return {}
+        if not self.api_key:
+            raise _fail(call, UpstreamRejected("SMS4SATS_API_KEY is not set"))
+        return {"X-API-Key": self.api_key}
+
+    def __repr__(self):  # no key in reprs (they end up in logs and tracebacks)
+        return f"<{type(self).__name__} {self.base_url}>"
+
+
+class Sms4satsClient(_ClientBase):
+    """Sync client; one pooled connection per instance (see ``get_client`` for the shared one)."""
+
+    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
+        super().__init__(base_url, api_key, ref, timeout)
+        self._http = httpx.Client(transport=transport, **self._http_options())
+
+    def _run(self, call: Call) -> Any:
+        headers = self._headers(call)
+        try:
+            response = self._http.request(call.method, call.path, params=call.params, json=call.body,
+                                          headers=headers)
+        except httpx.HTTPError as exc:
+            raise request_failed(call, exc) from exc
+        return finish(call, response)
+
+    def ping(self) -> None:
+        """Raise a Sms4satsError if the upstream does not answer its base URL with a 2xx."""
+        self._run(availability_call())
+
+    def is_up(self) -> bool:
+        try:
+            self.ping()
+        except Sms4satsError:
+            return False
+        return True
+
+    def countries(self) -> list[Country]:
+        return self._run(countries_call())
+
+    def services(self, country: int) -> list[Service]:
+        return self._run(services_call(country))
+
+    def rental_countries(self, service: str = "full") -> list[RentalCountry]:
+        return self._run(rental_countries_call(service))
+
+    def price(self, country=None, service=None) -> Price:
+        return self._run(price_call(country, service))
+
+    def create_order(self, country: int, service: str, *, is_rental=False, realphone=False,
+                     immediate=False) -> CreatedOrder:
+        return self._run(create_order_call(country, service, is_rental=is_rental, realphone=realphone,
+                                           immediate=immediate, ref=self.ref))
+
+    def order_status(self, order_id: str) -> OrderStatus:
+        return self._run(order_status_call(order_id))
+
+    def cancel_order(self, order_id: str) -> None:
+        return self._run(cancel_order_call(order_id))
+
+    def create_send_order(self, phone: str, message: str, *, webhook_url=None, immediate=False) -> CreatedOrder:
+        return self._run(create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate,
+                                                ref=self.ref))
+
+    def fund(self, amount: int) -> CreatedOrder:
+        return self._run(fund_call(amount))
+
+    def balance(self) -> int:
+        return self._run(balance_call())
+
+    def history(self) -> History:
+        return self._run(history_call())
+
+    def close(self):
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class AsyncSms4satsClient(_ClientBase):
+    """Async client for the poller: the same calls, executed on one pooled httpx.AsyncClient."""
+
+    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
+        super().__init__(base_url, api_key, ref, timeout)
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+
+    async def _run(self, call: Call) -> Any:
+        headers = self._headers(call)
+        try:
+            response = await self._http.request(call.method, call.path, params=call.params, json=call.body,
+                                                headers=headers)
+        except httpx.HTTPError as exc:
+            raise request_failed(call, exc) from exc
+        return finish(call, response)
+
+    async def ping(self) -> None:
+        await self._run(availability_call())
+
+    async def is_up(self) -> bool:
+        try:
+            await self.ping()
+        except Sms4satsError:
+            return False
+        return True
+
+    async def countries(self) -> list[Country]:
+        return await self._run(countries_call())
+
+    async def services(self, country: int) -> list[Service]:
+        return await self._run(services_call(country))
+
+    async def rental_countries(self, service: str = "full") -> list[RentalCountry]:
+        return await self._run(rental_countries_call(service))
+
+    async def price(self, country=None, service=None) -> Price:
+        return await self._run(price_call(country, service))
+
+    async def create_order(self, country: int, service: str, *, is_rental=False, realphone=False,
+                           immediate=False) -> CreatedOrder:
+        return await self._run(create_order_call(country, service, is_rental=is_rental, realphone=realphone,
+                                                 immediate=immediate, ref=self.ref))
+
+    async def order_status(self, order_id: str) -> OrderStatus:
+        return await self._run(order_status_call(order_id))
+
+    async def cancel_order(self, order_id: str) -> None:
+        return await self._run(cancel_order_call(order_id))
+
+    async def create_send_order(self, phone: str, message: str, *, webhook_url=None,
+                                immediate=False) -> CreatedOrder:
+        return await self._run(create_send_order_call(phone, message, webhook_url=webhook_url,
+                                                      immediate=immediate, ref=self.ref))
+
+    async def fund(self, amount: int) -> CreatedOrder:
+        return await self._run(fund_call(amount))
+
+    async def balance(self) -> int:
+        return await self._run(balance_call())
+
+    async def history(self) -> History:
+        return await self._run(history_call())
+
+    async def aclose(self):
+        await self._http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.aclose()
+
+
+# The per-process shared client ------------------------------------------------------------------------
+
+_shared_lock = threading.Lock()
+_shared: tuple[tuple, Sms4satsClient] | None = None
+
+
+def get_client() -> Sms4satsClient:
+    """The process's shared sync client (one connection pool), rebuilt when the settings change.
+
+    The pid is part of the key so that a forked worker never reuses its parent's sockets.
+    """
+    global _shared
+    key = (os.getpid(), settings.SMS4SATS_API_URL, settings.SMS4SATS_API_KEY, settings.SMS4SATS_REF,
+           settings.SMS4SATS_TIMEOUT)
+    with _shared_lock:
+        if _shared is None or _shared[0] != key:
+            # The old client is not closed: another thread may still be using it; it is garbage
+            # collected with its sockets once unused.
+            _shared = (key, Sms4satsClient())
+        return _shared[1]
