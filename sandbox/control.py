@@ -1,0 +1,58 @@
+"""Global scenarios and faults, set through /sandbox/control and kept in Django's cache (Redis), so the
+web server, the workers and the tests all see the same switches."""
+
+import random
+import time
+
+from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
+
+CACHE_KEY = "sandbox:control"
+SCENARIOS = (None, "no_number", "no_code", "sms_fail")
+DEFAULTS = {"scenario": None, "error_rate": 0.0, "slow_seconds": 0.0, "malformed_rate": 0.0}
+MAX_SLOW_SECONDS = 60.0
+# Per request, a client (a test) can force one fault with this header: error, malformed or slow.
+FAULT_HEADER = "X-Sandbox-Fault"
+
+
+def get_control():
+    return {**DEFAULTS, **(cache.get(CACHE_KEY) or {})}
+
+
+def set_control(data):
+    """Replace the whole control from a JSON object (missing keys take their defaults).
+    Returns the new control; raises ValueError(reason) on a bad value."""
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    unknown = set(data) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    control = dict(DEFAULTS)
+    if data.get("scenario") not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(str(s) for s in SCENARIOS)}")
+    control["scenario"] = data.get("scenario")
+    for key, top in (("error_rate", 1.0), ("malformed_rate", 1.0), ("slow_seconds", MAX_SLOW_SECONDS)):
+        value = data.get(key, DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= top:
+            raise ValueError(f"{key} must be a number from 0 to {top:g}")
+        control[key] = float(value)
+    cache.set(CACHE_KEY, control, timeout=None)
+    return control
+
+
+def global_scenario():
+    return get_control()["scenario"]
+
+
+def fault_response(request):
+    """The response a fault replaces the real answer with, or None. Slowness just delays."""
+    control = get_control()
+    forced = request.headers.get(FAULT_HEADER, "").strip().lower()
+    if forced == "slow" or control["slow_seconds"]:
+        time.sleep(control["slow_seconds"] or 2.0)
+    if forced == "error" or random.random() < control["error_rate"]:
+        return JsonResponse({"status": "error", "reason": "backend error"}, status=500)
+    if forced == "malformed" or random.random() < control["malformed_rate"]:
+        # Cut-off JSON under a JSON content type: the nastiest kind of malformed.
+        return HttpResponse('{"status": "OK", "paid": tr', content_type="application/json")
+    return None
