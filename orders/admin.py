@@ -1,0 +1,433 @@
+"""The operator's admin: order history, timelines, lifecycle actions, CSV export.
+
+The dashboard and the prepaid account pages live in ``admin_views`` and are added to the default
+admin site's URLs here (``/admin/dashboard/``, ``/admin/account/``).
+"""
+
+import csv
+import json
+import re
+import uuid
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Case, DurationField, Q, When
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from . import admin_views, lifecycle
+from .models import Kind, Order, OrderEvent
+from .stats import price_sats, to_code_duration
+
+# --- Pagination that stays quick on large tables --------------------------------------------------
+
+ESTIMATE_ABOVE = 50_000
+
+
+class FastCountPaginator(Paginator):
+    """Counts exactly, except for the unfiltered list on PostgreSQL, where the planner's estimate of
+    the table size (``pg_class.reltuples``) replaces a full ``COUNT(*)`` once the table is large.
+    SQLite counts an index (cheap at 100k rows); filtered lists count what the filter matches."""
+
+    @cached_property
+    def count(self):
+        qs = self.object_list
+        if connection.vendor == "postgresql" and hasattr(qs, "query") and not qs.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [qs.model._meta.db_table]
+                )
+                row = cursor.fetchone()
+            if row and row[0] and row[0] > ESTIMATE_ABOVE:
+                return int(row[0])
+        return super().count
+
+
+# --- Filters ---------------------------------------------------------------------------------------
+
+
+def _country_names():
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "sms4sats-countries.json").read_text())
+    names = {}
+    for entry in data:
+        names.setdefault(int(entry["cc"]), entry["country"])
+    return names
+
+
+class CountryFilter(admin.SimpleListFilter):
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        # DISTINCT over the country index; names from the provider's list (one query, no group-by).
+        codes = Order.objects.exclude(country_code=None).order_by("country_code").values_list("country_code", flat=True)
+        names = _country_names()
+        return [(str(cc), f"{names.get(cc, 'Country')} ({cc})") for cc in codes.distinct()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        try:
+            return queryset.filter(country_code=int(value))
+        except ValueError:
+            return queryset.none()
+
+
+class ServiceFilter(admin.SimpleListFilter):
+    title = "service"
+    parameter_name = "service"
+
+    def lookups(self, request, model_admin):
+        codes = Order.objects.exclude(service_code="").order_by("service_code").values_list("service_code", flat=True)
+        return [(code, code) for code in codes.distinct()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(service_code=value)
+
+
+# --- Timeline inline -------------------------------------------------------------------------------
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    verbose_name = "event"
+    verbose_name_plural = "timeline"
+    fields = ("at", "transition", "note", "upstream_answer")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="from → to")
+    def transition(self, event):
+        if event.from_status == event.to_status:
+            return f"{event.to_status} (no change)"
+        return f"{event.from_status or '—'} → {event.to_status}"
+
+    @admin.display(description="upstream answer")
+    def upstream_answer(self, event):
+        if event.upstream in (None, "", {}, []):
+            return "—"
+        text = json.dumps(event.upstream, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        return format_html('<pre class="upstream-json" style="margin:0;white-space:pre-wrap">{}</pre>', text)
+
+
+# --- CSV export ------------------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    ("public_id", "public_id"),
+    ("kind", "kind"),
+    ("status", "status"),
+    ("refund_reason", "refund_reason"),
+    ("sms_status", "sms_status"),
+    ("country_code", "country_code"),
+    ("country_name", "country_name"),
+    ("service_code", "service_code"),
+    ("service_name", "service_name"),
+    ("number", "number"),
+    ("destination_phone", "phone"),
+    ("quoted_sats", "quoted_sats"),
+    ("invoice_sats", "invoice_sats"),
+    ("upstream_id", "upstream_id"),
+    ("created_at", "created_at"),
+    ("paid_at", "paid_at"),
+    ("completed_at", "completed_at"),
+    ("refunded_at", "refunded_at"),
+    ("seconds_to_code", "to_code"),
+]
+CSV_CHUNK = 2000
+_FORMULA_START = re.compile(r"^[=@\t\r]|^[+-](?![\d.]+$)")  # "+4915…" stays a phone number
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():.0f}"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    # Spreadsheets run cells that start like a formula: neutralise those (upstream text, names).
+    return "'" + text if _FORMULA_START.match(text) else text
+
+
+def csv_rows(queryset):
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in CSV_COLUMNS])
+    fields = [field for _, field in CSV_COLUMNS]
+    rows = queryset.annotate(to_code=_to_code_annotation()).values_list(*fields)
+    for row in rows.iterator(chunk_size=CSV_CHUNK):
+        yield writer.writerow([_csv_cell(value) for value in row])
+
+
+def _to_code_annotation():
+    return Case(When(kind__in=(Kind.RECEIVE, Kind.RENTAL), then=to_code_duration()), output_field=DurationField())
+
+
+# --- The order admin -------------------------------------------------------------------------------
+
+UUID_IN_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+MAX_REFRESH = 50
+
+
+def _format_duration(value):
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {seconds:02d}s"
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "kind", "status", "country", "service", "price", "created_at", "time_to_code")
+    list_filter = (
+        "status",
+        "kind",
+        CountryFilter,
+        ServiceFilter,
+        ("created_at", admin.DateFieldListFilter),
+        "refund_reason",
+    )
+    search_fields = ("=upstream_id", "number", "phone")
+    search_help_text = "Public id (or the buyer's order URL), upstream order id, phone number or destination phone."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    list_per_page = 50
+    list_max_show_all = 500
+    show_full_result_count = False
+    paginator = FastCountPaginator
+    inlines = (OrderEventInline,)
+    actions = ("refresh_from_upstream", "cancel_upstream", "export_csv")
+    fieldsets = (
+        ("Order", {"fields": ("public_id", "buyer_page", "kind", "status", "refund_reason", "failure_reason",
+                              "sms_status")}),
+        ("What was ordered", {"fields": ("country_code", "country_name", "service_code", "service_name", "phone",
+                                         "message", "rental_weeks")}),
+        ("Money", {"fields": ("quoted_sats", "invoice_sats", "bolt11", "payment_hash", "invoice_expires_at")}),
+        ("Upstream", {"fields": ("upstream_id", "number", "code", "upstream_error")}),
+        ("Times", {"fields": ("created_at", "paid_at", "number_at", "completed_at", "refunded_at", "updated_at",
+                              "time_to_code")}),
+        ("Polling", {"fields": ("next_poll_at", "last_polled_at", "poll_failures")}),
+    )
+    # The buyer's session key and the webhook secret are never shown.
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(price_sats=price_sats(), to_code=_to_code_annotation())
+
+    # Orders come from buyers (and the account page's fund form): never added or deleted here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- Columns ---
+
+    @admin.display(description="country", ordering="country_code")
+    def country(self, order):
+        if order.country_code is None:
+            return "—"
+        return f"{order.country_name or 'Country'} ({order.country_code})"
+
+    @admin.display(description="service", ordering="service_code")
+    def service(self, order):
+        return order.service_name or order.service_code or "—"
+
+    @admin.display(description="price (sats)", ordering="price_sats")
+    def price(self, order):
+        value = getattr(order, "price_sats", None)
+        if value is None:
+            value = order.invoice_sats if order.invoice_sats is not None else order.quoted_sats
+        return value
+
+    @admin.display(description="payment → code", ordering="to_code")
+    def time_to_code(self, order):
+        if hasattr(order, "to_code"):
+            return _format_duration(order.to_code)
+        seconds = order.seconds_to_code
+        return _format_duration(None if seconds is None else timedelta(seconds=seconds))
+
+    @admin.display(description="buyer's page")
+    def buyer_page(self, order):
+        url = order.get_absolute_url()
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    # --- Search: exact public id (also inside a pasted URL), upstream id, phone numbers ---
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = UUID_IN_TEXT.search(term)
+        if found:
+            return queryset.filter(public_id=uuid.UUID(found.group(0))), False
+        q = Q(upstream_id=term)
+        digits = re.sub(r"\D", "", term)
+        if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", term):
+            q |= Q(number__contains=digits) | Q(phone__contains=digits)
+        elif len(term) >= 3:
+            q |= Q(number__icontains=term) | Q(phone__icontains=term)
+        if re.fullmatch(r"[0-9a-fA-F-]{6,35}", term):  # the start of a public id
+            q |= Q(public_id__istartswith=term.lower())
+        return queryset.filter(q), False
+
+    # --- Read-only detail page ---
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            show_save=False,
+            show_save_and_continue=False,
+            show_save_and_add_another=False,
+            show_delete=False,
+            can_cancel=obj is not None and obj.can_cancel(),
+            cancel_allowed_at=obj.cancel_allowed_at if obj is not None else None,
+            lifecycle_actions=obj is not None and self.has_change_permission(request, obj),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        raise PermissionDenied("Orders change only through the lifecycle.")
+
+    # --- Lifecycle actions (bulk on the list, buttons on the detail page) ---
+
+    @admin.action(description="Refresh from upstream now", permissions=["change"])
+    def refresh_from_upstream(self, request, queryset):
+        orders = list(queryset.order_by("-created_at")[: MAX_REFRESH + 1])
+        if len(orders) > MAX_REFRESH:
+            self.message_user(request, f"Refresh at most {MAX_REFRESH} orders at a time.", messages.WARNING)
+            return
+        for order in orders:
+            self._refresh_one(request, order)
+
+    def _refresh_one(self, request, order):
+        if not order.upstream_id:
+            self.message_user(request, f"{order.public_id}: not created at sms4sats yet; nothing to refresh.",
+                              messages.WARNING)
+            return
+        before = order.status
+        try:
+            lifecycle.refresh(order)
+        except Exception as exc:  # the lifecycle records upstream errors; anything else is shown, calmly
+            self.message_user(request, f"{order.public_id}: refresh failed ({exc.__class__.__name__}: {exc})",
+                              messages.ERROR)
+            return
+        order.refresh_from_db()
+        if order.status != before:
+            text = f"{order.public_id}: refreshed, {before} → {order.status}."
+        else:
+            text = f"{order.public_id}: refreshed, still {order.status}."
+        if order.upstream_error:
+            text += f" Last upstream error: {order.upstream_error}"
+        self.message_user(request, text, messages.SUCCESS)
+
+    @admin.action(description="Cancel upstream (refund the buyer)", permissions=["change"])
+    def cancel_upstream(self, request, queryset):
+        for order in queryset.order_by("-created_at")[:MAX_REFRESH]:
+            self._cancel_one(request, order)
+
+    def _cancel_one(self, request, order):
+        try:
+            lifecycle.request_cancel(order, by="operator")
+        except lifecycle.CancelRefused as exc:
+            self.message_user(request, f"{order.public_id}: cancel refused. {exc}", messages.ERROR)
+            return False
+        self.message_user(
+            request,
+            f"{order.public_id}: cancel requested; the order turns refunded once sms4sats confirms.",
+            messages.SUCCESS,
+        )
+        return True
+
+    @admin.action(description="Export as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(csv_rows(queryset.order_by("-created_at", "-id")), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+        return response
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<int:object_id>/refresh/", self.admin_site.admin_view(self.refresh_view), name=f"{prefix}_refresh"),
+            path("<int:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name=f"{prefix}_cancel"),
+        ] + super().get_urls()
+
+    def _action_target(self, request, object_id):
+        if request.method != "POST":
+            return None, HttpResponseNotAllowed(["POST"])
+        order = get_object_or_404(Order, pk=object_id)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        return order, None
+
+    def _back(self, order):
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def refresh_view(self, request, object_id):
+        order, refused = self._action_target(request, object_id)
+        if refused:
+            return refused
+        self._refresh_one(request, order)
+        return self._back(order)
+
+    def cancel_view(self, request, object_id):
+        order, refused = self._action_target(request, object_id)
+        if refused:
+            return refused
+        self._cancel_one(request, order)
+        return self._back(order)
+
+
+# --- The dashboard and the prepaid account on the default admin site -------------------------------
+
+_site_get_urls = admin.site.get_urls
+
+
+def _get_urls_with_dashboard():
+    return admin_views.urlpatterns(admin.site) + _site_get_urls()
+
+
+if not getattr(admin.site, "_sms4sats_pages", False):
+    admin.site.get_urls = _get_urls_with_dashboard
+    admin.site._sms4sats_pages = True
+admin.site.site_header = "sms4sats shop"
+admin.site.site_title = "sms4sats shop admin"
+admin.site.index_title = "Shop administration"
