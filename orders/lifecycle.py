@@ -6,7 +6,7 @@ workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, whi
 """
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import bolt11
 from django.conf import settings
@@ -54,6 +54,7 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
         raise TransitionRefused(f"{from_status} → {to_status} is not allowed")
     now = timezone.now()
     fields.setdefault("next_poll_at", next_poll_time(order.kind, to_status, now, order_fields(order, fields)))
+    fields.setdefault("poll_failures", 0)
     with transaction.atomic():
         moved = Order.objects.filter(pk=order.pk, status=from_status).update(status=to_status, updated_at=now, **fields)
         if moved:
@@ -113,13 +114,14 @@ def place_order(*, kind, quoted_sats, session_key, country_code=None, country_na
     """Save a new order and have a worker create it upstream once the row is committed."""
     from .tasks import create_order
 
-    order = Order.objects.create(
-        kind=kind, quoted_sats=quoted_sats, session_key=session_key or "", country_code=country_code,
-        country_name=country_name, service_code=service_code, service_name=service_name, phone=phone,
-        message=message, rental_weeks=rental_weeks, next_poll_at=timezone.now() + timedelta(seconds=30),
-    )
-    OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
-    transaction.on_commit(lambda: create_order.delay(order.pk))
+    with transaction.atomic():
+        order = Order.objects.create(
+            kind=kind, quoted_sats=quoted_sats, session_key=session_key or "", country_code=country_code,
+            country_name=country_name, service_code=service_code, service_name=service_name, phone=phone,
+            message=message, rental_weeks=rental_weeks, next_poll_at=timezone.now() + timedelta(seconds=30),
+        )
+        OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
+        transaction.on_commit(lambda: create_order.delay(order.pk))
     return order
 
 
@@ -133,13 +135,20 @@ def create_upstream(order_id, client=None):
     client = client or get_client()
     try:
         created = call_create(client, order)
+        return accept_invoice(order, created.order_id, created.payreq)
     except UpstreamUnavailable as exc:
         return retry_or_fail_creation(order, exc)
     except Sms4satsError as exc:
         transition(order, Status.FAILED, note=f"sms4sats refused the order: {exc.reason}",
                    failure_reason=f"sms4sats could not take this order: {exc.reason}")
-        return order
-    return accept_invoice(order, created.order_id, created.payreq)
+    except Exception as exc:
+        # Never leave a claimed order hanging: the buyer has not seen an invoice, so failing is safe.
+        log.exception("Creating order %s failed", order.public_id)
+        order.refresh_from_db()
+        if order.status == Status.CREATING:
+            transition(order, Status.FAILED, note=f"Internal error while creating: {exc.__class__.__name__}",
+                       failure_reason="The order could not be created. No invoice was shown and no money moved.")
+    return order
 
 
 def call_create(client, order):
@@ -191,7 +200,7 @@ def accept_invoice(order, upstream_id, payreq):
                    upstream_id=upstream_id, failure_reason="sms4sats sent an invalid invoice. No money moved.")
         return order
     invoice_sats = (invoice.amount_msat or 0) // 1000
-    expires_at = timezone.datetime.fromtimestamp(invoice.date + invoice.expiry, tz=timezone.UTC)
+    expires_at = datetime.fromtimestamp(invoice.date + invoice.expiry, tz=UTC)
     fields = {"upstream_id": upstream_id, "invoice_sats": invoice_sats, "payment_hash": invoice.payment_hash or ""}
     if invoice_sats != order.quoted_sats:
         transition(order, Status.FAILED, note=f"Invoice asks {invoice_sats} sats, quoted {order.quoted_sats}",
