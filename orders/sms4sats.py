@@ -40,7 +40,11 @@ class Sms4satsError(Exception):
 
 
 class UpstreamUnavailable(Sms4satsError):
-    """Unreachable, timed out or 5xx: the same request may work later."""
+    """Unreachable, timed out or 5xx: the same request may work later.
+
+    After a timeout the request may still have reached the upstream; such a reason always contains
+    "timed out" (callers that must not repeat a create rely on it).
+    """
 
 
 class UpstreamRejected(Sms4satsError):

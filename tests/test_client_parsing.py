@@ -471,6 +471,13 @@ def test_transport_failures_are_unavailable(exc):
     assert not client_for(upstream).is_up()
 
 
+@pytest.mark.parametrize("exc", [httpx.ConnectTimeout("slow"), httpx.ReadTimeout("slow"), httpx.WriteTimeout("slow")])
+def test_timeouts_say_timed_out(exc):
+    # Callers tell "may have reached sms4sats" from "never arrived" by this text.
+    with pytest.raises(UpstreamUnavailable, match="timed out"):
+        client_for(Upstream(raise_exc=exc)).create_order(187, "tg")
+
+
 def test_is_up_accepts_any_2xx_body():
     client, upstream = call(raw=b"sms4sats api")
     assert client.is_up()
