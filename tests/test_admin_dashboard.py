@@ -1,0 +1,235 @@
+"""The dashboard's figures against a known set of orders: exact counts, sums and percentiles."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from orders import charts, stats
+from orders.models import Kind, RefundReason, Status
+from sms4sats_site.health import record_heartbeat
+from tests.test_admin_factories import make_order
+
+
+def day_start(days_ago):
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=days_ago) + timedelta(seconds=30)
+
+
+@pytest.fixture
+def shop(db):
+    """Twelve buyers' orders and one fund order; the expected figures are worked out by hand below."""
+    now = timezone.now()
+    o = {}
+    o[1] = make_order(created_at=day_start(0), paid_after=20, code_after=10, invoice_sats=3000)
+    o[2] = make_order(created_at=day_start(0), paid_after=20, code_after=20, invoice_sats=3000)
+    o[3] = make_order(created_at=day_start(0), paid_after=20, code_after=30, invoice_sats=4000, country_code=43,
+                      country_name="Germany", service_code="wa", service_name="WhatsApp")
+    o[4] = make_order(kind=Kind.RENTAL, created_at=day_start(1), paid_after=20, code_after=40, invoice_sats=20000,
+                      service_code="full", service_name="Any service")
+    o[5] = make_order(created_at=day_start(1), paid_after=20, code_after=100, invoice_sats=5000, country_code=16,
+                      country_name="United Kingdom")
+    o[6] = make_order(kind=Kind.SEND, created_at=day_start(2), paid_after=5, code_after=8, quoted_sats=900)
+    o[7] = make_order(status=Status.REFUNDED, refund_reason=RefundReason.TIMEOUT, created_at=day_start(3),
+                      paid_after=20, invoice_sats=3000, country_code=43, country_name="Germany")
+    o[8] = make_order(status=Status.REFUNDED, refund_reason=RefundReason.CANCELED, created_at=day_start(3),
+                      paid_after=20, invoice_sats=3000, service_code="wa", service_name="WhatsApp")
+    o[9] = make_order(status=Status.UNPAID, created_at=day_start(29), invoice_sats=3000,
+                      next_poll_at=now - timedelta(seconds=5))
+    o[10] = make_order(status=Status.EXPIRED, created_at=day_start(29), invoice_sats=3000, country_code=16,
+                       country_name="United Kingdom")
+    o[11] = make_order(status=Status.FAILED, created_at=day_start(30))
+    o[12] = make_order(status=Status.WAITING_CODE, created_at=day_start(45), paid_after=20, invoice_sats=3000,
+                       next_poll_at=now + timedelta(seconds=60))
+    o["fund"] = make_order(kind=Kind.FUND, created_at=day_start(0), paid_after=10, code_after=1, quoted_sats=50000,
+                           invoice_sats=50000, country_code=None, country_name="",
+                           next_poll_at=now - timedelta(seconds=1))
+    return o
+
+
+def test_status_counts(shop):
+    figures = stats.status_counts()
+    assert figures["total"] == 12
+    assert figures["counts"] == {
+        "new": 0, "creating": 0, "unpaid": 1, "held": 0, "waiting_code": 1, "completed": 6, "refunded": 2,
+        "expired": 1, "failed": 1,
+    }
+    assert list(figures["counts"]) == [s.value for s in Status]
+
+
+def test_funnel_volume_and_referral(shop, settings):
+    settings.SMS4SATS_REF = None
+    figures = stats.funnel()
+    assert figures["created"] == 12
+    assert figures["paid"] == 9  # six completed, two refunded, one waiting for its code
+    assert figures["completed"] == 6
+    assert figures["paid_rate"] == pytest.approx(9 / 12)
+    assert figures["completed_rate"] == pytest.approx(6 / 9)
+    assert figures["overall_rate"] == pytest.approx(6 / 12)
+    assert figures["completed_volume_sats"] == 3000 + 3000 + 4000 + 20000 + 5000 + 900
+    assert figures["referral_sats"] is None
+    settings.SMS4SATS_REF = "shop@example.com"
+    figures = stats.funnel()
+    assert figures["referral_sats"] == 3590
+    assert figures["referral_address"] == "shop@example.com"
+
+
+def test_funnel_since(shop):
+    figures = stats.funnel(since=timezone.now() - timedelta(days=7))
+    assert (figures["created"], figures["paid"], figures["completed"]) == (8, 8, 6)
+
+
+def test_fund_orders_are_counted_apart(shop):
+    assert stats.fund_summary() == {"orders": 1, "credited": 1, "credited_sats": 50000}
+
+
+def test_orders_per_day(shop):
+    figures = stats.orders_per_day(30)
+    days = figures["days"]
+    assert len(days) == 30
+    today = timezone.localdate()
+    assert days[-1]["day"] == today
+    assert days[0]["day"] == today - timedelta(days=29)
+    by_age = {(today - point["day"]).days: point["count"] for point in days}
+    assert {age: n for age, n in by_age.items() if n} == {0: 3, 1: 2, 2: 1, 3: 2, 29: 2}
+    assert figures["total"] == 10
+    assert figures["max"] == 3
+
+
+def test_time_to_code_percentiles(shop):
+    # Receive/rental codes after 10, 20, 30, 40 and 100 s (the send order and the fund order do not count).
+    figures = stats.time_to_code()
+    assert figures["count"] == 5
+    assert figures["p50"] == pytest.approx(30)
+    assert figures["p90"] == pytest.approx(76)  # 40 + 0.6 × (100 − 40), like percentile_cont
+
+
+@pytest.mark.parametrize(
+    ("durations", "p50", "p90"),
+    [
+        ([42], 42, 42),
+        ([10, 20], 15, 19),
+        (list(range(1, 101)), 50.5, 90.1),
+    ],
+)
+def test_time_to_code_interpolates(db, durations, p50, p90):
+    for seconds in durations:
+        make_order(paid_after=1, code_after=seconds)
+    figures = stats.time_to_code()
+    assert figures["count"] == len(durations)
+    assert figures["p50"] == pytest.approx(p50)
+    assert figures["p90"] == pytest.approx(p90)
+
+
+def test_time_to_code_without_codes(db):
+    make_order(status=Status.UNPAID)
+    assert stats.time_to_code() == {"count": 0, "p50": None, "p90": None}
+
+
+def test_top_countries_and_services(shop):
+    countries = stats.top_countries()
+    assert [(c["country_code"], c["orders"], c["completed"], c["volume_sats"]) for c in countries] == [
+        (187, 7, 3, 26000),
+        (16, 2, 1, 5000),
+        (43, 2, 1, 4000),
+    ]
+    assert countries[0]["country_name"] == "USA"
+    services = stats.top_services()
+    assert [(s["service_code"], s["orders"], s["completed"], s["volume_sats"]) for s in services] == [
+        ("tg", 8, 3, 11000),
+        ("wa", 2, 1, 4000),
+        ("full", 1, 1, 20000),
+    ]
+    assert stats.top_services(limit=1)[0]["service_name"] == "Telegram"
+
+
+def test_refunds_by_reason(shop):
+    figures = stats.refunds_by_reason()
+    assert figures["total"] == 2
+    assert figures["total_sats"] == 6000
+    assert [(r["reason"], r["orders"], r["sats"]) for r in figures["reasons"]] == [
+        ("canceled", 1, 3000),
+        ("timeout", 1, 3000),
+    ]
+    assert figures["reasons"][1]["label"] == "No code arrived in time"
+
+
+def test_upstream_state(shop):
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True) as is_up:
+        state = stats.upstream_state()
+        assert state["sms4sats"]["up"] is True
+        assert state["sms4sats"]["cached"] is False
+        again = stats.upstream_state()
+        assert again["sms4sats"]["cached"] is True
+        assert is_up.call_count == 1  # cached for ~30 s
+    assert state["due_for_polling"] == 2  # the unpaid order and the fund order; not the one due in a minute
+    assert state["workers"] == {"heartbeat_age": None, "alive": False, "max_age": 45}
+    record_heartbeat()
+    workers = stats.workers_state()
+    assert workers["alive"] is True
+    assert 0 <= workers["heartbeat_age"] < 5
+
+
+def test_upstream_down_is_reported_quickly(db, settings):
+    settings.SMS4SATS_API_URL = "http://127.0.0.1:9/api"  # nothing listens there
+    answer = stats.upstream_up(force=True)
+    assert answer["up"] is False
+
+
+def test_upstream_up_against_the_sandbox(db, sandbox_url):
+    assert stats.upstream_up(force=True)["up"] is True
+
+
+def test_chart_is_inline_svg():
+    per_day = {"days": [{"day": timezone.localdate() - timedelta(days=i), "count": i % 4} for i in range(29, -1, -1)]}
+    svg = charts.orders_per_day_chart(per_day)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count('<rect class="bar"') == 30
+    assert "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert charts.nice_ceiling(0) == 1
+    assert charts.nice_ceiling(7) == 10
+    assert charts.nice_ceiling(130) == 200
+    assert charts.nice_ceiling(5000) == 5000
+
+
+def test_dashboard_page(admin_client, shop, settings):
+    settings.SMS4SATS_REF = None
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=False):
+        response = admin_client.get(reverse("admin:dashboard"))
+    assert response.status_code == 200
+    figures = response.context["figures"]
+    assert figures["funnel"]["completed_volume_sats"] == 35900
+    body = response.content.decode()
+    assert '<div class="value" id="fig-created">12</div>' in body
+    assert '<div class="value" id="fig-paid">9</div>' in body
+    assert '<div class="value" id="fig-completed">6</div>' in body
+    assert "35900 sats" in body
+    assert "Set SMS4SATS_REF" in body
+    assert '<div class="value" id="fig-p50">30 s</div>' in body
+    assert '<span id="fig-p90">1 min 16 s</span>' in body
+    assert "75.0% of created" in body
+    assert body.count('<rect class="bar"') == 30 + 3  # the per-day chart and the funnel
+    assert "not answering" in body
+    assert "<script" not in body.split('id="content-main"')[1]  # no JavaScript charts
+    assert 'id="status-completed"' in body
+    assert "Germany (43)" in body
+    assert "No code arrived in time" in body
+
+
+def test_dashboard_with_referral_and_period(admin_client, shop, settings):
+    settings.SMS4SATS_REF = "shop@example.com"
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
+        response = admin_client.get(reverse("admin:dashboard"), {"period": "7d"})
+    body = response.content.decode()
+    assert response.context["figures"]["funnel"]["created"] == 8
+    assert '<div class="value" id="fig-referral">3590 sats</div>' in body
+    assert "shop@example.com" in body
+    assert "answering" in body
+
+
+def test_admin_index_links_to_the_dashboard(admin_client, db):
+    body = admin_client.get(reverse("admin:index")).content.decode()
+    assert reverse("admin:dashboard") in body
+    assert reverse("admin:prepaid_account") in body
