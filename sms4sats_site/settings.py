@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
 }
+if SANDBOX:
+    CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}
 # Workers are "alive" while their last heartbeat is younger than this.
 HEARTBEAT_MAX_AGE = 45
 
