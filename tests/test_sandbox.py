@@ -632,3 +632,22 @@ def test_sandbox_over_http(sandbox_url):
         assert http.get("/orderstatus", params={"orderId": order["orderId"]}).json() == {"status": "OK", "paid": False}
         bad = http.post("/createsendorder", json={"message": "hi", "phone": "123"})
         assert bad.status_code == 400 and bad.json()["status"] == "error"
+
+
+def test_paying_schedules_one_webhook_task_per_status(client, clock, monkeypatch, django_capture_on_commit_callbacks):
+    scheduled = []
+    monkeypatch.setattr(
+        "sandbox.tasks.deliver_order_webhooks.apply_async",
+        lambda args, countdown: scheduled.append((args[0], round(countdown, 1))),
+    )
+    body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456", "webhookUrl": "http://x/"})
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(body["payreq"])
+    assert scheduled == [(body["orderId"], 0.2), (body["orderId"], 3.2), (body["orderId"], 8.2)]
+
+
+def test_unexpected_errors_are_the_500_envelope(client, monkeypatch):
+    monkeypatch.setattr("sandbox.catalog.countries", lambda: 1 / 0)
+    response = client.get(API + "/getCountries")
+    assert response.status_code == 500
+    assert response.json() == {"status": "error", "reason": "backend error"}
