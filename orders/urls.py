@@ -1,8 +1,18 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "orders"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("catalog/services", views.services_fragment, name="services"),
+    path("catalog/price", views.price_fragment, name="price"),
+    path("send/", views.send, name="send"),
+    path("rent/", views.rent, name="rent"),
+    path("orders/", views.my_orders, name="my_orders"),
+    path("how-it-works/", views.how_it_works, name="how"),
+    path("o/<uuid:public_id>/", views.order_detail, name="detail"),
+    path("o/<uuid:public_id>/status", views.order_status, name="status"),
+    path("o/<uuid:public_id>/cancel", views.order_cancel, name="cancel"),
+    path("hooks/send/<uuid:public_id>/<str:secret>", webhooks.send_status, name="send_webhook"),
 ]

@@ -1,5 +1,356 @@
-from django.shortcuts import render
+"""The buyer's pages. Thin: catalog reads, forms, ``lifecycle.place_order`` / ``request_cancel``.
+
+Views never call sms4sats except through the catalog's cache rules, and never set an order's status.
+The status partial reads one row and nothing else.
+"""
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
+from django_ratelimit.core import is_ratelimited
+
+from . import catalog, lifecycle
+from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
+from .models import Kind, Order, RefundReason, SmsStatus, Status
+from .qr import invoice_qr_svg, invoice_uri
+
+log = logging.getLogger(__name__)
+
+VERSION_HEADER = "X-Order-Version"
+# A sent SMS settles the order; its delivery report may come later and is watched this long.
+DELIVERY_WATCH_SECONDS = 60 * 60
 
 
+# Helpers -------------------------------------------------------------------------------------------------
+
+
+def _ensure_session(request):
+    """A session with a key, so that "my orders" can find what this browser ordered."""
+    request.session["buyer"] = True  # marks it modified: the cookie is set on the response
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+def _session_key(request):
+    return request.session.session_key or "no-session"
+
+
+def _over_limit(request):
+    """Count one order attempt per client address and per session; True when either is over its rate."""
+    by_ip = is_ratelimited(request, group="orders:create:ip", key="ip", method="POST", increment=True,
+                           rate=getattr(settings, "ORDER_RATE_PER_IP", "10/m"))
+    by_session = is_ratelimited(request, group="orders:create:session", key=lambda group, req: _session_key(req),
+                                method="POST", increment=True,
+                                rate=getattr(settings, "ORDER_RATE_PER_SESSION", "5/m"))
+    return by_ip or by_session
+
+
+def _too_many(request):
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def _place(request, **fields):
+    with transaction.atomic():
+        order = lifecycle.place_order(session_key=request.session.session_key, **fields)
+    return redirect(order.get_absolute_url())
+
+
+def _parse_cc(raw):
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if 0 <= value <= 99999 else None
+
+
+def _get_order(public_id):
+    return get_object_or_404(Order.objects.exclude(kind=Kind.FUND), public_id=public_id)
+
+
+# The picker (receive a code) -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
 def home(request):
-    return render(request, "orders/home.html")
+    country_list = catalog.countries()
+    country_error = ""
+    if request.method == "POST":
+        _ensure_session(request)
+        if _over_limit(request):
+            return _too_many(request)
+        form = ReceiveForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            return _place(request, kind=Kind.RECEIVE, quoted_sats=data["price"], country_code=data["country"],
+                          country_name=data["country_name"], service_code=data["service"],
+                          service_name=data["offer"].name)
+        selected_cc = _parse_cc(request.POST.get("country"))
+        selected_service = request.POST.get("service", "")[:40]
+    else:
+        form = ReceiveForm()
+        selected_service = ""
+        raw = request.GET.get("country")
+        selected_cc = _parse_cc(raw) if raw is not None else catalog.AUTO_SELECT
+        if raw is not None and (selected_cc is None or not any(c.cc == selected_cc for c in country_list.countries)):
+            country_error = "This country is not in the list. Choose one from the list."
+            selected_cc = catalog.AUTO_SELECT
+    if selected_cc is None or not any(c.cc == selected_cc for c in country_list.countries):
+        selected_cc = catalog.AUTO_SELECT
+    context = {
+        "form": form,
+        "countries": country_list.countries,
+        "selected_cc": selected_cc,
+        "country_error": country_error,
+        "unavailable": form.unavailable or ("" if country_list.available else country_list.reason),
+    }
+    context.update(_services_context(selected_cc, selected_service))
+    if not context["unavailable"] and context["services_unavailable"]:
+        context["unavailable"] = context["services_unavailable"]
+    return render(request, "orders/home.html", context)
+
+
+def _services_context(cc, selected_service=""):
+    ctx = {"services": [], "services_error": "", "services_unavailable": "", "selected_cc": cc,
+           "selected_service": selected_service, "selected_offer": None}
+    try:
+        ctx["services"] = catalog.services(cc)
+    except catalog.CatalogUnavailable as exc:
+        ctx["services_unavailable"] = exc.reason
+    except catalog.NotOffered:
+        ctx["services_error"] = "No services are offered for this country right now. Try another country."
+    else:
+        if not ctx["services"]:
+            ctx["services_error"] = "No services are offered for this country right now. Try another country."
+        ctx["selected_offer"] = next((s for s in ctx["services"] if s.code == selected_service), None)
+    return ctx
+
+
+@require_GET
+def services_fragment(request):
+    """The Service field for a country (HTMX, on a change of the Country field)."""
+    cc = _parse_cc(request.GET.get("country"))
+    if cc is None or catalog.find_country(cc) is None:
+        context = {"services": [], "services_error": "Choose a country from the list.", "services_unavailable": "",
+                   "selected_cc": None, "selected_service": "", "selected_offer": None}
+    else:
+        context = _services_context(cc)
+    context["oob_price"] = True
+    return render(request, "orders/_services.html", context)
+
+
+@require_GET
+def price_fragment(request):
+    """The price of the selected service (HTMX, on a change of the Service field)."""
+    cc = _parse_cc(request.GET.get("country"))
+    code = request.GET.get("service", "")[:40]
+    context = {"price": None, "price_error": ""}
+    if not code:
+        pass
+    elif cc is None:
+        context["price_error"] = "Choose a country from the list."
+    else:
+        try:
+            offer = catalog.find_service(cc, code)
+            if offer is None:
+                context["price_error"] = "This service is not offered for this country."
+            elif offer.count == 0:
+                context["price_error"] = "No numbers are available for this service right now."
+            else:
+                context["price"] = offer.price if offer.price is not None else catalog.receive_price(cc, code)
+                context["offer"] = offer
+        except catalog.CatalogError as exc:
+            context["price_error"] = exc.reason
+    return render(request, "orders/_price.html", context)
+
+
+# Send an SMS, rent a number ----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def send(request):
+    if request.method == "POST":
+        _ensure_session(request)
+        if _over_limit(request):
+            return _too_many(request)
+        form = SendForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            return _place(request, kind=Kind.SEND, quoted_sats=data["price"], phone=data["phone"],
+                          message=data["message"])
+    else:
+        form = SendForm()
+    price, unavailable = None, form.unavailable
+    try:
+        price = catalog.send_price()
+    except catalog.CatalogError as exc:
+        unavailable = unavailable or exc.reason
+    return render(request, "orders/send.html", {"form": form, "price": price, "unavailable": unavailable,
+                                                "message_limit": MESSAGE_LIMIT})
+
+
+@require_http_methods(["GET", "POST"])
+def rent(request):
+    if request.method == "POST":
+        _ensure_session(request)
+        if _over_limit(request):
+            return _too_many(request)
+        form = RentForm(request.POST)
+        if form.is_valid():
+            offer = form.cleaned_data["offer"]
+            return _place(request, kind=Kind.RENTAL, quoted_sats=offer.price, country_code=offer.cc,
+                          country_name=offer.name, service_code=catalog.RENTAL_SERVICE,
+                          service_name="Full rental", rental_weeks=offer.weeks)
+    else:
+        form = RentForm()
+    offers, unavailable = [], form.unavailable
+    try:
+        offers = catalog.rental_countries()
+    except catalog.CatalogError as exc:
+        unavailable = unavailable or exc.reason
+    selected = _parse_cc(request.POST.get("country")) if request.method == "POST" else None
+    return render(request, "orders/rent.html", {"form": form, "offers": offers, "unavailable": unavailable,
+                                                "selected_cc": selected})
+
+
+# Orders ---------------------------------------------------------------------------------------------------
+
+
+def _version(order, can_cancel):
+    state = "|".join(str(part) for part in (
+        order.status, order.sms_status, order.number, order.code, can_cancel, bool(order.bolt11),
+        order.refund_reason, order.invoice_sats,
+    ))
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _countdown(moment, now):
+    """Seconds left and their mm:ss text (shop.js counts down from the seconds, immune to clock skew)."""
+    if moment is None:
+        return None
+    seconds = max(0, int((moment - now).total_seconds()))
+    minutes, rest = divmod(seconds, 60)
+    return {"seconds": seconds, "text": f"{minutes}:{rest:02d}"}
+
+
+def _sandbox_pay_url():
+    if not settings.SANDBOX:
+        return ""
+    try:
+        return reverse("sandbox:wallet-pay")
+    except NoReverseMatch:
+        return ""
+
+
+def is_live(order, now=None):
+    """Should the page keep polling? Until a terminal state, and for a sent SMS until its delivery report."""
+    if not order.is_terminal:
+        return True
+    now = now or timezone.now()
+    return (
+        order.kind == Kind.SEND
+        and order.status == Status.COMPLETED
+        and order.sms_status in (SmsStatus.CREATED, SmsStatus.SENT, "")
+        and order.completed_at is not None
+        and (now - order.completed_at).total_seconds() < DELIVERY_WATCH_SECONDS
+    )
+
+
+SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
+
+
+def status_context(order, now=None):
+    """Everything the status part shows, computed from the one row (no queries, no upstream calls)."""
+    now = now or timezone.now()
+    can_cancel = order.can_cancel(now)
+    live = is_live(order, now)
+    ctx = {
+        "order": order,
+        "live": live,
+        "version": _version(order, can_cancel),
+        "can_cancel": can_cancel,
+        "is_number_order": order.kind in (Kind.RECEIVE, Kind.RENTAL),
+        "amount": order.invoice_sats or order.quoted_sats,
+        "invoice_countdown": _countdown(order.invoice_expires_at, now),
+        "auto_cancel_countdown": _countdown(order.auto_cancel_at, now),
+        "cancel_countdown": _countdown(order.cancel_allowed_at, now),
+        "poll_ms": int(float(getattr(settings, "STATUS_POLL_SECONDS", 2)) * 1000),
+        "refund_reason_text": RefundReason(order.refund_reason).label if order.refund_reason else "",
+        "SANDBOX": settings.SANDBOX,
+    }
+    if order.status == Status.UNPAID and order.bolt11:
+        ctx["qr"] = invoice_qr_svg(order.bolt11)
+        ctx["invoice_uri"] = invoice_uri(order.bolt11)
+        ctx["sandbox_pay_url"] = _sandbox_pay_url()
+    if order.kind == Kind.SEND:
+        reached = {SmsStatus.CREATED: 0, SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2}.get(order.sms_status, -1)
+        if order.status == Status.COMPLETED and reached < 1:
+            reached = 1
+        ctx["sms_steps"] = [
+            {"label": label, "done": i <= reached, "current": i == reached} for i, (_, label) in enumerate(SMS_STEPS)
+        ]
+    return ctx
+
+
+def order_detail(request, public_id):
+    order = _get_order(public_id)
+    context = status_context(order)
+    response = render(request, "orders/order.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@require_GET
+def order_status(request, public_id):
+    """The status part, polled every 2 s: one row read. 204 when nothing changed, 286 once it is final."""
+    order = _get_order(public_id)
+    context = status_context(order)
+    if context["live"] and request.headers.get(VERSION_HEADER) == context["version"]:
+        return HttpResponse(status=204)
+    response = render(request, "orders/_status.html", context)
+    if not context["live"]:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+@require_POST
+def order_cancel(request, public_id):
+    order = _get_order(public_id)
+    try:
+        with transaction.atomic():
+            lifecycle.request_cancel(order)
+    except lifecycle.CancelRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Cancel requested. Your payment is returned as soon as sms4sats confirms, "
+                                  "usually within seconds.")
+    return redirect(order.get_absolute_url())
+
+
+def my_orders(request):
+    key = request.session.session_key
+    orders = []
+    if key:
+        orders = list(Order.objects.filter(session_key=key).exclude(kind=Kind.FUND).order_by("-created_at")[:100])
+    return render(request, "orders/my_orders.html", {"orders": orders})
+
+
+def how_it_works(request):
+    return render(request, "orders/how.html", {
+        "auto_cancel_minutes": settings.AUTO_CANCEL_SECONDS // 60,
+        "cancel_after_minutes": max(1, settings.CANCEL_AFTER_SECONDS // 60),
+        "session_days": settings.SESSION_COOKIE_AGE // 86400,
+    })

@@ -1,0 +1,381 @@
+"""What the shop sells right now: countries, services with prices, rentals, the price of one SMS.
+
+Everything is read from Django's cache (Redis). ``refresh_all`` (a worker task, every 5 minutes) fills
+it. On a miss, a web request may make one short upstream read (``CATALOG_TIMEOUT`` seconds) and cache
+the answer; when the upstream is unavailable that is remembered for ``DOWN_SECONDS`` so later requests
+answer at once instead of waiting on a dead host again.
+
+Errors leave this module as two exceptions, both with a buyer-facing ``reason``:
+- ``CatalogUnavailable``: sms4sats cannot be asked now (down, slow, nonsense); ordering is disabled.
+- ``NotOffered``: sms4sats answered, and it does not sell this (unknown country or service, no price).
+
+Prices per service: ``services(cc)`` returns the list at once with the prices already known (filled by
+``refresh_all`` for Auto-Select and for the countries buyers looked at recently, with bounded
+concurrency); a missing price is read for the one service the buyer selects (``receive_price``).
+"""
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+from .sms4sats import (
+    AUTO_SELECT,
+    AsyncSms4satsClient,
+    Sms4satsClient,
+    Sms4satsError,
+    UpstreamRejected,
+)
+
+log = logging.getLogger(__name__)
+
+BUNDLED_COUNTRIES = Path(__file__).resolve().parent / "data" / "sms4sats-countries.json"
+RENTAL_SERVICE = "full"
+DOWN_SECONDS = 30  # after a failed read, answer "unavailable" without asking again for this long
+HOT_MAX = 20  # countries whose full price table the refresh keeps warm (besides Auto-Select)
+HOT_SECONDS = 60 * 60  # a country stays "hot" this long after a buyer looked at it
+PRICE_CONCURRENCY = 8  # parallel /price reads during a refresh
+
+K_COUNTRIES = "catalog:countries"
+K_RENTALS = "catalog:rentals"
+K_SEND_PRICE = "catalog:send-price"
+K_DOWN = "catalog:down"
+K_HOT = "catalog:hot"
+
+UNAVAILABLE = "sms4sats cannot be reached right now, so prices are unknown. Please try again in a minute."
+
+
+def _k_services(cc):
+    return f"catalog:services:{cc}"
+
+
+def _k_prices(cc):
+    return f"catalog:prices:{cc}"
+
+
+def _k_price(cc, code):
+    return f"catalog:price:{cc}:{code}"
+
+
+def _ttl():
+    return getattr(settings, "CATALOG_CACHE_SECONDS", 600)
+
+
+def _timeout():
+    return float(getattr(settings, "CATALOG_TIMEOUT", 3.0))
+
+
+class CatalogError(Exception):
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CatalogUnavailable(CatalogError):
+    """sms4sats cannot be asked now; ordering is disabled with this reason."""
+
+
+class NotOffered(CatalogError):
+    """sms4sats does not sell this (or has no price for it)."""
+
+
+# Entries (plain, picklable, independent of the client's types) ---------------------------------
+
+
+@dataclass(frozen=True)
+class CountryEntry:
+    cc: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    code: str
+    name: str
+    count: int | None
+    price: int | None = None  # sats; None while not known yet
+
+
+@dataclass(frozen=True)
+class RentalOffer:
+    cc: int
+    name: str
+    weeks: int
+    price: int
+
+
+@dataclass(frozen=True)
+class CountryList:
+    countries: list
+    available: bool  # False: names from the bundled list only; ordering must be disabled
+    reason: str = ""
+
+
+# Upstream access ----------------------------------------------------------------------------------
+
+_client_lock = threading.Lock()
+_client: tuple[tuple, Sms4satsClient] | None = None
+
+
+def _web_client():
+    """A shared client with the short web timeout (rebuilt when the settings change, or after a fork)."""
+    global _client
+    key = (os.getpid(), settings.SMS4SATS_API_URL, _timeout())
+    with _client_lock:
+        if _client is None or _client[0] != key:
+            _client = (key, Sms4satsClient(timeout=_timeout()))
+        return _client[1]
+
+
+def unavailable_reason():
+    """The reason ordering is disabled, when sms4sats failed recently; else None."""
+    return _cache_get(K_DOWN)
+
+
+def _mark_down(error):
+    log.warning("catalog: sms4sats unavailable: %s", getattr(error, "reason", error))
+    _cache_set(K_DOWN, UNAVAILABLE, DOWN_SECONDS)
+
+
+def _mark_up():
+    try:
+        cache.delete(K_DOWN)
+    except Exception:  # noqa: BLE001
+        log.warning("catalog: cache unreachable", exc_info=True)
+
+
+def _cache_get(key, default=None):
+    try:
+        return cache.get(key, default)
+    except Exception:  # noqa: BLE001 - Redis restarting: behave as a miss
+        log.warning("catalog: cache read failed for %s", key, exc_info=True)
+        return default
+
+
+def _cache_set(key, value, timeout):
+    try:
+        cache.set(key, value, timeout)
+    except Exception:  # noqa: BLE001 - Redis restarting: the value is simply not cached
+        log.warning("catalog: cache write failed for %s", key, exc_info=True)
+
+
+def _read(key, fetch, *, timeout=None):
+    """The cached value, or one short upstream read that is cached; CatalogError when it cannot be had."""
+    value = _cache_get(key)
+    if value is not None:
+        return value
+    if _cache_get(K_DOWN):
+        raise CatalogUnavailable(UNAVAILABLE)
+    try:
+        value = fetch(_web_client())
+    except UpstreamRejected as exc:
+        raise NotOffered(f"sms4sats does not offer this: {exc.reason}") from exc
+    except Sms4satsError as exc:
+        _mark_down(exc)
+        raise CatalogUnavailable(UNAVAILABLE) from exc
+    _cache_set(key, value, timeout or _ttl())
+    _mark_up()
+    return value
+
+
+# Countries ----------------------------------------------------------------------------------------
+
+
+def _country_entries(countries):
+    by_cc = {}
+    for country in countries:
+        by_cc.setdefault(int(country.cc), CountryEntry(cc=int(country.cc), name=str(country.name)))
+    auto = [by_cc.pop(AUTO_SELECT)] if AUTO_SELECT in by_cc else [CountryEntry(AUTO_SELECT, "Auto-Select")]
+    return auto + sorted(by_cc.values(), key=lambda c: c.name.casefold())
+
+
+def bundled_countries():
+    """Names only, from the bundled list (for when sms4sats cannot be asked)."""
+    rows = json.loads(BUNDLED_COUNTRIES.read_text())
+    return _country_entries(CountryEntry(cc=row["cc"], name=row["country"]) for row in rows)
+
+
+def countries():
+    """Every country, deduplicated by code, Auto-Select first. Never raises."""
+    try:
+        return CountryList(_read(K_COUNTRIES, lambda client: _country_entries(client.countries())), True)
+    except CatalogError as exc:
+        return CountryList(bundled_countries(), False, exc.reason)
+
+
+def find_country(cc):
+    for country in countries().countries:
+        if country.cc == cc:
+            return country
+    return None
+
+
+# Services and prices --------------------------------------------------------------------------------
+
+
+def _offers(services):
+    return [Offer(code=s.code, name=s.name, count=s.count) for s in services if s.code]
+
+
+def _price_of(answer):
+    value = answer.price if answer.price is not None else answer.receive
+    if value is None or value <= 0:
+        raise NotOffered("sms4sats has no price for this service in this country.")
+    return int(value)
+
+
+def _note_hot(cc):
+    try:
+        hot = cache.get(K_HOT) or {}
+        now = time.time()
+        if now - hot.get(cc, 0) > 60:  # write at most once a minute per country
+            hot[cc] = now
+            cache.set(K_HOT, dict(sorted(hot.items(), key=lambda kv: -kv[1])[:HOT_MAX]), HOT_SECONDS)
+    except Exception:  # noqa: BLE001 - best effort only
+        log.debug("catalog: could not note a hot country", exc_info=True)
+
+
+def services(cc):
+    """The services sold for country ``cc`` (name, numbers available, price when known)."""
+    _note_hot(cc)
+    offers = _read(_k_services(cc), lambda client: _offers(client.services(cc)))
+    prices = dict(_cache_get(_k_prices(cc)) or {})
+    missing = [o.code for o in offers if o.code not in prices]
+    if missing:
+        try:
+            single = cache.get_many([_k_price(cc, code) for code in missing])
+        except Exception:  # noqa: BLE001
+            single = {}
+        for code in missing:
+            if _k_price(cc, code) in single:
+                prices[code] = single[_k_price(cc, code)]
+    return [Offer(o.code, o.name, o.count, prices.get(o.code)) for o in offers]
+
+
+def find_service(cc, code):
+    """The offer for ``code`` in country ``cc``, or None. Raises CatalogUnavailable."""
+    for offer in services(cc):
+        if offer.code == code:
+            return offer
+    return None
+
+
+def receive_price(cc, code):
+    """The exact price (sats) of a number for ``code`` in country ``cc``."""
+    prices = _cache_get(_k_prices(cc)) or {}
+    if code in prices:
+        return prices[code]
+    return _read(_k_price(cc, code), lambda client: _price_of(client.price(country=cc, service=code)))
+
+
+# Rentals and sending ---------------------------------------------------------------------------------
+
+
+def _rental_offers(rentals):
+    by_cc = {}
+    for r in rentals:
+        if r.price > 0 and r.weeks > 0:
+            by_cc.setdefault(r.cc, RentalOffer(cc=r.cc, name=r.name, weeks=r.weeks, price=r.price))
+    return sorted(by_cc.values(), key=lambda r: r.name.casefold())
+
+
+def rental_countries():
+    return _read(K_RENTALS, lambda client: _rental_offers(client.rental_countries(RENTAL_SERVICE)))
+
+
+def find_rental(cc):
+    for offer in rental_countries():
+        if offer.cc == cc:
+            return offer
+    return None
+
+
+def _send_price_of(answer):
+    if answer.send is None or answer.send <= 0:
+        raise NotOffered("sms4sats did not quote a price for sending an SMS.")
+    return int(answer.send)
+
+
+def send_price():
+    return _read(K_SEND_PRICE, lambda client: _send_price_of(client.price()))
+
+
+# The refresh (a worker task) ---------------------------------------------------------------------------
+
+
+async def _price_table(client, cc, offers):
+    semaphore = asyncio.Semaphore(PRICE_CONCURRENCY)
+
+    async def one(code):
+        async with semaphore:
+            try:
+                return code, _price_of(await client.price(country=cc, service=code))
+            except (Sms4satsError, NotOffered) as exc:
+                log.info("catalog: no price for %s/%s: %s", cc, code, getattr(exc, "reason", exc))
+                return code, None
+
+    results = await asyncio.gather(*(one(o.code) for o in offers))
+    return {code: price for code, price in results if price is not None}
+
+
+async def _refresh_prices(countries_to_warm):
+    async with AsyncSms4satsClient() as client:
+        done = {}
+        for cc in countries_to_warm:
+            try:
+                offers = _offers(await client.services(cc))
+            except Sms4satsError as exc:
+                log.warning("catalog: services for %s: %s", cc, exc.reason)
+                continue
+            table = await _price_table(client, cc, offers)
+            done[cc] = (offers, table)
+        return done
+
+
+def refresh_all():
+    """Fill the cache from sms4sats: countries, rentals, the SMS price, and price tables for Auto-Select
+    and recently viewed countries. Returns a summary; failures are logged and counted, never raised."""
+    client = Sms4satsClient()
+    summary = {"countries": 0, "rentals": 0, "send_price": None, "price_tables": 0, "errors": 0}
+    steps = [
+        ("countries", K_COUNTRIES, lambda: _country_entries(client.countries())),
+        ("rentals", K_RENTALS, lambda: _rental_offers(client.rental_countries(RENTAL_SERVICE))),
+        ("send_price", K_SEND_PRICE, lambda: _send_price_of(client.price())),
+    ]
+    try:
+        for name, key, fetch in steps:
+            try:
+                value = fetch()
+            except (Sms4satsError, NotOffered) as exc:
+                log.warning("catalog refresh: %s: %s", name, exc.reason)
+                summary["errors"] += 1
+                continue
+            cache.set(key, value, _ttl())
+            summary[name] = value if name == "send_price" else len(value)
+    finally:
+        client.close()
+
+    hot = [cc for cc, _ in sorted((cache.get(K_HOT) or {}).items(), key=lambda kv: -kv[1])]
+    warm = [AUTO_SELECT] + [cc for cc in hot if cc != AUTO_SELECT][:HOT_MAX]
+    try:
+        tables = asyncio.run(_refresh_prices(warm))
+    except Exception:  # noqa: BLE001 - a refresh must never crash the worker
+        log.exception("catalog refresh: price tables")
+        tables = {}
+        summary["errors"] += 1
+    for cc, (offers, table) in tables.items():
+        cache.set(_k_services(cc), offers, _ttl())
+        cache.set(_k_prices(cc), table, _ttl())
+    summary["price_tables"] = len(tables)
+    if summary["countries"] or tables:
+        _mark_up()
+    elif summary["errors"]:
+        _mark_down(CatalogError("refresh failed"))
+    return summary
