@@ -98,13 +98,13 @@ def normalize_phone(raw):
         compact = "+" + compact[2:]
     if not compact.startswith("+"):
         raise forms.ValidationError(
-            "Start with + and the country code, for example +44 7700 900123.", code="no_country_code"
+            "Start with + and the country code, for example +44 7911 123456.", code="no_country_code"
         )
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException:
         raise forms.ValidationError(
-            "This is not a phone number. Use + and the country code, for example +44 7700 900123."
+            "This is not a phone number. Use + and the country code, for example +44 7911 123456."
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise forms.ValidationError(
@@ -129,7 +129,7 @@ class SendForm(CatalogForm):
         super().__init__(*args, **kwargs)
         self.fields["phone"].required = False  # normalize_phone says what is missing, in words
         self.fields["phone"].widget.attrs.update({
-            "autocomplete": "tel", "inputmode": "tel", "placeholder": "+44 7700 900123", "required": True,
+            "autocomplete": "tel", "inputmode": "tel", "placeholder": "+44 7911 123456", "required": True,
         })
 
     def clean_phone(self):

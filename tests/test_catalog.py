@@ -1,0 +1,205 @@
+"""The catalog: cache first, one short upstream read on a miss, a calm "unavailable" when sms4sats is down.
+
+``FakeUpstream`` stands in for the sms4sats client here and in the view tests (``install`` patches it in).
+"""
+
+import pytest
+
+from orders import catalog
+from orders.sms4sats import Country, Price, RentalCountry, Service, UpstreamRejected, UpstreamUnavailable
+
+
+class FakeUpstream:
+    """A scripted sms4sats: sync and async methods with the client's names; counts calls; can go down."""
+
+    def __init__(self):
+        self.down = False
+        self.calls = []
+        self.countries_list = [
+            Country(999, "Auto-Select", False),
+            Country(0, "Russia", True),
+            Country(43, "Germany", True),
+            Country(16, "England", True),
+            Country(187, "USA", True),
+        ]
+        self.services_by_cc = {
+            999: [
+                Service("tg", "Telegram", 120, ""), Service("wa", "WhatsApp", 0, ""), Service("go", "Google", None, ""),
+            ],
+            43: [Service("tg", "Telegram", 50, ""), Service("ds", "Discord", 7, "")],
+            0: [Service("tg", "Telegram", 3, "")],
+            16: [],
+            187: [Service("tg", "Telegram", 9, "")],
+        }
+        self.prices = {(999, "tg"): 1500, (999, "wa"): 1600, (999, "go"): 1700, (43, "tg"): 2100, (43, "ds"): 2200,
+                       (0, "tg"): 900, (187, "tg"): 3000}
+        self.rentals = [RentalCountry(16, "England", 2, 4815), RentalCountry(6, "Indonesia", 4, 1368)]
+        self.send_price = 3000
+
+    def _call(self, name, *args):
+        self.calls.append((name, *args))
+        if self.down:
+            raise UpstreamUnavailable(f"{name}: timed out")
+
+    def countries(self):
+        self._call("countries")
+        return list(self.countries_list)
+
+    def services(self, country):
+        self._call("services", country)
+        if country not in self.services_by_cc:
+            raise UpstreamRejected("unknown country")
+        return list(self.services_by_cc[country])
+
+    def rental_countries(self, service="full"):
+        self._call("rental_countries", service)
+        return list(self.rentals)
+
+    def price(self, country=None, service=None):
+        self._call("price", country, service)
+        if country is None and service is None:
+            return Price(1500, self.send_price, 15000, 4000, None, None, "")
+        if (country, service) not in self.prices:
+            raise UpstreamRejected("unknown service")
+        value = self.prices[(country, service)]
+        return Price(value, self.send_price, 15000, 4000, value, country, f"{country} {service}")
+
+    def close(self):
+        pass
+
+    # The refresh uses the async client with the same names.
+    def as_async(self):
+        fake = self
+
+        class AsyncFake:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            async def __aenter__(self):
+                return self
+
+            async def __aexit__(self, *exc):
+                return False
+
+            async def services(self, country):
+                return fake.services(country)
+
+            async def price(self, country=None, service=None):
+                return fake.price(country, service)
+
+        return AsyncFake
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(catalog, "_web_client", lambda: self)
+        monkeypatch.setattr(catalog, "Sms4satsClient", lambda *args, **kwargs: self)
+        monkeypatch.setattr(catalog, "AsyncSms4satsClient", self.as_async())
+        return self
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    return FakeUpstream().install(monkeypatch)
+
+
+def test_countries_deduplicated_auto_select_first_sorted_and_cached(upstream):
+    upstream.countries_list.append(Country(0, "Russian", True))  # a second name for cc 0
+    first = catalog.countries()
+    assert first.available
+    assert [c.cc for c in first.countries] == [999, 16, 43, 0, 187]  # Auto-Select, then by name
+    assert [c.name for c in first.countries].count("Russia") == 1
+    assert "Russian" not in [c.name for c in first.countries]
+    catalog.countries()
+    assert [c[0] for c in upstream.calls].count("countries") == 1
+
+
+def test_countries_fall_back_to_bundled_names_when_down_and_stop_asking(upstream):
+    upstream.down = True
+    result = catalog.countries()
+    assert not result.available
+    assert result.reason
+    assert result.countries[0].cc == 999
+    ccs = [c.cc for c in result.countries]
+    assert len(ccs) == len(set(ccs)) > 100
+    assert catalog.unavailable_reason()
+    calls = len(upstream.calls)
+    catalog.countries()
+    with pytest.raises(catalog.CatalogUnavailable):
+        catalog.services(999)
+    assert len(upstream.calls) == calls  # the down marker answers at once
+
+
+def test_recovery_clears_the_down_marker(upstream):
+    upstream.down = True
+    catalog.countries()
+    assert catalog.unavailable_reason()
+    upstream.down = False
+    catalog.refresh_all()
+    assert catalog.unavailable_reason() is None
+    assert catalog.countries().available
+
+
+def test_services_then_price_lazily_for_the_selected_service(upstream):
+    offers = catalog.services(43)
+    assert [(o.code, o.count, o.price) for o in offers] == [("tg", 50, None), ("ds", 7, None)]
+    assert catalog.receive_price(43, "tg") == 2100
+    assert catalog.receive_price(43, "tg") == 2100
+    assert [c for c in upstream.calls if c[0] == "price"] == [("price", 43, "tg")]
+    # The lazily read price now shows in the list too.
+    assert [o.price for o in catalog.services(43)] == [2100, None]
+    assert [c[0] for c in upstream.calls].count("services") == 1
+
+
+def test_unknown_service_or_country_is_not_offered(upstream):
+    with pytest.raises(catalog.NotOffered):
+        catalog.receive_price(43, "zz")
+    with pytest.raises(catalog.NotOffered):
+        catalog.services(12345)
+    assert catalog.find_service(43, "zz") is None
+    assert catalog.unavailable_reason() is None  # a refusal is not an outage
+
+
+def test_rentals_and_send_price(upstream):
+    rentals = catalog.rental_countries()
+    assert [(r.cc, r.weeks, r.price) for r in rentals] == [(16, 2, 4815), (6, 4, 1368)]
+    assert catalog.find_rental(6).weeks == 4
+    assert catalog.find_rental(43) is None
+    assert catalog.send_price() == 3000
+
+
+def test_refresh_all_fills_everything_and_price_tables(upstream):
+    summary = catalog.refresh_all()
+    assert summary["countries"] == 5
+    assert summary["rentals"] == 2
+    assert summary["send_price"] == 3000
+    assert summary["price_tables"] == 1  # Auto-Select; no country looked at yet
+    upstream.calls.clear()
+    assert [o.price for o in catalog.services(999)] == [1500, 1600, 1700]
+    assert catalog.receive_price(999, "go") == 1700
+    assert catalog.countries().available
+    assert upstream.calls == []  # everything from the cache
+
+
+def test_refresh_warms_countries_buyers_looked_at(upstream):
+    catalog.services(43)
+    summary = catalog.refresh_all()
+    assert summary["price_tables"] == 2
+    assert [o.price for o in catalog.services(43)] == [2100, 2200]
+
+
+def test_refresh_all_when_down_marks_unavailable_without_raising(upstream):
+    upstream.down = True
+    summary = catalog.refresh_all()
+    assert summary["errors"] >= 3
+    assert catalog.unavailable_reason()
+
+
+def test_against_the_sandbox_over_http(sandbox_url, settings):
+    summary = catalog.refresh_all()
+    assert summary["errors"] == 0
+    assert summary["countries"] > 100
+    offers = catalog.services(999)
+    assert offers and all(o.price and o.price > 0 for o in offers)
+    assert catalog.send_price() > 0
+    assert catalog.rental_countries()
+    germany = catalog.services(43)
+    assert catalog.receive_price(43, germany[0].code) > 0

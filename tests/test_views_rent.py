@@ -1,0 +1,47 @@
+"""Rent a number: rental countries with weeks and price, then the same order flow."""
+
+import pytest
+
+from orders.models import Kind, Order
+from tests.test_catalog import FakeUpstream
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    return FakeUpstream().install(monkeypatch)
+
+
+def test_rent_page_lists_countries_weeks_and_prices(client, upstream):
+    html = client.get("/rent/").content.decode()
+    assert '<label for="id_country">Country</label>' in html
+    assert "England · 2 weeks · 4,815 sats" in html
+    assert "Indonesia · 4 weeks · 1,368 sats" in html
+    assert "<th scope=\"col\">Duration</th>" in html
+
+
+def test_rent_order_uses_the_catalog_price_and_weeks(client, upstream):
+    response = client.post("/rent/", {"country": 6, "price": 1, "weeks": 99})
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == order.get_absolute_url()
+    assert order.kind == Kind.RENTAL
+    assert (order.country_code, order.country_name, order.rental_weeks, order.quoted_sats) == (6, "Indonesia", 4, 1368)
+    assert order.service_code == "full"
+
+
+@pytest.mark.parametrize("country, message", [(43, "Rentals are not offered for this country"),
+                                              ("x", "Choose a country from the list."), ("", "Choose a country.")])
+def test_rent_bad_country(client, upstream, country, message):
+    response = client.post("/rent/", {"country": country})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_rent_unavailable(client, upstream):
+    upstream.down = True
+    html = client.get("/rent/").content.decode()
+    assert "Rentals are paused." in html
+    response = client.post("/rent/", {"country": 6})
+    assert response.status_code == 200 and not Order.objects.exists()
