@@ -1,0 +1,236 @@
+"""The buyer's checkout in a real browser (Chromium via Playwright) against a live server, the sandbox
+over HTTP, a real Celery worker and Redis. Beat does not run in tests: a thread asks the worker to poll.
+
+Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_checkout.py
+"""
+
+import os
+import threading
+import time
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+from orders.models import Kind, Order, RefundReason, SmsStatus, Status  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def shop(settings, sandbox_url, celery_worker, live_server):
+    """Short sandbox delays, a fast status poll, and a thread that has the worker poll due orders."""
+    from orders.tasks import poll_due_orders
+    from sandbox import control
+
+    settings.SANDBOX = True
+    settings.SANDBOX_NUMBER_DELAY = 1
+    settings.SANDBOX_CODE_DELAY = 2
+    settings.SANDBOX_SMS_SENT_DELAY = 1
+    settings.SANDBOX_SMS_DELIVERED_DELAY = 1.5
+    settings.POLL_FAST_SECONDS = 0.3
+    settings.POLL_MAX_BACKOFF_SECONDS = 1
+    settings.STATUS_POLL_SECONDS = 0.5
+    control.set_control({})
+    stop = threading.Event()
+
+    def poller():
+        while not stop.is_set():
+            poll_due_orders.delay()
+            stop.wait(0.4)
+
+    thread = threading.Thread(target=poller, name="test-poller", daemon=True)
+    thread.start()
+    yield live_server.url
+    stop.set()
+    thread.join(5)
+    control.set_control({})
+
+
+def choose(page, country, service):
+    """Pick a country and a service the way a buyer does: the Service field and the price load by HTMX."""
+    if page.input_value("#id_country") != str(country):
+        with page.expect_response(lambda r: "/catalog/services" in r.url):
+            page.select_option("#id_country", str(country))
+        page.wait_for_selector(f'#id_service option[value="{service}"]', state="attached")
+    with page.expect_response(lambda r: "/catalog/price" in r.url):
+        page.select_option("#id_service", service)
+    page.wait_for_selector("#price-box .price-amount")
+
+
+def the_order(**filters):
+    return Order.objects.filter(**filters).latest("created_at")
+
+
+def wait_until(predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def decode_qr(locator, path):
+    import PIL.Image
+    import zxingcpp
+
+    locator.screenshot(path=str(path))
+    return [result.text for result in zxingcpp.read_barcodes(PIL.Image.open(path))]
+
+
+def test_receive_from_the_picker_to_the_code_without_a_reload(shop, page, tmp_path):
+    page.goto(shop + "/")
+    choose(page, 43, "tg")
+    price_text = page.inner_text("#price-box .price-amount")
+    page.get_by_role("button", name="Order number").click()
+
+    page.wait_for_selector(".qr-svg")
+    page.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads from here on
+    order = the_order(kind=Kind.RECEIVE)
+    assert order.status == Status.UNPAID and order.bolt11
+    assert f"{order.quoted_sats:,}" == price_text
+    assert page.inner_text(".amount-value") == f"{order.invoice_sats:,}"
+    # The QR on the page is the invoice: lightning: + the BOLT11 in upper case.
+    assert decode_qr(page.locator(".qr"), tmp_path / "qr.png") == ["lightning:" + order.bolt11.upper()]
+    assert page.get_attribute("a.btn-primary", "href") == "lightning:" + order.bolt11
+    assert page.get_attribute("[data-copy]", "data-copy") == order.bolt11
+    countdown = page.inner_text("[data-countdown]")
+    assert ":" in countdown
+
+    page.click("text=Pay with the sandbox wallet")
+    page.wait_for_selector("[data-number]")
+    assert "locked, not spent" in page.inner_text("#order-status")
+    code = page.wait_for_selector("[data-code]").inner_text()
+
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED
+    assert code == order.code
+    assert page.evaluate("window.__sameDocument") == "yes"  # no reload from the invoice to the code
+    # Polling stopped at the terminal state (HTTP 286, and the final part has no hx-get).
+    assert page.get_attribute("#order-status", "hx-get") is None
+    status_requests = []
+    page.on("request", lambda request: status_requests.append(request.url) if "/status" in request.url else None)
+    page.wait_for_timeout(1500)
+    assert status_requests == []
+
+
+def test_send_an_sms_to_delivered(shop, page):
+    page.goto(shop + "/send/")
+    page.fill("#id_phone", "+44 7911 123456")
+    page.fill("#id_message", "Hello from the browser test")
+    assert page.inner_text("#message-counter") == "27 / 140 characters"
+    page.get_by_role("button", name="Send SMS").click()
+    page.wait_for_selector(".qr-svg")
+    page.evaluate("window.__sameDocument = 'yes'")
+    order = the_order(kind=Kind.SEND)
+    assert order.phone == "+447911123456"
+
+    page.click("text=Pay with the sandbox wallet")
+    page.wait_for_selector(".sms-steps li[aria-current='step']:has-text('Delivered')")
+    assert "Delivered" in page.inner_text(".status-title")
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED and order.sms_status == SmsStatus.DELIVERED
+    assert page.evaluate("window.__sameDocument") == "yes"
+
+
+def test_bad_phone_and_long_message_in_the_browser(shop, page):
+    page.goto(shop + "/send/")
+    page.fill("#id_phone", "07911 123456")
+    page.fill("#id_message", "x" * 141)
+    assert "Too long by 1" in page.inner_text("#message-counter")
+    page.get_by_role("button", name="Send SMS").click()
+    assert "Start with + and the country code" in page.inner_text("#phone-error")
+    assert "at most 140 characters" in page.inner_text("#message-error")
+    assert not Order.objects.exists()
+
+
+def test_cancel_after_two_minutes_ends_refunded(shop, page, settings):
+    settings.CANCEL_AFTER_SECONDS = 3  # "2 minutes", shortened on both sides
+    settings.SANDBOX_CANCEL_AFTER = 3
+    page.goto(shop + "/")
+    choose(page, 999, "nocode")  # the sandbox's "code never arrives"
+    page.get_by_role("button", name="Order number").click()
+    page.wait_for_selector(".qr-svg")
+    page.click("text=Pay with the sandbox wallet")
+    page.wait_for_selector("[data-number]")
+    cancel = page.locator("button:has-text('Cancel and return my payment')")
+    assert cancel.is_disabled()
+    assert "available in" in page.inner_text(".cancel-form")
+    page.wait_for_selector("button:has-text('Cancel and return my payment'):not([disabled])", timeout=15_000)
+    page.click("button:has-text('Cancel and return my payment')")
+    page.wait_for_selector(".status-refund", timeout=30_000)
+    text = page.inner_text("#order-status")
+    assert "Refunded" in text and "Nothing was charged." in text
+    order = the_order(kind=Kind.RECEIVE)
+    assert order.status == Status.REFUNDED and order.refund_reason == RefundReason.CANCELED
+
+
+def test_unpaid_invoice_expires(shop, page, settings):
+    settings.SANDBOX_INVOICE_EXPIRY = 4
+    page.goto(shop + "/")
+    choose(page, 43, "tg")
+    page.get_by_role("button", name="Order number").click()
+    page.wait_for_selector(".qr-svg")
+    assert page.inner_text("[data-countdown]") in ("0:04", "0:03", "0:02", "0:01", "0:00")
+    page.wait_for_selector("text=Invoice expired", timeout=30_000)
+    assert "Nothing was charged." in page.inner_text("#order-status")
+    assert the_order(kind=Kind.RECEIVE).status == Status.EXPIRED
+
+
+def test_my_orders_after_a_reload(shop, page, browser):
+    page.goto(shop + "/")
+    choose(page, 43, "tg")
+    page.get_by_role("button", name="Order number").click()
+    page.wait_for_selector(".qr-svg, .spinner")
+    first = page.url
+    page.goto(shop + "/send/")
+    page.fill("#id_phone", "+12025550143")
+    page.fill("#id_message", "second order")
+    page.get_by_role("button", name="Send SMS").click()
+    page.wait_for_selector(".qr-svg, .spinner")
+    second = page.url
+
+    page.goto(shop + "/orders/")
+    page.reload()
+    links = page.eval_on_selector_all(".order-row", "rows => rows.map(r => r.href)")
+    assert links == [second, first]  # newest first
+    assert "SMS to +12025550143" in page.inner_text(".order-list")
+    assert "Telegram · Germany" in page.inner_text(".order-list")
+
+    other = browser.new_context().new_page()  # another browser: another session
+    other.goto(shop + "/orders/")
+    assert "No orders from this browser yet." in other.inner_text("main")
+    other.context.close()
+
+    # The order's address works on its own (bookmark, another device).
+    page.goto(first)
+    assert page.locator("#order-status").count() == 1
