@@ -26,11 +26,14 @@ class CatalogForm(forms.Form):
 
 class ReceiveForm(CatalogForm):
     country = forms.IntegerField(
-        label="Country", min_value=0, max_value=99999,
+        label="Country",
+        min_value=0,
+        max_value=99999,
         error_messages={"required": "Choose a country.", "invalid": "Choose a country from the list."},
     )
     service = forms.CharField(
-        label="Service", max_length=40,
+        label="Service",
+        max_length=40,
         error_messages={"required": "Choose a service.", "max_length": "Choose a service from the list."},
     )
 
@@ -66,7 +69,9 @@ class ReceiveForm(CatalogForm):
 
 class RentForm(CatalogForm):
     country = forms.IntegerField(
-        label="Country", min_value=0, max_value=99999,
+        label="Country",
+        min_value=0,
+        max_value=99999,
         error_messages={"required": "Choose a country.", "invalid": "Choose a country from the list."},
     )
 
@@ -114,10 +119,16 @@ def normalize_phone(raw):
 
 
 class SendForm(CatalogForm):
-    phone = forms.CharField(label="Phone number", max_length=40, strip=True,
-                            error_messages={"max_length": "That is too long for a phone number."})
+    phone = forms.CharField(
+        label="Phone number",
+        max_length=40,
+        strip=True,
+        error_messages={"max_length": "That is too long for a phone number."},
+    )
     message = forms.CharField(
-        label="Message", max_length=MESSAGE_LIMIT, strip=True,
+        label="Message",
+        max_length=MESSAGE_LIMIT,
+        strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_LIMIT}),
         error_messages={
             "required": "Write the message to send.",
@@ -128,9 +139,14 @@ class SendForm(CatalogForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["phone"].required = False  # normalize_phone says what is missing, in words
-        self.fields["phone"].widget.attrs.update({
-            "autocomplete": "tel", "inputmode": "tel", "placeholder": "+44 7911 123456", "required": True,
-        })
+        self.fields["phone"].widget.attrs.update(
+            {
+                "autocomplete": "tel",
+                "inputmode": "tel",
+                "placeholder": "+44 7911 123456",
+                "required": True,
+            }
+        )
 
     def clean_phone(self):
         return normalize_phone(self.cleaned_data.get("phone"))

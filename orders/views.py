@@ -48,11 +48,22 @@ def _session_key(request):
 
 def _over_limit(request):
     """Count one order attempt per client address and per session; True when either is over its rate."""
-    by_ip = is_ratelimited(request, group="orders:create:ip", key="ip", method="POST", increment=True,
-                           rate=getattr(settings, "ORDER_RATE_PER_IP", "10/m"))
-    by_session = is_ratelimited(request, group="orders:create:session", key=lambda group, req: _session_key(req),
-                                method="POST", increment=True,
-                                rate=getattr(settings, "ORDER_RATE_PER_SESSION", "5/m"))
+    by_ip = is_ratelimited(
+        request,
+        group="orders:create:ip",
+        key="ip",
+        method="POST",
+        increment=True,
+        rate=getattr(settings, "ORDER_RATE_PER_IP", "10/m"),
+    )
+    by_session = is_ratelimited(
+        request,
+        group="orders:create:session",
+        key=lambda group, req: _session_key(req),
+        method="POST",
+        increment=True,
+        rate=getattr(settings, "ORDER_RATE_PER_SESSION", "5/m"),
+    )
     return by_ip or by_session
 
 
@@ -94,9 +105,15 @@ def home(request):
         form = ReceiveForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            return _place(request, kind=Kind.RECEIVE, quoted_sats=data["price"], country_code=data["country"],
-                          country_name=data["country_name"], service_code=data["service"],
-                          service_name=data["offer"].name)
+            return _place(
+                request,
+                kind=Kind.RECEIVE,
+                quoted_sats=data["price"],
+                country_code=data["country"],
+                country_name=data["country_name"],
+                service_code=data["service"],
+                service_name=data["offer"].name,
+            )
         selected_cc = _parse_cc(request.POST.get("country"))
         selected_service = request.POST.get("service", "")[:40]
     else:
@@ -123,8 +140,14 @@ def home(request):
 
 
 def _services_context(cc, selected_service=""):
-    ctx = {"services": [], "services_error": "", "services_unavailable": "", "selected_cc": cc,
-           "selected_service": selected_service, "selected_offer": None}
+    ctx = {
+        "services": [],
+        "services_error": "",
+        "services_unavailable": "",
+        "selected_cc": cc,
+        "selected_service": selected_service,
+        "selected_offer": None,
+    }
     try:
         ctx["services"] = catalog.services(cc)
     except catalog.CatalogUnavailable as exc:
@@ -143,8 +166,14 @@ def services_fragment(request):
     """The Service field for a country (HTMX, on a change of the Country field)."""
     cc = _parse_cc(request.GET.get("country"))
     if cc is None or catalog.find_country(cc) is None:
-        context = {"services": [], "services_error": "Choose a country from the list.", "services_unavailable": "",
-                   "selected_cc": None, "selected_service": "", "selected_offer": None}
+        context = {
+            "services": [],
+            "services_error": "Choose a country from the list.",
+            "services_unavailable": "",
+            "selected_cc": None,
+            "selected_service": "",
+            "selected_offer": None,
+        }
     else:
         context = _services_context(cc)
     context["oob_price"] = True
@@ -188,8 +217,9 @@ def send(request):
         form = SendForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            return _place(request, kind=Kind.SEND, quoted_sats=data["price"], phone=data["phone"],
-                          message=data["message"])
+            return _place(
+                request, kind=Kind.SEND, quoted_sats=data["price"], phone=data["phone"], message=data["message"]
+            )
     else:
         form = SendForm()
     price, unavailable = None, form.unavailable
@@ -197,8 +227,11 @@ def send(request):
         price = catalog.send_price()
     except catalog.CatalogError as exc:
         unavailable = unavailable or exc.reason
-    return render(request, "orders/send.html", {"form": form, "price": price, "unavailable": unavailable,
-                                                "message_limit": MESSAGE_LIMIT})
+    return render(
+        request,
+        "orders/send.html",
+        {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -210,9 +243,16 @@ def rent(request):
         form = RentForm(request.POST)
         if form.is_valid():
             offer = form.cleaned_data["offer"]
-            return _place(request, kind=Kind.RENTAL, quoted_sats=offer.price, country_code=offer.cc,
-                          country_name=offer.name, service_code=catalog.RENTAL_SERVICE,
-                          service_name="Full rental", rental_weeks=offer.weeks)
+            return _place(
+                request,
+                kind=Kind.RENTAL,
+                quoted_sats=offer.price,
+                country_code=offer.cc,
+                country_name=offer.name,
+                service_code=catalog.RENTAL_SERVICE,
+                service_name="Full rental",
+                rental_weeks=offer.weeks,
+            )
     else:
         form = RentForm()
     offers, unavailable = [], form.unavailable
@@ -221,18 +261,30 @@ def rent(request):
     except catalog.CatalogError as exc:
         unavailable = unavailable or exc.reason
     selected = _parse_cc(request.POST.get("country")) if request.method == "POST" else None
-    return render(request, "orders/rent.html", {"form": form, "offers": offers, "unavailable": unavailable,
-                                                "selected_cc": selected})
+    return render(
+        request,
+        "orders/rent.html",
+        {"form": form, "offers": offers, "unavailable": unavailable, "selected_cc": selected},
+    )
 
 
 # Orders ---------------------------------------------------------------------------------------------------
 
 
 def _version(order, can_cancel):
-    state = "|".join(str(part) for part in (
-        order.status, order.sms_status, order.number, order.code, can_cancel, bool(order.bolt11),
-        order.refund_reason, order.invoice_sats,
-    ))
+    state = "|".join(
+        str(part)
+        for part in (
+            order.status,
+            order.sms_status,
+            order.number,
+            order.code,
+            can_cancel,
+            bool(order.bolt11),
+            order.refund_reason,
+            order.invoice_sats,
+        )
+    )
     return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
@@ -335,8 +387,9 @@ def order_cancel(request, public_id):
     except lifecycle.CancelRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Cancel requested. Your payment is returned as soon as sms4sats confirms, "
-                                  "usually within seconds.")
+        messages.success(
+            request, "Cancel requested. Your payment is returned as soon as sms4sats confirms, usually within seconds."
+        )
     return redirect(order.get_absolute_url())
 
 
@@ -349,8 +402,12 @@ def my_orders(request):
 
 
 def how_it_works(request):
-    return render(request, "orders/how.html", {
-        "auto_cancel_minutes": settings.AUTO_CANCEL_SECONDS // 60,
-        "cancel_after_minutes": max(1, settings.CANCEL_AFTER_SECONDS // 60),
-        "session_days": settings.SESSION_COOKIE_AGE // 86400,
-    })
+    return render(
+        request,
+        "orders/how.html",
+        {
+            "auto_cancel_minutes": settings.AUTO_CANCEL_SECONDS // 60,
+            "cancel_after_minutes": max(1, settings.CANCEL_AFTER_SECONDS // 60),
+            "session_days": settings.SESSION_COOKIE_AGE // 86400,
+        },
+    )

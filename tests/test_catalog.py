@@ -24,15 +24,24 @@ class FakeUpstream:
         ]
         self.services_by_cc = {
             999: [
-                Service("tg", "Telegram", 120, ""), Service("wa", "WhatsApp", 0, ""), Service("go", "Google", None, ""),
+                Service("tg", "Telegram", 120, ""),
+                Service("wa", "WhatsApp", 0, ""),
+                Service("go", "Google", None, ""),
             ],
             43: [Service("tg", "Telegram", 50, ""), Service("ds", "Discord", 7, "")],
             0: [Service("tg", "Telegram", 3, "")],
             16: [],
             187: [Service("tg", "Telegram", 9, "")],
         }
-        self.prices = {(999, "tg"): 1500, (999, "wa"): 1600, (999, "go"): 1700, (43, "tg"): 2100, (43, "ds"): 2200,
-                       (0, "tg"): 900, (187, "tg"): 3000}
+        self.prices = {
+            (999, "tg"): 1500,
+            (999, "wa"): 1600,
+            (999, "go"): 1700,
+            (43, "tg"): 2100,
+            (43, "ds"): 2200,
+            (0, "tg"): 900,
+            (187, "tg"): 3000,
+        }
         self.rentals = [RentalCountry(16, "England", 2, 4815), RentalCountry(6, "Indonesia", 4, 1368)]
         self.send_price = 3000
 

@@ -99,7 +99,11 @@ def test_order_uses_the_server_price_and_the_session(client, upstream):
     assert order.status == Status.NEW
     assert order.quoted_sats == 2100
     assert (order.country_code, order.country_name, order.service_code, order.service_name) == (
-        43, "Germany", "tg", "Telegram")
+        43,
+        "Germany",
+        "tg",
+        "Telegram",
+    )
     assert order.session_key and order.session_key == client.session.session_key
 
 

@@ -17,15 +17,28 @@ BOLT11 = "lnbcrt15u1pn" + "x" * 200
 
 def make(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
     now = timezone.now()
-    defaults = dict(kind=kind, status=status, quoted_sats=1500, country_code=43, country_name="Germany",
-                    service_code="tg", service_name="Telegram")
+    defaults = dict(
+        kind=kind,
+        status=status,
+        quoted_sats=1500,
+        country_code=43,
+        country_name="Germany",
+        service_code="tg",
+        service_name="Telegram",
+    )
     if status != Status.NEW and status != Status.CREATING:
         defaults.update(bolt11=BOLT11, invoice_sats=1500, invoice_expires_at=now + timedelta(minutes=15))
     if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
         defaults["paid_at"] = now - timedelta(seconds=30)
     if kind == Kind.SEND:
-        defaults.update(country_code=None, country_name="", service_code="", service_name="",
-                        phone="+447911123456", message="Hello <b>there</b>")
+        defaults.update(
+            country_code=None,
+            country_name="",
+            service_code="",
+            service_name="",
+            phone="+447911123456",
+            message="Hello <b>there</b>",
+        )
     defaults.update(fields)
     return Order.objects.create(**defaults)
 
@@ -123,8 +136,11 @@ def test_completed_receive_shows_the_code(client):
 
 @pytest.mark.parametrize(
     "reason, words",
-    [(RefundReason.TIMEOUT, "no code arrived in time"), (RefundReason.NO_NUMBER, "no number was available"),
-     (RefundReason.CANCELED, "canceled")],
+    [
+        (RefundReason.TIMEOUT, "no code arrived in time"),
+        (RefundReason.NO_NUMBER, "no number was available"),
+        (RefundReason.CANCELED, "canceled"),
+    ],
 )
 def test_refunded_says_the_money_came_back(client, reason, words):
     html = page(client, make(Status.REFUNDED, refund_reason=reason, refunded_at=timezone.now()))
@@ -158,8 +174,10 @@ def test_send_order_progress(client):
 
 
 def test_send_order_failed_is_refunded(client):
-    html = page(client, make(Status.REFUNDED, kind=Kind.SEND, sms_status=SmsStatus.FAILED,
-                             refund_reason=RefundReason.SMS_FAILED))
+    html = page(
+        client,
+        make(Status.REFUNDED, kind=Kind.SEND, sms_status=SmsStatus.FAILED, refund_reason=RefundReason.SMS_FAILED),
+    )
     assert "could not be sent" in html and "Nothing was charged." in html
 
 

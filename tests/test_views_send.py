@@ -22,8 +22,14 @@ def test_send_page(client, upstream):
     assert "Send SMS</button>" in html
 
 
-@pytest.mark.parametrize("raw, e164", [("+44 7911 123456", "+447911123456"), ("0049 1512 3456789", "+4915123456789"),
-                                       ("+1 (202) 555-0143", "+12025550143")])
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("+44 7911 123456", "+447911123456"),
+        ("0049 1512 3456789", "+4915123456789"),
+        ("+1 (202) 555-0143", "+12025550143"),
+    ],
+)
 def test_send_order_created_with_e164_and_server_price(client, upstream, raw, e164):
     response = client.post("/send/", {"phone": raw, "message": "  Hello from sats ⚡  ", "price": 1})
     order = Order.objects.get()
