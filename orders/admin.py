@@ -8,13 +8,15 @@ import csv
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Case, DurationField, Q, When
+from django.db.models import Case, DurationField, Q, QuerySet, When
+from django.db.models.functions import Substr
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -48,6 +50,31 @@ class FastCountPaginator(Paginator):
             if row and row[0] and row[0] > ESTIMATE_ABOVE:
                 return int(row[0])
         return super().count
+
+
+class OrderListQuerySet(QuerySet):
+    """The admin list's queryset. On SQLite, the date hierarchy's ``datetimes()`` reads the year,
+    month or day straight from the stored UTC text (native, index-only) instead of Django's
+    per-row Python truncation, which takes seconds on 100k rows."""
+
+    PREFIX = {"year": 4, "month": 7, "day": 10}
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        if connection.vendor != "sqlite" or kind not in self.PREFIX or settings.TIME_ZONE != "UTC" or tzinfo:
+            return super().datetimes(field_name, kind, order, tzinfo)
+        prefix = (
+            self.order_by()
+            .annotate(date_prefix=Substr(field_name, 1, self.PREFIX[kind]))
+            .values_list("date_prefix", flat=True)
+            .distinct()
+            .order_by("date_prefix" if order == "ASC" else "-date_prefix")
+        )
+        return [self._parse(value, kind) for value in prefix if value]
+
+    @staticmethod
+    def _parse(value, kind):
+        parts = [int(part) for part in value.split("-")] + [1, 1]
+        return datetime(parts[0], parts[1], parts[2], tzinfo=UTC)
 
 
 # --- Filters ---------------------------------------------------------------------------------------
@@ -245,7 +272,9 @@ class OrderAdmin(admin.ModelAdmin):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(price_sats=price_sats(), to_code=_to_code_annotation())
+        qs = super().get_queryset(request).annotate(price_sats=price_sats(), to_code=_to_code_annotation())
+        qs.__class__ = OrderListQuerySet
+        return qs
 
     # Orders come from buyers (and the account page's fund form): never added or deleted here.
     def has_add_permission(self, request):
@@ -299,12 +328,10 @@ class OrderAdmin(admin.ModelAdmin):
         found = UUID_IN_TEXT.search(term)
         if found:
             return queryset.filter(public_id=uuid.UUID(found.group(0))), False
-        q = Q(upstream_id=term)
+        q = Q(upstream_id=term)  # unique index
         digits = re.sub(r"\D", "", term)
-        if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", term):
+        if len(digits) >= 3 and re.fullmatch(r"[\d\s()+./-]+", term):  # a phone number, typed any way
             q |= Q(number__contains=digits) | Q(phone__contains=digits)
-        elif len(term) >= 3:
-            q |= Q(number__icontains=term) | Q(phone__icontains=term)
         if re.fullmatch(r"[0-9a-fA-F-]{6,35}", term):  # the start of a public id
             q |= Q(public_id__istartswith=term.lower())
         return queryset.filter(q), False

@@ -7,13 +7,27 @@ rental, send); fund orders are the operator's own top-ups and are counted apart.
 
 import math
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
 from .models import PAID_STATUSES, Kind, Order, RefundReason, Status
@@ -35,6 +49,31 @@ def to_code_duration():
     return ExpressionWrapper(F("completed_at") - F("paid_at"), output_field=DurationField())
 
 
+class SqliteSecondsBetween(Func):
+    """Seconds from the second datetime to the first, in SQLite's own C functions (Django's generic
+    datetime arithmetic calls a Python function per row there)."""
+
+    template = "((julianday(%(expressions)s)) * 86400.0)"
+    arg_joiner = ") - julianday("
+    arity = 2
+    output_field = FloatField()
+
+
+class SqliteUtcDay(Func):
+    """The UTC day of a datetime column on SQLite, which stores it as 'YYYY-MM-DD HH:MM:SS' UTC text:
+    its first ten characters (native, index-only; TruncDate calls Python per row there)."""
+
+    template = "substr(%(expressions)s, 1, 10)"
+    output_field = DateField()
+
+
+def utc_day(field):
+    """The UTC date of a datetime column, computed natively on each backend."""
+    if connection.vendor == "sqlite":
+        return SqliteUtcDay(F(field))
+    return TruncDate(field, tzinfo=UTC)
+
+
 def shop_orders(since=None) -> QuerySet:
     """Buyers' orders (no fund orders), created at or after ``since`` if given."""
     qs = Order.objects.exclude(kind=Kind.FUND)
@@ -50,26 +89,31 @@ def paid_q():
 # --- Orders by status, funnel, volume ------------------------------------------------------------
 
 
-def status_counts(since=None) -> dict:
+def _order_figures(since):
+    """Counts by status, the funnel and the completed volume in one pass over the orders."""
+    return shop_orders(since).aggregate(
+        created=Count("pk"),
+        paid=Count("pk", filter=paid_q()),
+        volume=Sum(price_sats(), filter=Q(status=Status.COMPLETED)),
+        **{f"status_{status.value}": Count("pk", filter=Q(status=status)) for status in Status},
+    )
+
+
+def status_counts(since=None, figures=None) -> dict:
     """{"counts": {status: n} in lifecycle order (zeros included), "labels": {status: label}, "total": n}."""
-    rows = shop_orders(since).values("status").annotate(n=Count("pk"))
-    found = {row["status"]: row["n"] for row in rows}
-    counts = {status.value: found.get(status.value, 0) for status in Status}
-    return {"counts": counts, "labels": {s.value: s.label for s in Status}, "total": sum(found.values())}
+    figures = figures or _order_figures(since)
+    counts = {status.value: figures[f"status_{status.value}"] for status in Status}
+    return {"counts": counts, "labels": {s.value: s.label for s in Status}, "total": figures["created"]}
 
 
 def _rate(part, whole):
     return None if not whole else part / whole
 
 
-def funnel(since=None) -> dict:
+def funnel(since=None, figures=None) -> dict:
     """Created → paid → completed, the completed volume and the referral earned: one query."""
-    figures = shop_orders(since).aggregate(
-        created=Count("pk"),
-        paid=Count("pk", filter=paid_q()),
-        completed=Count("pk", filter=Q(status=Status.COMPLETED)),
-        volume=Sum(price_sats(), filter=Q(status=Status.COMPLETED)),
-    )
+    figures = figures or _order_figures(since)
+    figures["completed"] = figures[f"status_{Status.COMPLETED.value}"]
     volume = figures["volume"] or 0
     ref = settings.SMS4SATS_REF
     return {
@@ -109,13 +153,13 @@ def orders_per_day(days=30, now=None) -> dict:
     {"days": [{"day": date, "count": n}, ...] oldest first, "total": n, "max": n}
     """
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rows = (
         shop_orders()
         .filter(created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=utc_day("created_at"))
         .values("day")
         .annotate(n=Count("pk"))
         .order_by("day")
@@ -168,8 +212,8 @@ def time_to_code(since=None, percentiles=PERCENTILES) -> dict:
     """Median and 90th percentile (and any others asked) of the time from payment to code, in seconds.
 
     Continuous percentiles (linear interpolation between the two nearest ranks, like
-    ``percentile_cont``). PostgreSQL computes them in one query; elsewhere one COUNT and one
-    ``ORDER BY … LIMIT 2 OFFSET k`` query per percentile.
+    ``percentile_cont``). PostgreSQL computes them in one query; elsewhere a COUNT, then one query
+    that numbers the sorted values (``ROW_NUMBER() OVER (ORDER BY …)``) and keeps the ranks needed.
     {"count": n, "p50": seconds|None, "p90": seconds|None, ...}
     """
     qs = to_code_orders(since)
@@ -182,24 +226,37 @@ def time_to_code(since=None, percentiles=PERCENTILES) -> dict:
         )
         result["count"] = figures["count"]
         for key in keys.values():
-            result[key] = None if figures[key] is None else figures[key].total_seconds()
+            result[key] = None if figures[key] is None else round(figures[key].total_seconds(), 3)
         return result
 
+    if connection.vendor == "sqlite":
+        seconds = SqliteSecondsBetween(F("completed_at"), F("paid_at"))
+    else:
+        seconds = to_code_duration()
     count = qs.count()
     result["count"] = count
-    ordered = qs.annotate(to_code=to_code_duration()).order_by("to_code").values_list("to_code", flat=True)
+    if not count:
+        return {**result, **{key: None for key in keys.values()}}
+    # The rows at the ranks each percentile needs, in one sorted pass (a window over the ordered values).
+    positions = {p: p * (count - 1) for p in keys}
+    ranks = {r for position in positions.values() for r in (math.floor(position), math.floor(position) + 1)}
+    ranked = (
+        qs.annotate(to_code=seconds, rank=Window(RowNumber(), order_by=F("to_code").asc()))
+        .filter(rank__in=[r + 1 for r in ranks if r < count])  # ROW_NUMBER() is 1-based
+        .values_list("rank", "to_code")
+    )
+    at_rank = {rank - 1: _seconds(value) for rank, value in ranked}
     for p, key in keys.items():
-        if not count:
-            result[key] = None
-            continue
-        position = p * (count - 1)
-        low = math.floor(position)
-        pair = [value.total_seconds() for value in ordered[low : low + 2]]
-        if len(pair) == 1 or position == low:
-            result[key] = pair[0]
-        else:
-            result[key] = pair[0] + (pair[1] - pair[0]) * (position - low)
+        low = math.floor(positions[p])
+        value = at_rank[low]
+        if positions[p] > low:
+            value += (at_rank[low + 1] - value) * (positions[p] - low)
+        result[key] = round(value, 3)
     return result
+
+
+def _seconds(value):
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 # --- Top countries and services, refunds ---------------------------------------------------------
@@ -318,10 +375,11 @@ def upstream_state(now=None, check_upstream=True) -> dict:
 
 def dashboard(since=None, now=None, check_upstream=True) -> dict:
     """All the dashboard's figures (a bounded number of queries)."""
+    figures = _order_figures(since)
     return {
         "since": since,
-        "status": status_counts(since),
-        "funnel": funnel(since),
+        "status": status_counts(since, figures=figures),
+        "funnel": funnel(since, figures=figures),
         "fund": fund_summary(since),
         "per_day": orders_per_day(30, now=now),
         "to_code": time_to_code(since),
