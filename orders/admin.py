@@ -236,7 +236,7 @@ def _format_duration(value):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "kind", "status", "country", "service", "price", "created_at", "time_to_code")
+    list_display = ("short_id", "kind", "status", "country", "service", "price", "created", "time_to_code")
     list_filter = (
         "status",
         "kind",
@@ -290,6 +290,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     # --- Columns ---
 
+    @admin.display(description="public id", ordering="public_id")
+    def short_id(self, order):
+        return format_html('<span title="{}">{}…</span>', order.public_id, order.public_id.hex[:8])
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, order):
+        return order.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
     @admin.display(description="country", ordering="country_code")
     def country(self, order):
         if order.country_code is None:
@@ -340,6 +348,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
+            title="Order" if obj is not None else context.get("title"),
             show_save=False,
             show_save_and_continue=False,
             show_save_and_add_another=False,

@@ -34,7 +34,8 @@ def bar_chart(points, *, title, width=720, height=220, label_every=5, unit="orde
     left, right, top, bottom = 40, 8, 12, 28
     plot_w = width - left - right
     plot_h = height - top - bottom
-    top_value = nice_ceiling(max((value for _, value in points), default=0))
+    step = nice_ceiling(max((value for _, value in points), default=0) / 4)  # four round gridline steps
+    top_value = step * 4
     n = max(len(points), 1)
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1)
@@ -48,7 +49,7 @@ def bar_chart(points, *, title, width=720, height=220, label_every=5, unit="orde
         value = top_value * i / 4
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(y)}" y2="{_num(y)}" stroke="{GRID}"/>')
-        label = _num(value) if top_value < 4 else f"{round(value):d}"
+        label = f"{round(value):d}"
         parts.append(
             f'<text x="{left - 4}" y="{_num(y + 4)}" text-anchor="end" fill="{TEXT}">{escape(label)}</text>'
         )

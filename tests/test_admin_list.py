@@ -48,7 +48,7 @@ def test_list_shows_the_columns(admin_client, orders):
     response = admin_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
     body = response.content.decode()
-    for header in ("Public id", "Kind", "Status", "Country", "Service", "Price (sats)", "Created at",
+    for header in ("Public id", "Kind", "Status", "Country", "Service", "Price (sats)", "Created (UTC)",
                    "Payment → code"):
         assert header in body, header
     assert str(orders["done_us_tg"].public_id) in body
