@@ -236,7 +236,7 @@ def _format_duration(value):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("short_id", "kind", "status", "country", "service", "price", "created", "time_to_code")
+    list_display = ("short_id", "kind_code", "status", "country", "service", "price", "created", "time_to_code")
     list_filter = (
         "status",
         "kind",
@@ -294,6 +294,10 @@ class OrderAdmin(admin.ModelAdmin):
     def short_id(self, order):
         return format_html('<span title="{}">{}…</span>', order.public_id, order.public_id.hex[:8])
 
+    @admin.display(description="kind", ordering="kind")
+    def kind_code(self, order):
+        return format_html('<span title="{}">{}</span>', order.get_kind_display(), order.kind)
+
     @admin.display(description="created (UTC)", ordering="created_at")
     def created(self, order):
         return order.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
@@ -322,8 +326,16 @@ class OrderAdmin(admin.ModelAdmin):
         seconds = order.seconds_to_code
         return _format_duration(None if seconds is None else timedelta(seconds=seconds))
 
+    def view_on_site(self, order):
+        if order.kind == Kind.FUND:
+            return reverse("admin:fund_order", args=[order.public_id])
+        return order.get_absolute_url()
+
     @admin.display(description="buyer's page")
     def buyer_page(self, order):
+        if order.kind == Kind.FUND:
+            url = reverse("admin:fund_order", args=[order.public_id])
+            return format_html('<a href="{}">the funding page (invoice and status)</a>', url)
         url = order.get_absolute_url()
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
@@ -358,6 +370,9 @@ class OrderAdmin(admin.ModelAdmin):
             lifecycle_actions=obj is not None and self.has_change_permission(request, obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Orders", **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         raise PermissionDenied("Orders change only through the lifecycle.")
