@@ -339,7 +339,7 @@ def status_context(order, now=None):
         "auto_cancel_countdown": _countdown(order.auto_cancel_at, now),
         "cancel_countdown": _countdown(order.cancel_allowed_at, now),
         "poll_ms": int(float(getattr(settings, "STATUS_POLL_SECONDS", 2)) * 1000),
-        "refund_reason_text": RefundReason(order.refund_reason).label if order.refund_reason else "",
+        "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
         "SANDBOX": settings.SANDBOX,
     }
     if order.status == Status.UNPAID and order.bolt11:
