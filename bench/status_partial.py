@@ -1,0 +1,183 @@
+#!/usr/bin/env python
+"""The status partial under load: wrk with N connections (default 50 and 200) polling the status partials of
+real orders in various states, over loopback, against gunicorn; and in the same run a trivial view on the
+same server, for the ratio partial/trivial.
+
+    .venv/bin/python bench/status_partial.py [--connections 50 200] [--seconds 15] [--orders 200]
+
+Needs wrk (Debian: apt-get install -y wrk). Each request carries ``HX-Request: true``; the Lua script
+(bench/status_partial.lua) rotates over the orders' URLs. Two ways of polling are measured:
+
+- "full": no X-Order-Version header, so every answer is the rendered partial (a first poll, or a change);
+- "browser": the X-Order-Version of the order's current state, as shop.js sends it, so a live order that
+  did not change answers 204 and a final one 286 with the partial (what a page polling every 2 s costs).
+
+The trivial view is /ping when the site has one (200), else the closest cheap page: a 404 for a path that no
+view serves (the whole middleware stack, URL resolution and a short response, no template, no query; gunicorn
+runs with LOG_LEVEL=ERROR so that Django's per-404 warning is not logged). --profile samples the gunicorn
+workers with py-spy during each run and prints where they spend their time.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import (  # noqa: E402
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    Stack,
+    machine_line,
+    py_spy_start,
+    py_spy_summary,
+    reset_orders,
+)
+
+LUA = Path(__file__).resolve().parent / "status_partial.lua"
+# Live orders are the ones being polled; terminal ones answer once (286) and the page stops polling.
+MIX = [("unpaid", "receive", 25), ("held", "receive", 10), ("waiting_code", "receive", 30), ("held", "send", 10),
+       ("completed", "receive", 10), ("completed", "send", 5), ("refunded", "receive", 5), ("expired", "receive", 3),
+       ("failed", "receive", 2)]
+
+
+def make_orders(count):
+    """Orders in the MIX's states, with what each state carries (a real invoice for unpaid ones)."""
+    from django.utils import timezone
+
+    from orders.models import Kind, Order, RefundReason, SmsStatus, Status
+    from sandbox.invoices import make_invoice
+
+    now = timezone.now()
+    total = sum(weight for *_, weight in MIX)
+    rows = []
+    for status, kind, weight in MIX:
+        for _ in range(max(1, round(count * weight / total))):
+            fields = {"kind": kind, "status": status, "quoted_sats": 2000, "invoice_sats": 2000,
+                      "session_key": "bench", "created_at": now - timedelta(minutes=1)}
+            if kind == Kind.RECEIVE:
+                fields.update(country_code=187, country_name="USA", service_code="tg", service_name="Telegram")
+            else:
+                fields.update(phone="+14155550123", message="Hello from the benchmark", quoted_sats=3000,
+                              invoice_sats=3000)
+            if status != Status.FAILED:
+                invoice = make_invoice(fields["quoted_sats"], "bench", now)
+                fields.update(bolt11=invoice.payreq, payment_hash=invoice.payment_hash,
+                              invoice_expires_at=invoice.expires_at, upstream_id=invoice.payment_hash)
+            if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
+                fields["paid_at"] = now - timedelta(seconds=40)
+            if status == Status.WAITING_CODE or (status == Status.COMPLETED and kind == Kind.RECEIVE):
+                fields.update(number="12025550123", number_at=now - timedelta(seconds=37))
+            if status == Status.COMPLETED:
+                fields["completed_at"] = now - timedelta(seconds=5)
+                if kind == Kind.RECEIVE:
+                    fields["code"] = "48213"
+                else:
+                    fields["sms_status"] = SmsStatus.DELIVERED
+            if status == Status.HELD and kind == Kind.SEND:
+                fields["sms_status"] = SmsStatus.CREATED
+            if status == Status.REFUNDED:
+                fields.update(refund_reason=RefundReason.NO_NUMBER, refunded_at=now)
+            if status == Status.FAILED:
+                fields["failure_reason"] = "sms4sats could not take this order."
+            rows.append(Order(**fields))
+    return Order.objects.bulk_create(rows)
+
+
+def wrk(url, connections, seconds, targets_file):
+    """Run wrk; returns the dict printed by the Lua script's done()."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url]
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "BENCH_TARGETS": str(targets_file) if targets_file else ""}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
+    return json.loads(line[len("BENCH_RESULT "):])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="py-spy the gunicorn workers during the runs")
+    args = parser.parse_args()
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+
+    print(machine_line(), flush=True)
+    # LOG_LEVEL=ERROR: without a /ping view the trivial page is a 404, which Django logs as a warning per request.
+    with Stack("status_partial", extra_env={"LOG_LEVEL": "ERROR"}) as stack, tempfile.TemporaryDirectory() as tmp:
+        stack.start_web()
+        import httpx
+
+        reset_orders()
+        orders = make_orders(args.orders)
+        # Each order's current version, read from its partial as a browser would.
+        targets = {"full": Path(tmp) / "full.txt", "browser": Path(tmp) / "browser.txt"}
+        states = {}
+        with httpx.Client(base_url=stack.base_url, headers={"HX-Request": "true"}) as client:
+            full, browser = [], []
+            for order in orders:
+                path = f"/o/{order.public_id}/status"
+                response = client.get(path)
+                if response.status_code not in (200, 286):
+                    raise SystemExit(f"{path} answered {response.status_code}")
+                version = re.search(r'data-version="([^"]+)"', response.text).group(1)
+                full.append(path)
+                browser.append(f"{path}\t{version}")
+                states[order.status] = states.get(order.status, 0) + 1
+            targets["full"].write_text("\n".join(full) + "\n")
+            targets["browser"].write_text("\n".join(browser) + "\n")
+            trivial = "/ping" if client.get("/ping").status_code == 200 else "/bench-no-such-page"
+        trivial_label = "/ping" if trivial == "/ping" else "404 page (no /ping view)"
+        print(f"gunicorn {stack.base_url}: {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
+              f"DEBUG off, PostgreSQL, Redis; wrk -t1, {args.seconds} s per run; {len(orders)} orders: "
+              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())), flush=True)
+        print(f"trivial view: {trivial_label}", flush=True)
+
+        results, profiles = {}, {}
+        for connections in args.connections:
+            for name, path, target in (("trivial", trivial, None), ("partial full", None, targets["full"]),
+                                       ("partial browser", None, targets["browser"])):
+                url = stack.base_url + (path or "/")
+                spies = []
+                if args.profile:
+                    pids = [p.pid for p in stack.process_tree("web")[1:]]
+                    label = f"pyspy-c{connections}-{name.replace(' ', '_')}"
+                    spies = py_spy_start(pids, args.seconds, stack.dir, label)
+                result = wrk(url, connections, args.seconds, target)
+                for spy in spies:
+                    spy.wait(30)
+                if spies:
+                    profiles[(connections, name)] = py_spy_summary(stack.dir.glob(f"{label}-*.txt"))
+                results[(connections, name)] = result
+                print(f"  c={connections:<4d} {name:16s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+                      f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  codes {result['codes']}",
+                      flush=True)
+        reset_orders()
+
+    print()
+    print(f"Status partial vs {trivial_label}, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, "
+          f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):")
+    print(f"  {'conns':>5s} {'view':16s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s}")
+    for connections in args.connections:
+        base = results[(connections, "trivial")]["rps"]
+        for name in ("trivial", "partial full", "partial browser"):
+            r = results[(connections, name)]
+            print(f"  {connections:5d} {name:16s} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+                  f"{r['rps'] / base:6.2f}")
+    for (connections, name), lines in profiles.items():
+        print(f"\npy-spy, gunicorn workers, c={connections} {name} (share of busy samples with the function "
+              "on the stack):")
+        print("\n".join("  " + line for line in lines))
+    print(machine_line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

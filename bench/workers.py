@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Workers at scale: N active receive orders (default 2,000) whose codes arrive spread over a few minutes,
+polled by real Celery workers and beat against the sandbox served by gunicorn.
+
+    .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N]
+
+Every order is paid and has its number when the run starts; its code becomes available (by the sandbox's
+timeline) at a moment spread evenly over --spread seconds. Reported: the lag from that moment to the shop's
+row being updated (completed_at), p50/p95/max; whether every order completed (none lost); the poll cycles'
+durations (from the worker log); the workers' CPU and peak memory (psutil, the whole process tree), and
+the CPU of gunicorn (which serves the sandbox, i.e. the simulated upstream, on the same 2 cores).
+"""
+
+import argparse
+import ast
+import random
+import re
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import CELERY_CONCURRENCY, Stack, machine_line, make_active_receive_orders, percentile, reset_orders  # noqa: E402
+
+NUMBER_DELAY = 1
+CODE_DELAY = 200  # every order was paid < 5 minutes before its code: the shop polls it at the fast rate
+FIRST_CODE_AFTER = 20  # seconds after the start (workers warm, first cycles done)
+CYCLE_LINE = re.compile(rb"poll_due_orders\[[^\]]+\] succeeded in ([0-9.]+)s: (\{[^}]*\})")
+
+
+class Sampler:
+    """CPU seconds and peak resident memory of process trees, sampled every ``interval`` seconds."""
+
+    def __init__(self, stack, labels):
+        self.stack = stack
+        self.labels = labels
+        self.cpu = {label: {} for label in labels}  # label -> {pid: last cpu seconds}
+        self.peak_rss = dict.fromkeys(labels, 0)
+        self.peak_proc_rss = dict.fromkeys(labels, 0)
+
+    def sample(self):
+        import psutil
+
+        for label in self.labels:
+            total_rss = 0
+            for proc in self.stack.process_tree(label):
+                try:
+                    times = proc.cpu_times()
+                    rss = proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.cpu[label][proc.pid] = times.user + times.system
+                total_rss += rss
+                self.peak_proc_rss[label] = max(self.peak_proc_rss[label], rss)
+            self.peak_rss[label] = max(self.peak_rss[label], total_rss)
+
+    def cpu_seconds(self, label):
+        return sum(self.cpu[label].values())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--spread", type=float, default=150, help="seconds over which the codes arrive")
+    parser.add_argument("--batch", type=int, default=None, help="POLL_BATCH_SIZE for the workers (default: settings)")
+    parser.add_argument("--concurrency", type=int, default=CELERY_CONCURRENCY, help="Celery worker processes")
+    parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
+    args = parser.parse_args()
+
+    print(machine_line(), flush=True)
+    web_env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
+    worker_env = {"POLL_BATCH_SIZE": str(args.batch)} if args.batch else {}
+    with Stack("workers", extra_env=web_env) as stack:
+        stack.start_web()
+        from django.conf import settings
+        from django.utils import timezone
+
+        from orders.models import Order, Status
+        from sandbox.models import SandboxOrder
+
+        reset_orders()
+        # Plan the run from a start moment a little ahead (creating the rows and starting Celery take a while).
+        start = timezone.now() + timedelta(seconds=15)
+        offsets = [FIRST_CODE_AFTER + args.spread * i / max(1, args.orders - 1) for i in range(args.orders)]
+        random.Random(7).shuffle(offsets)
+        code_at = [start + timedelta(seconds=o) for o in offsets]
+        paid_at = [c - timedelta(seconds=NUMBER_DELAY + CODE_DELAY) for c in code_at]
+        created = time.monotonic()
+        make_active_receive_orders(args.orders, paid_at=paid_at, status=Status.WAITING_CODE, next_poll_at=start)
+        # Stagger the first polls over one fast interval, as in a steady state.
+        fast = settings.POLL_FAST_SECONDS
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE orders_order SET next_poll_at = %s + (random() * %s) * interval '1 second'",
+                           [start, fast])
+        print(f"{args.orders} orders created in {time.monotonic() - created:.1f} s; codes arrive from "
+              f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s", flush=True)
+
+        stack.start_workers(concurrency=args.concurrency, env=worker_env)
+        stack.start_beat(env=worker_env)
+        batch = args.batch or settings.POLL_BATCH_SIZE
+        print(f"gunicorn {stack.base_url} (2 workers x 4 threads), celery worker --concurrency {args.concurrency} "
+              f"(prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
+              f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}", flush=True)
+
+        sampler = Sampler(stack, ["worker", "beat", "web"])
+        sampler.sample()
+        cpu0 = {label: sampler.cpu_seconds(label) for label in sampler.labels}
+        wait = (start - timezone.now()).total_seconds()
+        if wait > 0:
+            time.sleep(wait)
+        window_started = time.monotonic()
+        deadline = start + timedelta(seconds=FIRST_CODE_AFTER + args.spread + args.tail)
+        last_report = 0.0
+        while timezone.now() < deadline:
+            sampler.sample()
+            done = Order.objects.filter(status=Status.COMPLETED).count()
+            if done == args.orders:
+                break
+            if time.monotonic() - last_report >= 15:
+                last_report = time.monotonic()
+                elapsed = (timezone.now() - start).total_seconds()
+                due = sum(1 for c in code_at if c <= timezone.now())
+                print(f"  +{elapsed:5.0f} s: {due} codes available, {done} orders completed", flush=True)
+            time.sleep(0.5)
+        sampler.sample()
+        window = time.monotonic() - window_started
+        cpu = {label: sampler.cpu_seconds(label) - cpu0[label] for label in sampler.labels}
+
+        # The sandbox's own timeline says when each code became available.
+        available = {o.order_id: dict((state, when) for when, state in o.timeline())["code"]
+                     for o in SandboxOrder.objects.all()}
+        rows = list(Order.objects.values_list("upstream_id", "status", "completed_at"))
+        lags = [(completed - available[uid]).total_seconds() for uid, status, completed in rows
+                if status == Status.COMPLETED]
+        lost = [(uid, status) for uid, status, _ in rows if status != Status.COMPLETED]
+        cycles = [(float(sec), report) for sec, report in CYCLE_LINE.findall(stack.logs["worker"].read_bytes())]
+        reset_orders()
+
+    print()
+    print(f"{args.orders} receive orders, codes over {args.spread:.0f} s, {window:.0f} s measured:")
+    if lags:
+        print(f"  lag code available -> order row completed: p50 {percentile(lags, 50):.2f} s, "
+              f"p95 {percentile(lags, 95):.2f} s, max {max(lags):.2f} s, min {min(lags):.2f} s")
+    print(f"  completed {len(lags)}/{args.orders}; not completed (lost): {len(lost)}"
+          + (f" e.g. {lost[:3]}" if lost else ""))
+    if cycles:
+        claimed = [ast.literal_eval(r.decode())["claimed"] for _, r in cycles]
+        busy = [(s, c) for (s, _), c in zip(cycles, claimed, strict=True) if c]
+        durations = [s for s, _ in busy] or [0.0]
+        sizes = [c for _, c in busy] or [0]
+        print(f"  poll cycles: {len(cycles)} ({len(busy)} with work); orders per cycle median "
+              f"{statistics.median(sizes):.0f}, max {max(sizes)}; "
+              f"duration median {statistics.median(durations):.2f} s, "
+              f"p95 {percentile(durations, 95):.2f} s, max {max(durations):.2f} s; "
+              f"{sum(sizes)} polls = {sum(sizes) / window:.0f} orders polled/s")
+    for label, name in (("worker", "celery workers"), ("beat", "celery beat"), ("web", "gunicorn (sandbox)")):
+        print(f"  {name:20s} CPU {cpu[label]:6.1f} s = {100 * cpu[label] / window:5.1f}% of one core; "
+              f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
+              f"{sampler.peak_proc_rss[label] / 2**20:.0f} MiB)")
+    print(machine_line())
+    return 0 if not lost else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
