@@ -27,8 +27,6 @@ from .qr import invoice_qr_svg, invoice_uri
 log = logging.getLogger(__name__)
 
 VERSION_HEADER = "X-Order-Version"
-# A sent SMS settles the order; its delivery report may come later and is watched this long.
-DELIVERY_WATCH_SECONDS = 60 * 60
 
 
 # Helpers -------------------------------------------------------------------------------------------------
@@ -306,18 +304,11 @@ def _sandbox_pay_url():
         return ""
 
 
-def is_live(order, now=None):
-    """Should the page keep polling? Until a terminal state, and for a sent SMS until its delivery report."""
-    if not order.is_terminal:
-        return True
-    now = now or timezone.now()
-    return (
-        order.kind == Kind.SEND
-        and order.status == Status.COMPLETED
-        and order.sms_status in (SmsStatus.CREATED, SmsStatus.SENT, "")
-        and order.completed_at is not None
-        and (now - order.completed_at).total_seconds() < DELIVERY_WATCH_SECONDS
-    )
+def is_live(order):
+    """Should the page keep polling? While the engine still watches the order: until a terminal state, and
+    after it while something can still change (a late payment in the expiry grace window, an SMS delivery
+    report). The engine says so by keeping ``next_poll_at`` set."""
+    return not order.is_terminal or order.next_poll_at is not None
 
 
 SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
@@ -327,7 +318,7 @@ def status_context(order, now=None):
     """Everything the status part shows, computed from the one row (no queries, no upstream calls)."""
     now = now or timezone.now()
     can_cancel = order.can_cancel(now)
-    live = is_live(order, now)
+    live = is_live(order)
     ctx = {
         "order": order,
         "live": live,

@@ -156,6 +156,14 @@ def test_expired_and_failed(client):
     assert "<b>boom</b>" not in html
 
 
+def test_expired_order_keeps_polling_during_the_grace_window(client):
+    order = make(Status.EXPIRED, next_poll_at=timezone.now())
+    assert status(client, order).status_code == 200  # a late payment would still show up
+    order.next_poll_at = None
+    order.save()
+    assert status(client, order).status_code == 286
+
+
 def test_send_order_progress(client):
     order = make(Status.HELD, kind=Kind.SEND, sms_status=SmsStatus.CREATED)
     html = page(client, order)
@@ -163,10 +171,12 @@ def test_send_order_progress(client):
     assert 'aria-current="step">Queued' in html
     assert "Hello &lt;b&gt;there&lt;/b&gt;" in html  # the message, escaped
     assert "charged once the SMS is sent" in html
+    # Settled at "sent"; the engine keeps watching for the delivery report, and so does the page.
     order.status, order.sms_status, order.completed_at = Status.COMPLETED, SmsStatus.SENT, timezone.now()
+    order.next_poll_at = timezone.now()
     order.save()
-    assert status(client, order).status_code == 200  # still watching for the delivery report
-    order.sms_status = SmsStatus.DELIVERED
+    assert status(client, order).status_code == 200
+    order.sms_status, order.next_poll_at = SmsStatus.DELIVERED, None
     order.save()
     response = status(client, order)
     assert response.status_code == 286
