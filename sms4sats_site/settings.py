@@ -114,6 +114,7 @@ if SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "sms4sats_site.security.ShopCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,6 +172,14 @@ CACHES = {
     }
 }
 RATELIMIT_USE_CACHE = "default"
+# Rate limits count the client's address (the proxy's X-Forwarded-For entry behind a private proxy) and
+# keep it in Redis only as an HMAC in a key that expires with its window (orders/ratelimits.py).
+RATELIMIT_IP_META_KEY = "orders.ratelimits.client_ip"
+RATELIMIT_HASH_ALGORITHM = "orders.ratelimits.KeyedSha256"
+# Admin login: failed attempts allowed per address and user name, and per address, in the window.
+ADMIN_LOGIN_FAILURES_PER_USER = 5
+ADMIN_LOGIN_FAILURES_PER_IP = 20
+ADMIN_LOGIN_WINDOW_SECONDS = 15 * 60
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -200,6 +209,24 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 90
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every page, in every mode (sms4sats_site/security.py): nothing inline,
+# nothing from another origin. htmx's indicator <style> is turned off by the htmx-config meta tag.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_NONE],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    },
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -209,6 +236,7 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
 
 # Celery: broker on Redis, tasks enqueued on commit by the callers.
 CELERY_BROKER_URL = REDIS_URL
@@ -246,6 +274,8 @@ AUTO_CANCEL_SECONDS = 21 * 60
 AUTO_CANCEL_GRACE_SECONDS = 300
 CANCEL_AFTER_SECONDS = 120
 CATALOG_CACHE_SECONDS = 600
+# Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
+PERSONAL_DATA_RETENTION_DAYS = 90
 
 LOGGING = {
     "version": 1,

@@ -2,10 +2,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from orders.ratelimits import ThrottledAdminAuthenticationForm, admin_login
+
 from .health import healthz
+
+# The admin login checks no password after too many failures (orders/ratelimits.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
 ]

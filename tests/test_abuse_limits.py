@@ -1,0 +1,173 @@
+"""Abuse limits: the admin login is throttled against password guessing; the order-creation limits count
+the real client behind a proxy; the webhook and status endpoints do not tell which order ids exist.
+
+(The order-creation limits themselves are crossed in tests/test_views_ratelimit.py.)"""
+
+import hashlib
+import re
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client, RequestFactory
+
+from orders.models import Kind, Status
+from orders.ratelimits import KeyedSha256, client_ip
+from tests.test_catalog import FakeUpstream
+from tests.test_views_order import make
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff(db, fast_hashing):
+    return User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+
+
+def login(client, username, password):
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+
+def test_admin_login_locks_after_five_failures_per_address_and_name(staff):
+    guesser = Client(REMOTE_ADDR="203.0.113.7")
+    for attempt in range(5):
+        response = login(guesser, "boss", f"guess-{attempt}")
+        assert response.status_code == 200
+        assert "Please enter the correct username and password" in response.content.decode()
+    # Locked: even the right password is not checked now, and the answer says so in words.
+    response = login(guesser, "boss", PASSWORD)
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Too many failed login attempts" in html
+    assert re.search(r"try again in (1 minute|([2-9]|1[0-5]) minutes)\.", html)
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
+    assert "_auth_user_id" not in guesser.session
+    # The login page itself still renders (GET), and the lock is per address + name.
+    assert guesser.get("/admin/login/").status_code == 200
+    other_address = Client(REMOTE_ADDR="203.0.113.8")
+    assert login(other_address, "boss", PASSWORD).status_code == 302
+    assert login(Client(REMOTE_ADDR="203.0.113.7"), "someone-else", "x").status_code == 200
+
+
+def test_the_lock_is_case_insensitive_on_the_name(staff):
+    guesser = Client(REMOTE_ADDR="203.0.113.9")
+    for name in ("boss", "BOSS", "Boss", " boss", "bOss"):
+        login(guesser, name, "wrong")
+    assert login(guesser, "boss", PASSWORD).status_code == 429
+
+
+def test_spraying_many_names_from_one_address_is_locked_too(staff, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_IP = 8
+    sprayer = Client(REMOTE_ADDR="198.51.100.4")
+    codes = [login(sprayer, f"user{i}", "password").status_code for i in range(10)]
+    assert codes == [200] * 8 + [429] * 2
+    assert login(sprayer, "boss", PASSWORD).status_code == 429
+    assert login(Client(REMOTE_ADDR="198.51.100.5"), "boss", PASSWORD).status_code == 302
+
+
+def test_successful_logins_are_not_counted(staff):
+    for _ in range(7):
+        browser = Client(REMOTE_ADDR="192.0.2.10")
+        assert login(browser, "boss", PASSWORD).status_code == 302
+
+
+def test_the_lock_ends_with_its_window(staff, settings, monkeypatch):
+    settings.ADMIN_LOGIN_WINDOW_SECONDS = 60
+    guesser = Client(REMOTE_ADDR="203.0.113.20")
+    for _ in range(5):
+        login(guesser, "boss", "wrong")
+    assert login(guesser, "boss", PASSWORD).status_code == 429
+    import time
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 61)
+    assert login(guesser, "boss", PASSWORD).status_code == 302
+
+
+def test_rate_limit_keys_hold_no_address(staff, settings):
+    login(Client(REMOTE_ADDR="203.0.113.77"), "boss", "wrong")
+    client = cache._cache.get_client(write=False)
+    keys = [key.decode() for key in client.keys(f"{settings.CACHE_KEY_PREFIX}:*")]
+    assert keys, "the failure was counted"
+    assert not any("203.0.113.77" in key or "boss" in key for key in keys)
+    # The hash is keyed with SECRET_KEY: trying every address against a plain SHA-256 finds nothing.
+    assert KeyedSha256(b"203.0.113.77").hexdigest() != hashlib.sha256(b"203.0.113.77").hexdigest()
+    ttls = [client.ttl(key) for key in keys if ":rl:" in key]
+    assert ttls and all(0 < ttl <= settings.ADMIN_LOGIN_WINDOW_SECONDS + 60 for ttl in ttls)  # gone with the window
+
+
+# The address a limit counts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "remote, forwarded, expected",
+    [
+        ("203.0.113.5", "", "203.0.113.5"),
+        ("203.0.113.5", "10.1.1.1", "203.0.113.5"),  # a public client cannot pick its bucket
+        ("127.0.0.1", "198.51.100.3", "198.51.100.3"),  # behind a local proxy: the client it saw
+        ("172.18.0.1", "1.2.3.4, 198.51.100.3", "198.51.100.3"),  # only the proxy's own entry counts
+        ("10.0.0.2", "not-an-ip", "10.0.0.2"),
+        ("::1", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_ip(remote, forwarded, expected):
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_order_limit_counts_each_client_behind_the_proxy(monkeypatch, settings):
+    FakeUpstream().install(monkeypatch)
+    settings.ORDER_RATE_PER_SESSION = "100/m"
+    settings.ORDER_RATE_PER_IP = "2/m"
+
+    def post(client_address):
+        proxied = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=client_address)
+        return proxied.post("/rent/", {"country": 6}).status_code
+
+    assert [post("198.51.100.1") for _ in range(3)] == [302, 302, 429]
+    assert post("198.51.100.2") == 302  # another buyer behind the same proxy is not affected
+
+
+# Nothing tells which order ids exist -------------------------------------------------------------------
+
+
+def test_webhook_answers_alike_for_wrong_secret_unknown_order_and_wrong_kind(client):
+    send = make(Status.HELD, kind=Kind.SEND)
+    receive = make(Status.WAITING_CODE)
+    answers = [
+        client.post(f"/hooks/send/{send.public_id}/wrong-secret"),
+        client.post(f"/hooks/send/{uuid.uuid4()}/wrong-secret"),
+        client.post(f"/hooks/send/{uuid.uuid4()}/{send.webhook_secret}"),
+        client.post(f"/hooks/send/{receive.public_id}/{receive.webhook_secret}"),
+        client.post(f"/hooks/send/{send.public_id}/{send.webhook_secret[:-1]}"),
+    ]
+    assert {r.status_code for r in answers} == {404}
+    assert len({r.content for r in answers}) == 1
+    assert len({r.get("Content-Type") for r in answers}) == 1
+    # A GET is refused before any lookup, whatever the id.
+    assert client.get(f"/hooks/send/{send.public_id}/{send.webhook_secret}").status_code == 405
+    assert client.get(f"/hooks/send/{uuid.uuid4()}/x").status_code == 405
+    assert client.post(f"/hooks/send/{send.public_id}/{send.webhook_secret}").status_code == 204
+
+
+def test_status_and_order_pages_answer_alike_for_unknown_and_hidden_orders(client):
+    fund = make(Status.UNPAID, kind=Kind.FUND)  # the operator's: not public
+    for suffix in ("", "status"):
+        answers = [
+            client.get(f"/o/{uuid.uuid4()}/{suffix}"),
+            client.get(f"/o/{fund.public_id}/{suffix}"),
+            client.get(f"/o/not-a-uuid/{suffix}"),
+        ]
+        assert {r.status_code for r in answers} == {404}
+        assert len({r.content for r in answers}) == 1
+    answers = [client.post(f"/o/{uuid.uuid4()}/cancel"), client.post(f"/o/{fund.public_id}/cancel")]
+    assert {r.status_code for r in answers} == {404}
+    assert len({r.content for r in answers}) == 1
