@@ -301,14 +301,19 @@ def record_change(order, *, note, upstream=None, **fields):
     now = timezone.now()
     merged = order_fields(order, fields)
     fields["next_poll_at"] = next_poll_time(order.kind, order.status, now, merged)
+    # Compare-and-set on the SMS status too: two polls of one order (a webhook made it due while another
+    # worker was polling it) must not both record "SMS delivered".
+    expected = {"sms_status": order.sms_status} if "sms_status" in fields else {}
     with transaction.atomic():
-        changed = Order.objects.filter(pk=order.pk, status=order.status).update(updated_at=now, **fields)
+        changed = Order.objects.filter(pk=order.pk, status=order.status, **expected).update(updated_at=now, **fields)
         if changed:
             OrderEvent.objects.create(order=order, at=now, from_status=order.status, to_status=order.status,
                                       note=note, upstream=upstream)
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)
+    else:
+        order.refresh_from_db()
     return bool(changed)
 
 
