@@ -140,8 +140,11 @@ def sandbox(settings, sandbox_url):
 def created_upstream(**fields):
     order = lifecycle.place_order(kind=Kind.RECEIVE, quoted_sats=fields.pop("quoted", 0) or _price(), session_key="t",
                                   country_code=187, service_code="tg", **fields)
-    lifecycle.create_upstream(order.pk)  # what the worker does; synchronously here
-    order.refresh_from_db()
+    lifecycle.create_upstream(order.pk)  # what the worker does; synchronously here (a no-op if a worker won)
+    deadline = time.monotonic() + 20
+    while order.status in (Status.NEW, Status.CREATING) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        order.refresh_from_db()
     assert order.status == Status.UNPAID, order.failure_reason
     return order
 
