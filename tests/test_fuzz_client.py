@@ -1,0 +1,216 @@
+"""Arbitrary JSON in place of every sms4sats answer: each parser, and each client method over a mocked
+transport (any status, any body), gives its typed result or a Sms4satsError subclass, nothing else."""
+
+import asyncio
+import json
+from datetime import datetime
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orders import sms4sats
+from orders.sms4sats import (
+    Country,
+    CreatedOrder,
+    History,
+    OrderStatus,
+    Price,
+    RentalCountry,
+    Service,
+    Sms4satsError,
+    UpstreamMalformed,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+
+FUZZ = settings(max_examples=60, deadline=None)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),  # unbounded: far past 64 bits
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.sampled_from(["", "0", "00123", " 42 ", "1e309", "-1", "true", "OK", "error", "paid", "+0", "1.5"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+# The field names the parsers look for, so that arbitrary values reach every reader, not just the top check.
+KEYS = [
+    "status", "reason", "error", "orderId", "payreq", "paid", "code", "number", "id", "smsStatus", "country",
+    "service", "timestamp", "balance", "receive", "send", "rent", "s4s", "price", "computed", "description",
+    "cc", "eng", "name", "value", "key", "text", "count", "image", "src", "duration", "orders", "amount",
+    "createdAt", "desc", "preimageHash", "totalAmount",
+]  # fmt: skip
+shaped_object = st.recursive(
+    st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6),
+    lambda children: st.dictionaries(
+        st.sampled_from(KEYS), st.one_of(json_values, children, st.lists(children)), max_size=8
+    ),
+    max_leaves=10,
+)
+answers = st.one_of(json_values, shaped_object, st.lists(shaped_object, max_size=3))
+
+PARSERS = {
+    sms4sats.parse_countries: lambda r: isinstance(r, list) and all(isinstance(c, Country) for c in r),
+    sms4sats.parse_services: lambda r: isinstance(r, list) and all(isinstance(s, Service) for s in r),
+    sms4sats.parse_rental_countries: lambda r: isinstance(r, list) and all(isinstance(c, RentalCountry) for c in r),
+    sms4sats.parse_price: lambda r: isinstance(r, Price),
+    sms4sats.parse_created_order: lambda r: isinstance(r, CreatedOrder) and r.order_id and r.payreq,
+    sms4sats.parse_order_status: lambda r: isinstance(r, OrderStatus),
+    sms4sats.parse_cancel: lambda r: r is None,
+    sms4sats.parse_balance: lambda r: isinstance(r, int) and not isinstance(r, bool),
+    sms4sats.parse_history: lambda r: isinstance(r, History),
+}
+
+
+def test_every_parser_is_covered():
+    assert set(PARSERS) == {getattr(sms4sats, n) for n in dir(sms4sats) if n.startswith("parse_")}
+
+
+def typed_fields_ok(result):
+    """The typed results hold the types they promise (no dict where a str should be)."""
+    if isinstance(result, OrderStatus):
+        assert isinstance(result.paid, bool)
+        for value in (result.code, result.number, result.activation_id, result.sms_status, result.error):
+            assert value is None or isinstance(value, str)
+        assert isinstance(result.country, str) and isinstance(result.service, str)
+        assert result.timestamp is None or isinstance(result.timestamp, datetime)
+    if isinstance(result, Price):
+        for value in (result.receive, result.send, result.rent, result.fee, result.price, result.country):
+            assert value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if isinstance(result, list):
+        for item in result:
+            for name, value in vars(item).items():
+                assert isinstance(value, str | int | type(None)), (name, value)
+
+
+@pytest.mark.parametrize("parse", list(PARSERS), ids=lambda p: p.__name__)
+@FUZZ
+@given(body=answers)
+def test_parsers_give_a_typed_result_or_a_client_error(parse, body):
+    try:
+        result = parse(body)
+    except Sms4satsError:
+        return
+    assert PARSERS[parse](result), result
+    typed_fields_ok(result)
+
+
+# Through the client: any HTTP status, any body ---------------------------------------------------------------
+
+METHODS = [
+    ("ping", (), lambda r: r is None),
+    ("countries", (), PARSERS[sms4sats.parse_countries]),
+    ("services", (43,), PARSERS[sms4sats.parse_services]),
+    ("rental_countries", (), PARSERS[sms4sats.parse_rental_countries]),
+    ("price", (43, "tg"), PARSERS[sms4sats.parse_price]),
+    ("create_order", (43, "tg"), PARSERS[sms4sats.parse_created_order]),
+    ("order_status", ("abc",), PARSERS[sms4sats.parse_order_status]),
+    ("cancel_order", ("abc",), PARSERS[sms4sats.parse_cancel]),
+    ("create_send_order", ("+447911123456", "hi"), PARSERS[sms4sats.parse_created_order]),
+    ("fund", (1000,), PARSERS[sms4sats.parse_created_order]),
+    ("balance", (), PARSERS[sms4sats.parse_balance]),
+    ("history", (), PARSERS[sms4sats.parse_history]),
+]
+
+bodies = st.one_of(
+    answers.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=100),
+    st.sampled_from([b"", b"{", b'{"status": "OK", "paid": tr', b"\xff\xfe", b"null", b"<html>502</html>"]),
+)
+statuses = st.one_of(
+    st.sampled_from([200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 503]),
+    st.integers(100, 599).filter(lambda s: s not in (101,)),
+)
+content_types = st.sampled_from(["application/json", "text/html", "application/json; charset=latin-1", ""])
+
+
+class Scripted:
+    """One answer at a time, so that one client (whose SSL context is slow to build) serves every example."""
+
+    answer = (200, b"{}", "application/json")
+
+    @classmethod
+    def handler(cls, request):
+        status, body, content_type = cls.answer
+        headers = {"Content-Type": content_type} if content_type else {}
+        return httpx.Response(status, content=body, headers=headers)
+
+
+SYNC_CLIENT = sms4sats.Sms4satsClient(
+    base_url="http://upstream.invalid",
+    api_key="k",
+    ref="op@example.com",
+    transport=httpx.MockTransport(Scripted.handler),
+)
+
+
+@pytest.mark.parametrize("method, args, typed", METHODS, ids=[m[0] for m in METHODS])
+@settings(max_examples=40, deadline=None)
+@given(status=statuses, body=bodies, content_type=content_types)
+def test_client_methods_give_a_typed_result_or_a_client_error(method, args, typed, status, body, content_type):
+    Scripted.answer = (status, body, content_type)
+    try:
+        result = getattr(SYNC_CLIENT, method)(*args)
+    except (UpstreamUnavailable, UpstreamRejected, UpstreamMalformed) as exc:
+        assert isinstance(exc.reason, str) and exc.reason
+        if status >= 500:
+            assert isinstance(exc, UpstreamUnavailable)
+        elif status >= 400:
+            assert isinstance(exc, UpstreamRejected)
+        return
+    assert 200 <= status < 300, f"a {status} answer was taken as a result"
+    assert typed(result), result
+    typed_fields_ok(result)
+
+
+@settings(max_examples=30, deadline=None)
+@given(status=statuses, body=bodies, content_type=content_types)
+def test_async_order_status_the_same(status, body, content_type):
+    Scripted.answer = (status, body, content_type)
+
+    async def run():
+        async with sms4sats.AsyncSms4satsClient(
+            base_url="http://upstream.invalid", api_key="k", transport=httpx.MockTransport(Scripted.handler)
+        ) as client:
+            return await client.order_status("abc")
+
+    try:
+        result = asyncio.run(run())
+    except Sms4satsError:
+        return
+    assert isinstance(result, OrderStatus)
+    typed_fields_ok(result)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    error=st.sampled_from(
+        [
+            httpx.ConnectError("refused"),
+            httpx.ReadTimeout("slow"),
+            httpx.RemoteProtocolError("cut"),
+            httpx.TooManyRedirects("loop"),
+            httpx.DecodingError("gzip"),
+            httpx.ReadError("reset"),
+        ]
+    ),
+    method=st.sampled_from(METHODS),
+)
+def test_transport_errors_are_client_errors(error, method):
+    def handler(request):
+        raise error
+
+    client = sms4sats.Sms4satsClient(
+        base_url="http://upstream.invalid", api_key="k", transport=httpx.MockTransport(handler)
+    )
+    with pytest.raises(Sms4satsError):
+        getattr(client, method[0])(*method[1])
+    client.close()
