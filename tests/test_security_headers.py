@@ -138,7 +138,15 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "shop.example",
     "PUBLIC_BASE_URL": "https://shop.example",
 }
-CLEARED = ("SANDBOX", "DEBUG", "SMS4SATS_API_KEY", "SMS4SATS_REF", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS")
+CLEARED = (
+    "SANDBOX",
+    "DEBUG",
+    "SMS4SATS_API_KEY",
+    "SMS4SATS_REF",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)  # the browser tests set the last one in this process
 
 
 def production(argv, code=""):
