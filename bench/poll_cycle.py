@@ -85,7 +85,7 @@ def run_case(case, count, reps, timer, profile_dir=None):
         if profile_dir and rep == 1:
             from pyinstrument import Profiler
 
-            profiler = Profiler(interval=0.0005, async_mode="enabled")
+            profiler = Profiler(interval=0.001, async_mode="enabled")
             profiler.start()
         started = time.perf_counter()
         report = poll_cycle(limit=count)
@@ -116,10 +116,14 @@ def main():
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="write pyinstrument profiles under var/bench/")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="POLL_CONCURRENCY (upstream calls in flight; default: settings, 50)")
     args = parser.parse_args()
 
     print(machine_line(), flush=True)
     env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
+    if args.concurrency:
+        env["POLL_CONCURRENCY"] = str(args.concurrency)
     with Stack("poll_cycle", extra_env=env) as stack:
         stack.start_web()
         from django.conf import settings

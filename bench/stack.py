@@ -113,6 +113,8 @@ class Stack:
     def __enter__(self):
         self.dir.mkdir(parents=True, exist_ok=True)
         self._previous_handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        # Ctrl-C raises KeyboardInterrupt even when the script was started with SIGINT ignored (in the background).
+        self._previous_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             self._setup()
         except BaseException:

@@ -66,12 +66,16 @@ def main():
     parser.add_argument("--spread", type=float, default=150, help="seconds over which the codes arrive")
     parser.add_argument("--batch", type=int, default=None, help="POLL_BATCH_SIZE for the workers (default: settings)")
     parser.add_argument("--concurrency", type=int, default=CELERY_CONCURRENCY, help="Celery worker processes")
+    parser.add_argument("--poll-concurrency", type=int, default=None,
+                        help="POLL_CONCURRENCY (upstream calls in flight per cycle; default: settings)")
     parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
     args = parser.parse_args()
 
     print(machine_line(), flush=True)
     web_env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
     worker_env = {"POLL_BATCH_SIZE": str(args.batch)} if args.batch else {}
+    if args.poll_concurrency:
+        web_env["POLL_CONCURRENCY"] = str(args.poll_concurrency)
     with Stack("workers", extra_env=web_env) as stack:
         stack.start_web()
         from django.conf import settings
@@ -148,15 +152,22 @@ def main():
     print(f"  completed {len(lags)}/{args.orders}; not completed (lost): {len(lost)}"
           + (f" e.g. {lost[:3]}" if lost else ""))
     if cycles:
-        claimed = [ast.literal_eval(r.decode())["claimed"] for _, r in cycles]
-        busy = [(s, c) for (s, _), c in zip(cycles, claimed, strict=True) if c]
+        reports = [ast.literal_eval(r.decode()) for _, r in cycles]
+        busy = [(s, r) for (s, _), r in zip(cycles, reports, strict=True) if r["claimed"]]
         durations = [s for s, _ in busy] or [0.0]
-        sizes = [c for _, c in busy] or [0]
-        print(f"  poll cycles: {len(cycles)} ({len(busy)} with work); orders per cycle median "
+        sizes = [r["claimed"] for _, r in busy] or [0]
+        # A cycle claims, asks and applies up to 100 orders at a time (a "chunk"), until nothing is due.
+        per_chunk = [s / r.get("chunks", 1) for s, r in busy] or [0.0]
+        polled = sum(sizes)
+        print(f"  poll cycles (tasks): {len(cycles)} ({len(busy)} with work); orders per cycle median "
               f"{statistics.median(sizes):.0f}, max {max(sizes)}; "
               f"duration median {statistics.median(durations):.2f} s, "
-              f"p95 {percentile(durations, 95):.2f} s, max {max(durations):.2f} s; "
-              f"{sum(sizes)} polls = {sum(sizes) / window:.0f} orders polled/s")
+              f"p95 {percentile(durations, 95):.2f} s, max {max(durations):.2f} s")
+        print(f"  per chunk of <= 100 orders: median {statistics.median(per_chunk):.2f} s, "
+              f"p95 {percentile(per_chunk, 95):.2f} s; {polled} polls = {polled / window:.0f} orders polled/s "
+              f"(the schedule asks {args.orders / settings.POLL_FAST_SECONDS:.0f}/s)")
+        print(f"  worker CPU per poll: {1000 * cpu['worker'] / max(1, polled):.1f} ms; gunicorn (sandbox) CPU per "
+              f"poll: {1000 * cpu['web'] / max(1, polled):.1f} ms")
     for label, name in (("worker", "celery workers"), ("beat", "celery beat"), ("web", "gunicorn (sandbox)")):
         print(f"  {name:20s} CPU {cpu[label]:6.1f} s = {100 * cpu[label] / window:5.1f}% of one core; "
               f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
