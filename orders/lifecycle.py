@@ -326,6 +326,19 @@ def schedule_next_poll(order, now=None):
     )
 
 
+def schedule_next_polls(orders, now=None):
+    """``schedule_next_poll`` for many orders: one UPDATE per (status, next time) group, not one per order."""
+    now = now or timezone.now()
+    groups = {}
+    for order in orders:
+        order.next_poll_at = next_poll_time(order.kind, order.status, now, order_fields(order, {}))
+        groups.setdefault((order.status, order.next_poll_at), []).append(order.pk)
+    for (status, next_poll_at), pks in groups.items():
+        Order.objects.filter(pk__in=pks, status=status).update(
+            next_poll_at=next_poll_at, last_polled_at=now, poll_failures=0
+        )
+
+
 def back_off(order, error, now=None):
     """Upstream failed for this one order: look again later, without stopping the others."""
     now = now or timezone.now()
