@@ -69,8 +69,14 @@ def prepare(case, count):
     back = 30 if case == "waiting" else NUMBER_DELAY + CODE_DELAY + 30
     SandboxOrder.objects.update(paid_at=now - timedelta(seconds=back))
     OrderEvent.objects.all().delete()
-    Order.objects.update(status=Status.WAITING_CODE, code="", completed_at=None, next_poll_at=now,
-                         paid_at=now - timedelta(seconds=30), poll_failures=0)
+    Order.objects.update(
+        status=Status.WAITING_CODE,
+        code="",
+        completed_at=None,
+        next_poll_at=now,
+        paid_at=now - timedelta(seconds=30),
+        poll_failures=0,
+    )
 
 
 def run_case(case, count, reps, timer, profile_dir=None):
@@ -104,10 +110,14 @@ def run_case(case, count, reps, timer, profile_dir=None):
             if done != count:
                 raise SystemExit(f"only {done}/{count} orders completed")
         if rep:
-            results.append({"total": seconds, **timer.phases,
-                            "apply": seconds - timer.phases["claim"] - timer.phases["fetch"]})
-            print(f"  {case:9s} rep {rep}: {seconds:.3f} s  (claim {timer.phases['claim']:.3f}, "
-                  f"fetch {timer.phases['fetch']:.3f}, apply {results[-1]['apply']:.3f})", flush=True)
+            results.append(
+                {"total": seconds, **timer.phases, "apply": seconds - timer.phases["claim"] - timer.phases["fetch"]}
+            )
+            print(
+                f"  {case:9s} rep {rep}: {seconds:.3f} s  (claim {timer.phases['claim']:.3f}, "
+                f"fetch {timer.phases['fetch']:.3f}, apply {results[-1]['apply']:.3f})",
+                flush=True,
+            )
     return results
 
 
@@ -116,8 +126,12 @@ def main():
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="write pyinstrument profiles under var/bench/")
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="POLL_CONCURRENCY (upstream calls in flight; default: settings, 50)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="POLL_CONCURRENCY (upstream calls in flight; default: settings, 50)",
+    )
     args = parser.parse_args()
 
     print(machine_line(), flush=True)
@@ -130,13 +144,18 @@ def main():
 
         from orders import polling
 
-        print(f"gunicorn {stack.base_url}: 2 workers x 4 threads; POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, "
-              f"{args.orders} due orders, {args.reps} repetitions (+1 warm-up)", flush=True)
+        print(
+            f"gunicorn {stack.base_url}: 2 workers x 4 threads; POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, "
+            f"{args.orders} due orders, {args.reps} repetitions (+1 warm-up)",
+            flush=True,
+        )
         reset_orders()
         timer = Timer(polling)
         try:
-            figures = {case: run_case(case, args.orders, args.reps, timer, stack.dir if args.profile else None)
-                       for case in ("waiting", "codes in")}
+            figures = {
+                case: run_case(case, args.orders, args.reps, timer, stack.dir if args.profile else None)
+                for case in ("waiting", "codes in")
+            }
         finally:
             timer.restore()
             reset_orders()
@@ -147,8 +166,10 @@ def main():
     for case, rows in figures.items():
         total = [r["total"] for r in rows]
         med = {k: statistics.median(r[k] for r in rows) for k in ("claim", "fetch", "apply")}
-        print(f"  {case:10s} {min(total):6.3f} / {statistics.median(total):6.3f} {med['claim']:8.3f} "
-              f"{med['fetch']:8.3f} {med['apply']:8.3f} {args.orders / statistics.median(total):9.0f}")
+        print(
+            f"  {case:10s} {min(total):6.3f} / {statistics.median(total):6.3f} {med['claim']:8.3f} "
+            f"{med['fetch']:8.3f} {med['apply']:8.3f} {args.orders / statistics.median(total):9.0f}"
+        )
     print(machine_line())
     return 0
 

@@ -88,8 +88,10 @@ def summary(values):
 
 def machine_line():
     load = os.getloadavg()
-    return (f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
 
 
 class Stack:
@@ -137,21 +139,26 @@ class Stack:
 
                 self.redis_url = self._exit.enter_context(embedded_redis())
                 print(f"Started a private Redis at {self.redis_url}.", flush=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("SMS4SATS_API_URL", "SMS4SATS_API_KEY",
-                                                                "SMS4SATS_REF", "DJANGO_SETTINGS_MODULE")}
-        env.update({
-            "DATABASE_URL": database_url,
-            "REDIS_URL": self.redis_url,
-            "PUBLIC_BASE_URL": self.base_url,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SANDBOX": "on",
-            "DEBUG": "false",
-            "CELERY_QUEUE": f"sms4sats-bench-{self.run_id}",
-            "CACHE_KEY_PREFIX": f"sms4sats-bench-{self.run_id}",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("SMS4SATS_API_URL", "SMS4SATS_API_KEY", "SMS4SATS_REF", "DJANGO_SETTINGS_MODULE")
+        }
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": self.redis_url,
+                "PUBLIC_BASE_URL": self.base_url,
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "SANDBOX": "on",
+                "DEBUG": "false",
+                "CELERY_QUEUE": f"sms4sats-bench-{self.run_id}",
+                "CACHE_KEY_PREFIX": f"sms4sats-bench-{self.run_id}",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+                "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
+        )
         env.update(self.extra_env)
         self.env = env
         # This process uses the ORM on the same database, with the same settings.
@@ -172,35 +179,73 @@ class Stack:
         log = open(log_path, "ab")
         self.logs[label] = log_path
         env = dict(self.env, **(env_overrides or {}))
-        proc = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         log.close()
         self.procs[label] = proc
         return proc
 
     def start_web(self, *, workers=GUNICORN_WORKERS, threads=GUNICORN_THREADS, access_log=False, env=None):
-        argv = [str(VENV_BIN / "gunicorn"), "sms4sats_site.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(workers), "--threads", str(threads), "--error-logfile", "-",
-                "--backlog", "2048"]
+        argv = [
+            str(VENV_BIN / "gunicorn"),
+            "sms4sats_site.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--error-logfile",
+            "-",
+            "--backlog",
+            "2048",
+        ]
         if access_log:
             self.access_log = self.dir / "access.log"
-            argv += ["--access-logfile", str(self.access_log),
-                     "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)s']
+            argv += ["--access-logfile", str(self.access_log), "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)s']
         proc = self.spawn("web", argv, env)
         self.wait_http(self.base_url + "/sandbox/api", proc)
         return proc
 
     def start_workers(self, *, concurrency=CELERY_CONCURRENCY, loglevel="INFO", env=None):
-        argv = [str(VENV_BIN / "celery"), "-A", "sms4sats_site", "worker", "--loglevel", loglevel,
-                "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat",
-                "-n", f"{self.run_id}@%h"]
+        argv = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "sms4sats_site",
+            "worker",
+            "--loglevel",
+            loglevel,
+            "--concurrency",
+            str(concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-n",
+            f"{self.run_id}@%h",
+        ]
         proc = self.spawn("worker", argv, dict({"LOG_LEVEL": "INFO"}, **(env or {})))
         self.wait_log("worker", b"ready.", proc)
         return proc
 
     def start_beat(self, env=None):
-        argv = [str(VENV_BIN / "celery"), "-A", "sms4sats_site", "beat", "--loglevel", "INFO",
-                "--schedule", str(self.dir / "celerybeat-schedule")]
+        argv = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "sms4sats_site",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.dir / "celerybeat-schedule"),
+        ]
         return self.spawn("beat", argv, env)
 
     def wait_http(self, url, proc, seconds=60):
@@ -318,20 +363,42 @@ def make_active_receive_orders(count, *, paid_at, status="waiting_code", next_po
         preimage = os.urandom(32)
         order_id = hashlib.sha256(preimage).hexdigest()
         created = paid[i] - timedelta(seconds=5)
-        sandbox_rows.append(SandboxOrder(
-            kind=SandboxOrder.RECEIVE, order_id=order_id, preimage=preimage.hex(), payreq="", amount=2000,
-            description="bench", country=187, service="tg", created_at=created,
-            expires_at=created + timedelta(minutes=15), paid_at=paid[i],
-        ))
-        shop_rows.append(Order(
-            kind=Kind.RECEIVE, status=status, country_code=187, country_name="USA", service_code="tg",
-            service_name="Telegram", quoted_sats=2000, invoice_sats=2000, payment_hash=order_id,
-            upstream_id=order_id, created_at=created, paid_at=shop_paid_at or paid[i],
-            invoice_expires_at=created + timedelta(minutes=15),
-            number="12025550123" if status == "waiting_code" else "",
-            number_at=now if status == "waiting_code" else None,
-            next_poll_at=next_poll_at or now, session_key="bench",
-        ))
+        sandbox_rows.append(
+            SandboxOrder(
+                kind=SandboxOrder.RECEIVE,
+                order_id=order_id,
+                preimage=preimage.hex(),
+                payreq="",
+                amount=2000,
+                description="bench",
+                country=187,
+                service="tg",
+                created_at=created,
+                expires_at=created + timedelta(minutes=15),
+                paid_at=paid[i],
+            )
+        )
+        shop_rows.append(
+            Order(
+                kind=Kind.RECEIVE,
+                status=status,
+                country_code=187,
+                country_name="USA",
+                service_code="tg",
+                service_name="Telegram",
+                quoted_sats=2000,
+                invoice_sats=2000,
+                payment_hash=order_id,
+                upstream_id=order_id,
+                created_at=created,
+                paid_at=shop_paid_at or paid[i],
+                invoice_expires_at=created + timedelta(minutes=15),
+                number="12025550123" if status == "waiting_code" else "",
+                number_at=now if status == "waiting_code" else None,
+                next_poll_at=next_poll_at or now,
+                session_key="bench",
+            )
+        )
     SandboxOrder.objects.bulk_create(sandbox_rows, batch_size=1000)
     Order.objects.bulk_create(shop_rows, batch_size=1000)
     return [row.order_id for row in sandbox_rows]
@@ -344,9 +411,28 @@ def py_spy_start(pids, seconds, out_dir, label):
     binary = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     if not Path(binary).exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
-    return [subprocess.Popen([binary, "record", "--pid", str(pid), "-d", str(int(seconds)), "-r", "200",
-                              "--nonblocking", "--format", "raw", "-o", str(out_dir / f"{label}-{pid}.txt")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+    return [
+        subprocess.Popen(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(pid),
+                "-d",
+                str(int(seconds)),
+                "-r",
+                "200",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "-o",
+                str(out_dir / f"{label}-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
 
 
 def py_spy_summary(files, top=15):

@@ -40,9 +40,17 @@ from stack import (  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "status_partial.lua"
 # Live orders are the ones being polled; terminal ones answer once (286) and the page stops polling.
-MIX = [("unpaid", "receive", 25), ("held", "receive", 10), ("waiting_code", "receive", 30), ("held", "send", 10),
-       ("completed", "receive", 10), ("completed", "send", 5), ("refunded", "receive", 5), ("expired", "receive", 3),
-       ("failed", "receive", 2)]
+MIX = [
+    ("unpaid", "receive", 25),
+    ("held", "receive", 10),
+    ("waiting_code", "receive", 30),
+    ("held", "send", 10),
+    ("completed", "receive", 10),
+    ("completed", "send", 5),
+    ("refunded", "receive", 5),
+    ("expired", "receive", 3),
+    ("failed", "receive", 2),
+]
 
 
 def make_orders(count):
@@ -57,17 +65,28 @@ def make_orders(count):
     rows = []
     for status, kind, weight in MIX:
         for _ in range(max(1, round(count * weight / total))):
-            fields = {"kind": kind, "status": status, "quoted_sats": 2000, "invoice_sats": 2000,
-                      "session_key": "bench", "created_at": now - timedelta(minutes=1)}
+            fields = {
+                "kind": kind,
+                "status": status,
+                "quoted_sats": 2000,
+                "invoice_sats": 2000,
+                "session_key": "bench",
+                "created_at": now - timedelta(minutes=1),
+            }
             if kind == Kind.RECEIVE:
                 fields.update(country_code=187, country_name="USA", service_code="tg", service_name="Telegram")
             else:
-                fields.update(phone="+14155550123", message="Hello from the benchmark", quoted_sats=3000,
-                              invoice_sats=3000)
+                fields.update(
+                    phone="+14155550123", message="Hello from the benchmark", quoted_sats=3000, invoice_sats=3000
+                )
             if status != Status.FAILED:
                 invoice = make_invoice(fields["quoted_sats"], "bench", now)
-                fields.update(bolt11=invoice.payreq, payment_hash=invoice.payment_hash,
-                              invoice_expires_at=invoice.expires_at, upstream_id=invoice.payment_hash)
+                fields.update(
+                    bolt11=invoice.payreq,
+                    payment_hash=invoice.payment_hash,
+                    invoice_expires_at=invoice.expires_at,
+                    upstream_id=invoice.payment_hash,
+                )
             if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
                 fields["paid_at"] = now - timedelta(seconds=40)
             if status == Status.WAITING_CODE or (status == Status.COMPLETED and kind == Kind.RECEIVE):
@@ -96,7 +115,7 @@ def wrk(url, connections, seconds, targets_file):
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
-    return json.loads(line[len("BENCH_RESULT "):])
+    return json.loads(line[len("BENCH_RESULT ") :])
 
 
 def main():
@@ -135,15 +154,21 @@ def main():
             targets["browser"].write_text("\n".join(browser) + "\n")
             trivial = "/ping" if client.get("/ping").status_code == 200 else "/bench-no-such-page"
         trivial_label = "/ping" if trivial == "/ping" else "404 page (no /ping view)"
-        print(f"gunicorn {stack.base_url}: {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
-              f"DEBUG off, PostgreSQL, Redis; wrk -t1, {args.seconds} s per run; {len(orders)} orders: "
-              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())), flush=True)
+        print(
+            f"gunicorn {stack.base_url}: {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
+            f"DEBUG off, PostgreSQL, Redis; wrk -t1, {args.seconds} s per run; {len(orders)} orders: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
+            flush=True,
+        )
         print(f"trivial view: {trivial_label}", flush=True)
 
         results, profiles = {}, {}
         for connections in args.connections:
-            for name, path, target in (("trivial", trivial, None), ("partial full", None, targets["full"]),
-                                       ("partial browser", None, targets["browser"])):
+            for name, path, target in (
+                ("trivial", trivial, None),
+                ("partial full", None, targets["full"]),
+                ("partial browser", None, targets["browser"]),
+            ):
                 url = stack.base_url + (path or "/")
                 spies = []
                 if args.profile:
@@ -156,24 +181,32 @@ def main():
                 if spies:
                     profiles[(connections, name)] = py_spy_summary(stack.dir.glob(f"{label}-*.txt"))
                 results[(connections, name)] = result
-                print(f"  c={connections:<4d} {name:16s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
-                      f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  codes {result['codes']}",
-                      flush=True)
+                print(
+                    f"  c={connections:<4d} {name:16s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+                    f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  codes {result['codes']}",
+                    flush=True,
+                )
         reset_orders()
 
     print()
-    print(f"Status partial vs {trivial_label}, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, "
-          f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):")
+    print(
+        f"Status partial vs {trivial_label}, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, "
+        f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):"
+    )
     print(f"  {'conns':>5s} {'view':16s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s}")
     for connections in args.connections:
         base = results[(connections, "trivial")]["rps"]
         for name in ("trivial", "partial full", "partial browser"):
             r = results[(connections, name)]
-            print(f"  {connections:5d} {name:16s} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-                  f"{r['rps'] / base:6.2f}")
+            print(
+                f"  {connections:5d} {name:16s} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+                f"{r['rps'] / base:6.2f}"
+            )
     for (connections, name), lines in profiles.items():
-        print(f"\npy-spy, gunicorn workers, c={connections} {name} (share of busy samples with the function "
-              "on the stack):")
+        print(
+            f"\npy-spy, gunicorn workers, c={connections} {name} (share of busy samples with the function "
+            "on the stack):"
+        )
         print("\n".join("  " + line for line in lines))
     print(machine_line())
     return 0

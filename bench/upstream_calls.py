@@ -62,13 +62,21 @@ def one_order(stack, tabs, pay_after, timeout):
     from sandbox.wallet import pay_invoice
 
     log_start = stack.access_log.stat().st_size if stack.access_log.exists() else 0
-    order = lifecycle.place_order(kind=Kind.RECEIVE, quoted_sats=catalog.receive_price(187, "tg"),
-                                  session_key="bench", country_code=187, country_name="USA", service_code="tg",
-                                  service_name="Telegram")
+    order = lifecycle.place_order(
+        kind=Kind.RECEIVE,
+        quoted_sats=catalog.receive_price(187, "tg"),
+        session_key="bench",
+        country_code=187,
+        country_name="USA",
+        service_code="tg",
+        service_name="Telegram",
+    )
     stop = threading.Event()
     counts = [0] * tabs
-    threads = [threading.Thread(target=tab, args=(stack.base_url, order.public_id, stop, counts, i), daemon=True)
-               for i in range(tabs)]
+    threads = [
+        threading.Thread(target=tab, args=(stack.base_url, order.public_id, stop, counts, i), daemon=True)
+        for i in range(tabs)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
@@ -109,9 +117,17 @@ def one_order(stack, tabs, pay_after, timeout):
     needed = 1 + math.ceil(active / stack_poll_seconds())
     calls = len(creates) + len(per_order)
     Order.objects.filter(pk=order.pk).delete()
-    return {"tabs": tabs, "calls": calls, "creates": len(creates), "statuses": len(statuses),
-            "other": len(per_order) - len(statuses), "needed": needed, "active": active,
-            "partials": len(partials), "tab_polls": sum(counts)}
+    return {
+        "tabs": tabs,
+        "calls": calls,
+        "creates": len(creates),
+        "statuses": len(statuses),
+        "other": len(per_order) - len(statuses),
+        "needed": needed,
+        "active": active,
+        "partials": len(partials),
+        "tab_polls": sum(counts),
+    }
 
 
 def stack_poll_seconds():
@@ -134,24 +150,32 @@ def main():
         stack.start_workers()
         stack.start_beat()
         reset_orders()
-        print(f"gunicorn {stack.base_url} with access log, celery worker + beat; sandbox: number after 3 s, "
-              f"code 15 s later; buyer pays {args.pay_after:.0f} s after the invoice shows; "
-              f"POLL_FAST_SECONDS={stack_poll_seconds()}", flush=True)
+        print(
+            f"gunicorn {stack.base_url} with access log, celery worker + beat; sandbox: number after 3 s, "
+            f"code 15 s later; buyer pays {args.pay_after:.0f} s after the invoice shows; "
+            f"POLL_FAST_SECONDS={stack_poll_seconds()}",
+            flush=True,
+        )
         results = []
         for tabs in args.tabs:
             result = one_order(stack, tabs, args.pay_after, args.timeout)
             results.append(result)
-            print(f"  {tabs:2d} tab(s): {result['calls']} upstream calls ({result['creates']} create, "
-                  f"{result['statuses']} orderstatus, {result['other']} other), needed {result['needed']} "
-                  f"(active {result['active']:.1f} s); {result['partials']} status partials served", flush=True)
+            print(
+                f"  {tabs:2d} tab(s): {result['calls']} upstream calls ({result['creates']} create, "
+                f"{result['statuses']} orderstatus, {result['other']} other), needed {result['needed']} "
+                f"(active {result['active']:.1f} s); {result['partials']} status partials served",
+                flush=True,
+            )
         reset_orders()
 
     print()
     print("Upstream calls for one completed receive order (target: same with 10 tabs, <= 1.5 x needed):")
     print(f"  {'tabs':>4s} {'calls':>6s} {'needed':>7s} {'ratio':>6s} {'active s':>9s} {'partials':>9s}")
     for r in results:
-        print(f"  {r['tabs']:4d} {r['calls']:6d} {r['needed']:7d} {r['calls'] / r['needed']:6.2f} "
-              f"{r['active']:9.1f} {r['partials']:9d}")
+        print(
+            f"  {r['tabs']:4d} {r['calls']:6d} {r['needed']:7d} {r['calls'] / r['needed']:6.2f} "
+            f"{r['active']:9.1f} {r['partials']:9d}"
+        )
     print(machine_line())
     return 0
 

@@ -66,8 +66,12 @@ def main():
     parser.add_argument("--spread", type=float, default=150, help="seconds over which the codes arrive")
     parser.add_argument("--batch", type=int, default=None, help="POLL_BATCH_SIZE for the workers (default: settings)")
     parser.add_argument("--concurrency", type=int, default=CELERY_CONCURRENCY, help="Celery worker processes")
-    parser.add_argument("--poll-concurrency", type=int, default=None,
-                        help="POLL_CONCURRENCY (upstream calls in flight per cycle; default: settings)")
+    parser.add_argument(
+        "--poll-concurrency",
+        type=int,
+        default=None,
+        help="POLL_CONCURRENCY (upstream calls in flight per cycle; default: settings)",
+    )
     parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
     args = parser.parse_args()
 
@@ -98,17 +102,24 @@ def main():
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE orders_order SET next_poll_at = %s + (random() * %s) * interval '1 second'",
-                           [start, fast])
-        print(f"{args.orders} orders created in {time.monotonic() - created:.1f} s; codes arrive from "
-              f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s", flush=True)
+            cursor.execute(
+                "UPDATE orders_order SET next_poll_at = %s + (random() * %s) * interval '1 second'", [start, fast]
+            )
+        print(
+            f"{args.orders} orders created in {time.monotonic() - created:.1f} s; codes arrive from "
+            f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s",
+            flush=True,
+        )
 
         stack.start_workers(concurrency=args.concurrency, env=worker_env)
         stack.start_beat(env=worker_env)
         batch = args.batch or settings.POLL_BATCH_SIZE
-        print(f"gunicorn {stack.base_url} (2 workers x 4 threads), celery worker --concurrency {args.concurrency} "
-              f"(prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
-              f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}", flush=True)
+        print(
+            f"gunicorn {stack.base_url} (2 workers x 4 threads), celery worker --concurrency {args.concurrency} "
+            f"(prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
+            f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}",
+            flush=True,
+        )
 
         sampler = Sampler(stack, ["worker", "beat", "web"])
         sampler.sample()
@@ -135,11 +146,15 @@ def main():
         cpu = {label: sampler.cpu_seconds(label) - cpu0[label] for label in sampler.labels}
 
         # The sandbox's own timeline says when each code became available.
-        available = {o.order_id: dict((state, when) for when, state in o.timeline())["code"]
-                     for o in SandboxOrder.objects.all()}
+        available = {
+            o.order_id: dict((state, when) for when, state in o.timeline())["code"] for o in SandboxOrder.objects.all()
+        }
         rows = list(Order.objects.values_list("upstream_id", "status", "completed_at"))
-        lags = [(completed - available[uid]).total_seconds() for uid, status, completed in rows
-                if status == Status.COMPLETED]
+        lags = [
+            (completed - available[uid]).total_seconds()
+            for uid, status, completed in rows
+            if status == Status.COMPLETED
+        ]
         lost = [(uid, status) for uid, status, _ in rows if status != Status.COMPLETED]
         cycles = [(float(sec), report) for sec, report in CYCLE_LINE.findall(stack.logs["worker"].read_bytes())]
         reset_orders()
@@ -147,10 +162,14 @@ def main():
     print()
     print(f"{args.orders} receive orders, codes over {args.spread:.0f} s, {window:.0f} s measured:")
     if lags:
-        print(f"  lag code available -> order row completed: p50 {percentile(lags, 50):.2f} s, "
-              f"p95 {percentile(lags, 95):.2f} s, max {max(lags):.2f} s, min {min(lags):.2f} s")
-    print(f"  completed {len(lags)}/{args.orders}; not completed (lost): {len(lost)}"
-          + (f" e.g. {lost[:3]}" if lost else ""))
+        print(
+            f"  lag code available -> order row completed: p50 {percentile(lags, 50):.2f} s, "
+            f"p95 {percentile(lags, 95):.2f} s, max {max(lags):.2f} s, min {min(lags):.2f} s"
+        )
+    print(
+        f"  completed {len(lags)}/{args.orders}; not completed (lost): {len(lost)}"
+        + (f" e.g. {lost[:3]}" if lost else "")
+    )
     if cycles:
         reports = [ast.literal_eval(r.decode()) for _, r in cycles]
         busy = [(s, r) for (s, _), r in zip(cycles, reports, strict=True) if r["claimed"]]
@@ -159,19 +178,27 @@ def main():
         # A cycle claims, asks and applies up to 100 orders at a time (a "chunk"), until nothing is due.
         per_chunk = [s / r.get("chunks", 1) for s, r in busy] or [0.0]
         polled = sum(sizes)
-        print(f"  poll cycles (tasks): {len(cycles)} ({len(busy)} with work); orders per cycle median "
-              f"{statistics.median(sizes):.0f}, max {max(sizes)}; "
-              f"duration median {statistics.median(durations):.2f} s, "
-              f"p95 {percentile(durations, 95):.2f} s, max {max(durations):.2f} s")
-        print(f"  per chunk of <= 100 orders: median {statistics.median(per_chunk):.2f} s, "
-              f"p95 {percentile(per_chunk, 95):.2f} s; {polled} polls = {polled / window:.0f} orders polled/s "
-              f"(the schedule asks {args.orders / settings.POLL_FAST_SECONDS:.0f}/s)")
-        print(f"  worker CPU per poll: {1000 * cpu['worker'] / max(1, polled):.1f} ms; gunicorn (sandbox) CPU per "
-              f"poll: {1000 * cpu['web'] / max(1, polled):.1f} ms")
+        print(
+            f"  poll cycles (tasks): {len(cycles)} ({len(busy)} with work); orders per cycle median "
+            f"{statistics.median(sizes):.0f}, max {max(sizes)}; "
+            f"duration median {statistics.median(durations):.2f} s, "
+            f"p95 {percentile(durations, 95):.2f} s, max {max(durations):.2f} s"
+        )
+        print(
+            f"  per chunk of <= 100 orders: median {statistics.median(per_chunk):.2f} s, "
+            f"p95 {percentile(per_chunk, 95):.2f} s; {polled} polls = {polled / window:.0f} orders polled/s "
+            f"(the schedule asks {args.orders / settings.POLL_FAST_SECONDS:.0f}/s)"
+        )
+        print(
+            f"  worker CPU per poll: {1000 * cpu['worker'] / max(1, polled):.1f} ms; gunicorn (sandbox) CPU per "
+            f"poll: {1000 * cpu['web'] / max(1, polled):.1f} ms"
+        )
     for label, name in (("worker", "celery workers"), ("beat", "celery beat"), ("web", "gunicorn (sandbox)")):
-        print(f"  {name:20s} CPU {cpu[label]:6.1f} s = {100 * cpu[label] / window:5.1f}% of one core; "
-              f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
-              f"{sampler.peak_proc_rss[label] / 2**20:.0f} MiB)")
+        print(
+            f"  {name:20s} CPU {cpu[label]:6.1f} s = {100 * cpu[label] / window:5.1f}% of one core; "
+            f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
+            f"{sampler.peak_proc_rss[label] / 2**20:.0f} MiB)"
+        )
     print(machine_line())
     return 0 if not lost else 1
 

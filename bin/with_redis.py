@@ -59,9 +59,22 @@ def embedded_redis():
     port = free_port()
     log = open(VAR_DIR / "redis.log", "ab")
     proc = subprocess.Popen(
-        [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(VAR_DIR)],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        [
+            redis_server_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(VAR_DIR),
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, proc)

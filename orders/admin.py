@@ -256,14 +256,40 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = (OrderEventInline,)
     actions = ("refresh_from_upstream", "cancel_upstream", "export_csv")
     fieldsets = (
-        ("Order", {"fields": ("public_id", "buyer_page", "kind", "status", "refund_reason", "failure_reason",
-                              "sms_status")}),
-        ("What was ordered", {"fields": ("country_code", "country_name", "service_code", "service_name", "phone",
-                                         "message", "rental_weeks")}),
+        (
+            "Order",
+            {"fields": ("public_id", "buyer_page", "kind", "status", "refund_reason", "failure_reason", "sms_status")},
+        ),
+        (
+            "What was ordered",
+            {
+                "fields": (
+                    "country_code",
+                    "country_name",
+                    "service_code",
+                    "service_name",
+                    "phone",
+                    "message",
+                    "rental_weeks",
+                )
+            },
+        ),
         ("Money", {"fields": ("quoted_sats", "invoice_sats", "bolt11", "payment_hash", "invoice_expires_at")}),
         ("Upstream", {"fields": ("upstream_id", "number", "code", "upstream_error")}),
-        ("Times", {"fields": ("created_at", "paid_at", "number_at", "completed_at", "refunded_at", "updated_at",
-                              "time_to_code")}),
+        (
+            "Times",
+            {
+                "fields": (
+                    "created_at",
+                    "paid_at",
+                    "number_at",
+                    "completed_at",
+                    "refunded_at",
+                    "updated_at",
+                    "time_to_code",
+                )
+            },
+        ),
         ("Polling", {"fields": ("next_poll_at", "last_polled_at", "poll_failures")}),
     )
     # The buyer's session key and the webhook secret are never shown.
@@ -390,15 +416,17 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _refresh_one(self, request, order):
         if not order.upstream_id:
-            self.message_user(request, f"{order.public_id}: not created at sms4sats yet; nothing to refresh.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"{order.public_id}: not created at sms4sats yet; nothing to refresh.", messages.WARNING
+            )
             return
         before = order.status
         try:
             lifecycle.refresh(order)
         except Exception as exc:  # the lifecycle records upstream errors; anything else is shown, calmly
-            self.message_user(request, f"{order.public_id}: refresh failed ({exc.__class__.__name__}: {exc})",
-                              messages.ERROR)
+            self.message_user(
+                request, f"{order.public_id}: refresh failed ({exc.__class__.__name__}: {exc})", messages.ERROR
+            )
             return
         order.refresh_from_db()
         if order.status != before:

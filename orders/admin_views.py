@@ -156,9 +156,7 @@ def account_view(request):
         context["balance_error"] = _calm(exc.reason, key)
     try:
         history = client.history()
-        context["history"] = sorted(
-            history.entries, key=lambda e: e.created_at or timezone.now(), reverse=True
-        )
+        context["history"] = sorted(history.entries, key=lambda e: e.created_at or timezone.now(), reverse=True)
         context["history_total"] = history.total_amount
     except Sms4satsError as exc:
         context["history_error"] = _calm(exc.reason, key)

@@ -50,9 +50,7 @@ def bar_chart(points, *, title, width=720, height=220, label_every=5, unit="orde
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(y)}" y2="{_num(y)}" stroke="{GRID}"/>')
         label = f"{round(value):d}"
-        parts.append(
-            f'<text x="{left - 4}" y="{_num(y + 4)}" text-anchor="end" fill="{TEXT}">{escape(label)}</text>'
-        )
+        parts.append(f'<text x="{left - 4}" y="{_num(y + 4)}" text-anchor="end" fill="{TEXT}">{escape(label)}</text>')
     for i, (label, value) in enumerate(points):
         x = left + slot * i + (slot - bar_w) / 2
         h = plot_h * value / top_value if top_value else 0
@@ -66,9 +64,7 @@ def bar_chart(points, *, title, width=720, height=220, label_every=5, unit="orde
                 f'<text x="{_num(left + slot * i + slot / 2)}" y="{height - bottom + 16}" text-anchor="middle" '
                 f'fill="{TEXT}">{escape(label)}</text>'
             )
-    parts.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{TEXT}"/>'
-    )
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{TEXT}"/>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
 

@@ -109,16 +109,35 @@ def next_poll_time(kind, status, now, fields):
 # --- Creation -------------------------------------------------------------------------------
 
 
-def place_order(*, kind, quoted_sats, session_key, country_code=None, country_name="", service_code="",
-                service_name="", phone="", message="", rental_weeks=None):
+def place_order(
+    *,
+    kind,
+    quoted_sats,
+    session_key,
+    country_code=None,
+    country_name="",
+    service_code="",
+    service_name="",
+    phone="",
+    message="",
+    rental_weeks=None,
+):
     """Save a new order and have a worker create it upstream once the row is committed."""
     from .tasks import create_order
 
     with transaction.atomic():
         order = Order.objects.create(
-            kind=kind, quoted_sats=quoted_sats, session_key=session_key or "", country_code=country_code,
-            country_name=country_name, service_code=service_code, service_name=service_name, phone=phone,
-            message=message, rental_weeks=rental_weeks, next_poll_at=timezone.now() + timedelta(seconds=30),
+            kind=kind,
+            quoted_sats=quoted_sats,
+            session_key=session_key or "",
+            country_code=country_code,
+            country_name=country_name,
+            service_code=service_code,
+            service_name=service_name,
+            phone=phone,
+            message=message,
+            rental_weeks=rental_weeks,
+            next_poll_at=timezone.now() + timedelta(seconds=30),
         )
         OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
         transaction.on_commit(lambda: create_order.delay(order.pk))
@@ -139,15 +158,23 @@ def create_upstream(order_id, client=None):
     except UpstreamUnavailable as exc:
         return retry_or_fail_creation(order, exc)
     except Sms4satsError as exc:
-        transition(order, Status.FAILED, note=f"sms4sats refused the order: {exc.reason}",
-                   failure_reason=f"sms4sats could not take this order: {exc.reason}")
+        transition(
+            order,
+            Status.FAILED,
+            note=f"sms4sats refused the order: {exc.reason}",
+            failure_reason=f"sms4sats could not take this order: {exc.reason}",
+        )
     except Exception as exc:
         # Never leave a claimed order hanging: the buyer has not seen an invoice, so failing is safe.
         log.exception("Creating order %s failed", order.public_id)
         order.refresh_from_db()
         if order.status == Status.CREATING:
-            transition(order, Status.FAILED, note=f"Internal error while creating: {exc.__class__.__name__}",
-                       failure_reason="The order could not be created. No invoice was shown and no money moved.")
+            transition(
+                order,
+                Status.FAILED,
+                note=f"Internal error while creating: {exc.__class__.__name__}",
+                failure_reason="The order could not be created. No invoice was shown and no money moved.",
+            )
     return order
 
 
@@ -177,15 +204,23 @@ def retry_or_fail_creation(order, exc):
     age = (timezone.now() - order.created_at).total_seconds()
     if "timed out" in exc.reason.lower():
         # The request may have reached sms4sats; we never saw the invoice, so the buyer cannot pay it.
-        transition(order, Status.FAILED, note=f"Creation timed out: {exc.reason}",
-                   failure_reason="sms4sats did not answer in time. No invoice was shown and no money moved.")
+        transition(
+            order,
+            Status.FAILED,
+            note=f"Creation timed out: {exc.reason}",
+            failure_reason="sms4sats did not answer in time. No invoice was shown and no money moved.",
+        )
         return order
     if age >= settings.CREATE_RETRY_SECONDS:
-        transition(order, Status.FAILED, note=f"Gave up creating: {exc.reason}",
-                   failure_reason="sms4sats is unavailable right now. No money moved; please try again later.")
+        transition(
+            order,
+            Status.FAILED,
+            note=f"Gave up creating: {exc.reason}",
+            failure_reason="sms4sats is unavailable right now. No money moved; please try again later.",
+        )
         return order
     attempts = order.events.filter(to_status=Status.CREATING).count()
-    delay = min(2 ** attempts, 30)
+    delay = min(2**attempts, 30)
     if transition(order, Status.NEW, note=f"sms4sats unavailable ({exc.reason}); retrying in {delay}s"):
         transaction.on_commit(lambda: create_order.apply_async((order.pk,), countdown=delay))
     return order
@@ -196,20 +231,40 @@ def accept_invoice(order, upstream_id, payreq):
     try:
         invoice = bolt11.decode(payreq)
     except Exception as exc:  # the library raises several types for a bad string
-        transition(order, Status.FAILED, note=f"Undecodable invoice: {exc}", upstream={"payreq": payreq},
-                   upstream_id=upstream_id, failure_reason="sms4sats sent an invalid invoice. No money moved.")
+        transition(
+            order,
+            Status.FAILED,
+            note=f"Undecodable invoice: {exc}",
+            upstream={"payreq": payreq},
+            upstream_id=upstream_id,
+            failure_reason="sms4sats sent an invalid invoice. No money moved.",
+        )
         return order
     invoice_sats = (invoice.amount_msat or 0) // 1000
     expires_at = datetime.fromtimestamp(invoice.date + invoice.expiry, tz=UTC)
     fields = {"upstream_id": upstream_id, "invoice_sats": invoice_sats, "payment_hash": invoice.payment_hash or ""}
     if invoice_sats != order.quoted_sats:
-        transition(order, Status.FAILED, note=f"Invoice asks {invoice_sats} sats, quoted {order.quoted_sats}",
-                   upstream={"payreq": payreq}, failure_reason=(
-                       f"The price changed at sms4sats ({invoice_sats} sats instead of the {order.quoted_sats} "
-                       "quoted), so the invoice was not shown. No money moved; please order again."), **fields)
+        transition(
+            order,
+            Status.FAILED,
+            note=f"Invoice asks {invoice_sats} sats, quoted {order.quoted_sats}",
+            upstream={"payreq": payreq},
+            failure_reason=(
+                f"The price changed at sms4sats ({invoice_sats} sats instead of the {order.quoted_sats} "
+                "quoted), so the invoice was not shown. No money moved; please order again."
+            ),
+            **fields,
+        )
         return order
-    transition(order, Status.UNPAID, note="Invoice issued", upstream={"orderId": upstream_id, "payreq": payreq},
-               bolt11=payreq, invoice_expires_at=expires_at, **fields)
+    transition(
+        order,
+        Status.UNPAID,
+        note="Invoice issued",
+        upstream={"orderId": upstream_id, "payreq": payreq},
+        bolt11=payreq,
+        invoice_expires_at=expires_at,
+        **fields,
+    )
     return order
 
 
@@ -221,8 +276,9 @@ def apply_status(order, status, now=None):
     now = now or timezone.now()
     snapshot = status.raw
     if order.status == Status.EXPIRED and status.paid:
-        transition(order, Status.HELD, note="Late payment seen after the invoice expired", upstream=snapshot,
-                   paid_at=now)
+        transition(
+            order, Status.HELD, note="Late payment seen after the invoice expired", upstream=snapshot, paid_at=now
+        )
     if order.status == Status.UNPAID:
         if status.paid:
             transition(order, Status.HELD, note="Payment held", upstream=snapshot, paid_at=now)
@@ -243,22 +299,49 @@ def apply_receive_status(order, status, snapshot, now):
         return order
     if status.code:
         if order.status == Status.HELD and status.number:
-            transition(order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot,
-                       number=status.number, number_at=now)
-        transition(order, Status.COMPLETED, note="Code received; payment settled", upstream=snapshot,
-                   code=status.code, number=status.number or order.number, completed_at=now)
+            transition(
+                order,
+                Status.WAITING_CODE,
+                note="Number assigned",
+                upstream=snapshot,
+                number=status.number,
+                number_at=now,
+            )
+        transition(
+            order,
+            Status.COMPLETED,
+            note="Code received; payment settled",
+            upstream=snapshot,
+            code=status.code,
+            number=status.number or order.number,
+            completed_at=now,
+        )
         return order
     if status.error:
         reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else refund_reason_for(order, now)
-        transition(order, Status.REFUNDED, note=f"Payment canceled upstream: {status.error}", upstream=snapshot,
-                   upstream_error=status.error, refund_reason=reason, refunded_at=now)
+        transition(
+            order,
+            Status.REFUNDED,
+            note=f"Payment canceled upstream: {status.error}",
+            upstream=snapshot,
+            upstream_error=status.error,
+            refund_reason=reason,
+            refunded_at=now,
+        )
         return order
     if status.number and order.status == Status.HELD:
-        transition(order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot,
-                   number=status.number, number_at=now)
+        transition(
+            order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, number=status.number, number_at=now
+        )
     if past_auto_cancel(order, now):
-        transition(order, Status.REFUNDED, note="No code before the automatic cancel", upstream=snapshot,
-                   refund_reason=RefundReason.TIMEOUT, refunded_at=now)
+        transition(
+            order,
+            Status.REFUNDED,
+            note="No code before the automatic cancel",
+            upstream=snapshot,
+            refund_reason=RefundReason.TIMEOUT,
+            refunded_at=now,
+        )
     return order
 
 
@@ -282,12 +365,25 @@ def apply_send_status(order, status, snapshot, now):
     sms_status = status.sms_status or ""
     if order.status == Status.HELD:
         if sms_status in (SmsStatus.SENT, SmsStatus.DELIVERED):
-            transition(order, Status.COMPLETED, note=f"SMS {sms_status}; payment settled", upstream=snapshot,
-                       sms_status=sms_status, completed_at=now)
+            transition(
+                order,
+                Status.COMPLETED,
+                note=f"SMS {sms_status}; payment settled",
+                upstream=snapshot,
+                sms_status=sms_status,
+                completed_at=now,
+            )
         elif sms_status == SmsStatus.FAILED or status.error:
-            transition(order, Status.REFUNDED, note="SMS failed; payment returned", upstream=snapshot,
-                       sms_status=SmsStatus.FAILED, refund_reason=RefundReason.SMS_FAILED,
-                       upstream_error=status.error or "", refunded_at=now)
+            transition(
+                order,
+                Status.REFUNDED,
+                note="SMS failed; payment returned",
+                upstream=snapshot,
+                sms_status=SmsStatus.FAILED,
+                refund_reason=RefundReason.SMS_FAILED,
+                upstream_error=status.error or "",
+                refunded_at=now,
+            )
         elif sms_status and sms_status != order.sms_status:
             record_change(order, note=f"SMS {sms_status}", upstream=snapshot, sms_status=sms_status)
         return order
@@ -307,8 +403,9 @@ def record_change(order, *, note, upstream=None, **fields):
     with transaction.atomic():
         changed = Order.objects.filter(pk=order.pk, status=order.status, **expected).update(updated_at=now, **fields)
         if changed:
-            OrderEvent.objects.create(order=order, at=now, from_status=order.status, to_status=order.status,
-                                      note=note, upstream=upstream)
+            OrderEvent.objects.create(
+                order=order, at=now, from_status=order.status, to_status=order.status, note=note, upstream=upstream
+            )
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)
@@ -358,8 +455,13 @@ def apply_local_deadlines(order, now=None):
             transition(order, Status.EXPIRED, note="Invoice expired (upstream not reachable to confirm)")
     elif order.status in (Status.HELD, Status.WAITING_CODE) and order.kind in (Kind.RECEIVE, Kind.RENTAL):
         if past_auto_cancel(order, now):
-            transition(order, Status.REFUNDED, note="No code before the automatic cancel",
-                       refund_reason=RefundReason.TIMEOUT, refunded_at=now)
+            transition(
+                order,
+                Status.REFUNDED,
+                note="No code before the automatic cancel",
+                refund_reason=RefundReason.TIMEOUT,
+                refunded_at=now,
+            )
 
 
 def refresh(order, client=None):
@@ -400,8 +502,9 @@ def request_cancel(order, by="buyer"):
     if not order.can_cancel(now):
         wait = int((order.cancel_allowed_at - now).total_seconds()) + 1
         raise CancelRefused(f"sms4sats allows a cancel 2 minutes after payment; please wait {wait} more seconds.")
-    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status,
-                              note=f"Cancel requested by the {by}")
+    OrderEvent.objects.create(
+        order=order, from_status=order.status, to_status=order.status, note=f"Cancel requested by the {by}"
+    )
     transaction.on_commit(lambda: cancel_order.delay(order.pk))
 
 
@@ -417,6 +520,12 @@ def cancel_upstream(order_id, client=None):
         record_change(order, note=f"sms4sats refused the cancel: {exc.reason}")
         refresh(order, client)
         return order
-    transition(order, Status.REFUNDED, note="Canceled; payment returned", upstream={"status": "OK"},
-               refund_reason=RefundReason.CANCELED, refunded_at=timezone.now())
+    transition(
+        order,
+        Status.REFUNDED,
+        note="Canceled; payment returned",
+        upstream={"status": "OK"},
+        refund_reason=RefundReason.CANCELED,
+        refunded_at=timezone.now(),
+    )
     return order

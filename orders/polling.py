@@ -157,7 +157,9 @@ def sweep(now=None):
     )
     for order in stuck:
         report["stuck_creating"] += lifecycle.transition(
-            order, Status.FAILED, note="Creation never finished (worker lost mid-call)",
+            order,
+            Status.FAILED,
+            note="Creation never finished (worker lost mid-call)",
             failure_reason="The order could not be created. No invoice was shown and no money moved.",
         )
     forgotten = Order.objects.exclude(status__in=[Status.COMPLETED, Status.REFUNDED, Status.FAILED, Status.CREATING])

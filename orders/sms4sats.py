@@ -260,13 +260,15 @@ def parse_services(body: Any) -> list[Service]:
         code = _str(_required(item, "value", "key"), "service value")
         image = item.get("image")
         src = _first(image, "src") if isinstance(image, dict) else image
-        services.append(Service(
-            code=code,
-            name=_str(item.get("text"), "service text", default=code),
-            # "count" is a string in the known typings and never read by clients: tolerate junk.
-            count=_lenient_int(item.get("count")),
-            image=_str(src, "service image"),
-        ))
+        services.append(
+            Service(
+                code=code,
+                name=_str(item.get("text"), "service text", default=code),
+                # "count" is a string in the known typings and never read by clients: tolerate junk.
+                count=_lenient_int(item.get("count")),
+                image=_str(src, "service image"),
+            )
+        )
     return services
 
 
@@ -379,8 +381,7 @@ def services_call(country: int) -> Call:
 
 
 def rental_countries_call(service: str = "full") -> Call:
-    return Call("getRentalCountries", "GET", "/getRentalCountries", parse_rental_countries,
-                params={"service": service})
+    return Call("getRentalCountries", "GET", "/getRentalCountries", parse_rental_countries, params={"service": service})
 
 
 def price_call(country: int | str | None = None, service: str | None = None) -> Call:
@@ -388,10 +389,22 @@ def price_call(country: int | str | None = None, service: str | None = None) -> 
     return Call("price", "GET", "/price", parse_price, params=params)
 
 
-def create_order_call(country: int, service: str, *, is_rental: bool = False, realphone: bool = False,
-                      immediate: bool = False, ref: str | None = None) -> Call:
-    body = {"country": country, "service": service, "isRental": is_rental, "realphone": realphone,
-            "immediate": immediate}
+def create_order_call(
+    country: int,
+    service: str,
+    *,
+    is_rental: bool = False,
+    realphone: bool = False,
+    immediate: bool = False,
+    ref: str | None = None,
+) -> Call:
+    body = {
+        "country": country,
+        "service": service,
+        "isRental": is_rental,
+        "realphone": realphone,
+        "immediate": immediate,
+    }
     if ref:
         body["ref"] = ref
     return Call("createorder", "POST", "/createorder", parse_created_order, body=body, needs_key=immediate)
@@ -406,8 +419,9 @@ def cancel_order_call(order_id: str) -> Call:
     return Call("cancelorder", "GET", "/cancelorder", parse_cancel, params={"orderId": order_id})
 
 
-def create_send_order_call(phone: str, message: str, *, webhook_url: str | None = None, immediate: bool = False,
-                           ref: str | None = None) -> Call:
+def create_send_order_call(
+    phone: str, message: str, *, webhook_url: str | None = None, immediate: bool = False, ref: str | None = None
+) -> Call:
     body = {"phone": phone, "message": message, "immediate": immediate}
     if webhook_url:
         body["webhookUrl"] = webhook_url
@@ -526,8 +540,7 @@ class Sms4satsClient(_ClientBase):
     def _run(self, call: Call) -> Any:
         headers = self._headers(call)
         try:
-            response = self._http.request(call.method, call.path, params=call.params, json=call.body,
-                                          headers=headers)
+            response = self._http.request(call.method, call.path, params=call.params, json=call.body, headers=headers)
         except httpx.HTTPError as exc:
             raise request_failed(call, exc) from exc
         return finish(call, response)
@@ -555,10 +568,14 @@ class Sms4satsClient(_ClientBase):
     def price(self, country=None, service=None) -> Price:
         return self._run(price_call(country, service))
 
-    def create_order(self, country: int, service: str, *, is_rental=False, realphone=False,
-                     immediate=False) -> CreatedOrder:
-        return self._run(create_order_call(country, service, is_rental=is_rental, realphone=realphone,
-                                           immediate=immediate, ref=self.ref))
+    def create_order(
+        self, country: int, service: str, *, is_rental=False, realphone=False, immediate=False
+    ) -> CreatedOrder:
+        return self._run(
+            create_order_call(
+                country, service, is_rental=is_rental, realphone=realphone, immediate=immediate, ref=self.ref
+            )
+        )
 
     def order_status(self, order_id: str) -> OrderStatus:
         return self._run(order_status_call(order_id))
@@ -567,8 +584,9 @@ class Sms4satsClient(_ClientBase):
         return self._run(cancel_order_call(order_id))
 
     def create_send_order(self, phone: str, message: str, *, webhook_url=None, immediate=False) -> CreatedOrder:
-        return self._run(create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate,
-                                                ref=self.ref))
+        return self._run(
+            create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate, ref=self.ref)
+        )
 
     def fund(self, amount: int) -> CreatedOrder:
         return self._run(fund_call(amount))
@@ -599,8 +617,9 @@ class AsyncSms4satsClient(_ClientBase):
     async def _run(self, call: Call) -> Any:
         headers = self._headers(call)
         try:
-            response = await self._http.request(call.method, call.path, params=call.params, json=call.body,
-                                                headers=headers)
+            response = await self._http.request(
+                call.method, call.path, params=call.params, json=call.body, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise request_failed(call, exc) from exc
         return finish(call, response)
@@ -627,10 +646,14 @@ class AsyncSms4satsClient(_ClientBase):
     async def price(self, country=None, service=None) -> Price:
         return await self._run(price_call(country, service))
 
-    async def create_order(self, country: int, service: str, *, is_rental=False, realphone=False,
-                           immediate=False) -> CreatedOrder:
-        return await self._run(create_order_call(country, service, is_rental=is_rental, realphone=realphone,
-                                                 immediate=immediate, ref=self.ref))
+    async def create_order(
+        self, country: int, service: str, *, is_rental=False, realphone=False, immediate=False
+    ) -> CreatedOrder:
+        return await self._run(
+            create_order_call(
+                country, service, is_rental=is_rental, realphone=realphone, immediate=immediate, ref=self.ref
+            )
+        )
 
     async def order_status(self, order_id: str) -> OrderStatus:
         return await self._run(order_status_call(order_id))
@@ -638,10 +661,10 @@ class AsyncSms4satsClient(_ClientBase):
     async def cancel_order(self, order_id: str) -> None:
         return await self._run(cancel_order_call(order_id))
 
-    async def create_send_order(self, phone: str, message: str, *, webhook_url=None,
-                                immediate=False) -> CreatedOrder:
-        return await self._run(create_send_order_call(phone, message, webhook_url=webhook_url,
-                                                      immediate=immediate, ref=self.ref))
+    async def create_send_order(self, phone: str, message: str, *, webhook_url=None, immediate=False) -> CreatedOrder:
+        return await self._run(
+            create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate, ref=self.ref)
+        )
 
     async def fund(self, amount: int) -> CreatedOrder:
         return await self._run(fund_call(amount))
@@ -674,8 +697,13 @@ def get_client() -> Sms4satsClient:
     The pid is part of the key so that a forked worker never reuses its parent's sockets.
     """
     global _shared
-    key = (os.getpid(), settings.SMS4SATS_API_URL, settings.SMS4SATS_API_KEY, settings.SMS4SATS_REF,
-           settings.SMS4SATS_TIMEOUT)
+    key = (
+        os.getpid(),
+        settings.SMS4SATS_API_URL,
+        settings.SMS4SATS_API_KEY,
+        settings.SMS4SATS_REF,
+        settings.SMS4SATS_TIMEOUT,
+    )
     with _shared_lock:
         if _shared is None or _shared[0] != key:
             # The old client is not closed: another thread may still be using it; it is garbage

@@ -352,8 +352,11 @@ def workers_state() -> dict:
         age = heartbeat_age()
     except Exception:  # Redis down: no heartbeat to read
         age = None
-    return {"heartbeat_age": age, "alive": age is not None and age <= settings.HEARTBEAT_MAX_AGE,
-            "max_age": settings.HEARTBEAT_MAX_AGE}
+    return {
+        "heartbeat_age": age,
+        "alive": age is not None and age <= settings.HEARTBEAT_MAX_AGE,
+        "max_age": settings.HEARTBEAT_MAX_AGE,
+    }
 
 
 def due_for_polling(now=None) -> int:

@@ -23,7 +23,7 @@ def cancel_order(self, order_id):
     try:
         lifecycle.cancel_upstream(order_id)
     except UpstreamUnavailable as exc:
-        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 30)) from exc
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc
 
 
 @shared_task(ignore_result=True)

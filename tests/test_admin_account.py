@@ -27,20 +27,35 @@ def fake_client(settings):
     settings.SMS4SATS_API_KEY = "sk-live-do-not-show-4242"
     client = mock.Mock()
     client.balance.return_value = 12345
-    client.history.return_value = History(total_amount=30000, entries=[
-        HistoryEntry(amount=10000, created_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC), description="fund account",
-                     price=10000, preimage_hash="aa" * 32),
-        HistoryEntry(amount=20000, created_at=datetime(2025, 2, 3, 4, 5, tzinfo=UTC), description="fund account",
-                     price=20000, preimage_hash="bb" * 32),
-    ])
+    client.history.return_value = History(
+        total_amount=30000,
+        entries=[
+            HistoryEntry(
+                amount=10000,
+                created_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+                description="fund account",
+                price=10000,
+                preimage_hash="aa" * 32,
+            ),
+            HistoryEntry(
+                amount=20000,
+                created_at=datetime(2025, 2, 3, 4, 5, tzinfo=UTC),
+                description="fund account",
+                price=20000,
+                preimage_hash="bb" * 32,
+            ),
+        ],
+    )
     with mock.patch("orders.sms4sats.get_client", return_value=client):
         yield client
 
 
 def test_without_a_key_explains_how_to_set_one(admin_client, db, settings):
     settings.SMS4SATS_API_KEY = None
-    with mock.patch("orders.sms4sats.get_client", side_effect=no_upstream), \
-         mock.patch("orders.sms4sats.Sms4satsClient", side_effect=no_upstream):
+    with (
+        mock.patch("orders.sms4sats.get_client", side_effect=no_upstream),
+        mock.patch("orders.sms4sats.Sms4satsClient", side_effect=no_upstream),
+    ):
         response = admin_client.get(reverse(ACCOUNT))
         assert response.status_code == 200
         body = response.content.decode()
@@ -115,8 +130,14 @@ def test_fund_needs_the_change_permission(client, db, fake_client):
 
 def test_fund_page_shows_the_invoice_then_credited(admin_client, db, settings):
     settings.SANDBOX = True
-    order = make_order(kind=Kind.FUND, status=Status.UNPAID, quoted_sats=5000, invoice_sats=5000,
-                       bolt11="lnbcrt50u1pjexampleexampleexample", country_code=None)
+    order = make_order(
+        kind=Kind.FUND,
+        status=Status.UNPAID,
+        quoted_sats=5000,
+        invoice_sats=5000,
+        bolt11="lnbcrt50u1pjexampleexampleexample",
+        country_code=None,
+    )
     body = admin_client.get(reverse("admin:fund_order", args=[order.public_id])).content.decode()
     assert '<svg class="qr-svg"' in body
     assert "lnbcrt50u1pjexampleexampleexample" in body
@@ -124,7 +145,7 @@ def test_fund_page_shows_the_invoice_then_credited(admin_client, db, settings):
     Order.objects.filter(pk=order.pk).update(status=Status.COMPLETED)
     body = admin_client.get(reverse("admin:fund_order", args=[order.public_id])).content.decode()
     assert "Credited to the prepaid balance." in body
-    assert "http-equiv=\"refresh\"" not in body
+    assert 'http-equiv="refresh"' not in body
     assert "qr-svg" not in body
     # Only fund orders have this page.
     other = make_order()

@@ -30,8 +30,9 @@ def button(client, name, order):
 
 
 def bulk(client, action, *orders):
-    response = client.post(reverse(CHANGELIST), {"action": action, "index": 0,
-                                                 "_selected_action": [o.pk for o in orders]}, follow=True)
+    response = client.post(
+        reverse(CHANGELIST), {"action": action, "index": 0, "_selected_action": [o.pk for o in orders]}, follow=True
+    )
     assert response.redirect_chain and response.redirect_chain[0][1] == 302
     return texts(response)
 
@@ -109,8 +110,13 @@ def test_bulk_refresh_is_bounded(admin_client, db):
 
 
 def test_cancel_refused_before_two_minutes(admin_client, db):
-    order = make_order(status=Status.WAITING_CODE, created_at=timezone.now() - timedelta(seconds=40), paid_after=10,
-                       upstream_id="up-early", number="12025550100")
+    order = make_order(
+        status=Status.WAITING_CODE,
+        created_at=timezone.now() - timedelta(seconds=40),
+        paid_after=10,
+        upstream_id="up-early",
+        number="12025550100",
+    )
     messages = button(admin_client, "cancel", order)
     assert len(messages) == 1
     refused = f"{order.public_id}: cancel refused. sms4sats allows a cancel 2 minutes after payment"
@@ -138,8 +144,14 @@ def sandbox(settings, sandbox_url):
 
 
 def created_upstream(**fields):
-    order = lifecycle.place_order(kind=Kind.RECEIVE, quoted_sats=fields.pop("quoted", 0) or _price(), session_key="t",
-                                  country_code=187, service_code="tg", **fields)
+    order = lifecycle.place_order(
+        kind=Kind.RECEIVE,
+        quoted_sats=fields.pop("quoted", 0) or _price(),
+        session_key="t",
+        country_code=187,
+        service_code="tg",
+        **fields,
+    )
     lifecycle.create_upstream(order.pk)  # what the worker does; synchronously here (a no-op if a worker won)
     deadline = time.monotonic() + 20
     while order.status in (Status.NEW, Status.CREATING) and time.monotonic() < deadline:

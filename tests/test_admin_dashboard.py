@@ -25,27 +25,81 @@ def shop(db):
     o = {}
     o[1] = make_order(created_at=day_start(0), paid_after=20, code_after=10, invoice_sats=3000)
     o[2] = make_order(created_at=day_start(0), paid_after=20, code_after=20, invoice_sats=3000)
-    o[3] = make_order(created_at=day_start(0), paid_after=20, code_after=30, invoice_sats=4000, country_code=43,
-                      country_name="Germany", service_code="wa", service_name="WhatsApp")
-    o[4] = make_order(kind=Kind.RENTAL, created_at=day_start(1), paid_after=20, code_after=40, invoice_sats=20000,
-                      service_code="full", service_name="Any service")
-    o[5] = make_order(created_at=day_start(1), paid_after=20, code_after=100, invoice_sats=5000, country_code=16,
-                      country_name="United Kingdom")
+    o[3] = make_order(
+        created_at=day_start(0),
+        paid_after=20,
+        code_after=30,
+        invoice_sats=4000,
+        country_code=43,
+        country_name="Germany",
+        service_code="wa",
+        service_name="WhatsApp",
+    )
+    o[4] = make_order(
+        kind=Kind.RENTAL,
+        created_at=day_start(1),
+        paid_after=20,
+        code_after=40,
+        invoice_sats=20000,
+        service_code="full",
+        service_name="Any service",
+    )
+    o[5] = make_order(
+        created_at=day_start(1),
+        paid_after=20,
+        code_after=100,
+        invoice_sats=5000,
+        country_code=16,
+        country_name="United Kingdom",
+    )
     o[6] = make_order(kind=Kind.SEND, created_at=day_start(2), paid_after=5, code_after=8, quoted_sats=900)
-    o[7] = make_order(status=Status.REFUNDED, refund_reason=RefundReason.TIMEOUT, created_at=day_start(3),
-                      paid_after=20, invoice_sats=3000, country_code=43, country_name="Germany")
-    o[8] = make_order(status=Status.REFUNDED, refund_reason=RefundReason.CANCELED, created_at=day_start(3),
-                      paid_after=20, invoice_sats=3000, service_code="wa", service_name="WhatsApp")
-    o[9] = make_order(status=Status.UNPAID, created_at=day_start(29), invoice_sats=3000,
-                      next_poll_at=now - timedelta(seconds=5))
-    o[10] = make_order(status=Status.EXPIRED, created_at=day_start(29), invoice_sats=3000, country_code=16,
-                       country_name="United Kingdom")
+    o[7] = make_order(
+        status=Status.REFUNDED,
+        refund_reason=RefundReason.TIMEOUT,
+        created_at=day_start(3),
+        paid_after=20,
+        invoice_sats=3000,
+        country_code=43,
+        country_name="Germany",
+    )
+    o[8] = make_order(
+        status=Status.REFUNDED,
+        refund_reason=RefundReason.CANCELED,
+        created_at=day_start(3),
+        paid_after=20,
+        invoice_sats=3000,
+        service_code="wa",
+        service_name="WhatsApp",
+    )
+    o[9] = make_order(
+        status=Status.UNPAID, created_at=day_start(29), invoice_sats=3000, next_poll_at=now - timedelta(seconds=5)
+    )
+    o[10] = make_order(
+        status=Status.EXPIRED,
+        created_at=day_start(29),
+        invoice_sats=3000,
+        country_code=16,
+        country_name="United Kingdom",
+    )
     o[11] = make_order(status=Status.FAILED, created_at=day_start(30))
-    o[12] = make_order(status=Status.WAITING_CODE, created_at=day_start(45), paid_after=20, invoice_sats=3000,
-                       next_poll_at=now + timedelta(seconds=60))
-    o["fund"] = make_order(kind=Kind.FUND, created_at=day_start(0), paid_after=10, code_after=1, quoted_sats=50000,
-                           invoice_sats=50000, country_code=None, country_name="",
-                           next_poll_at=now - timedelta(seconds=1))
+    o[12] = make_order(
+        status=Status.WAITING_CODE,
+        created_at=day_start(45),
+        paid_after=20,
+        invoice_sats=3000,
+        next_poll_at=now + timedelta(seconds=60),
+    )
+    o["fund"] = make_order(
+        kind=Kind.FUND,
+        created_at=day_start(0),
+        paid_after=10,
+        code_after=1,
+        quoted_sats=50000,
+        invoice_sats=50000,
+        country_code=None,
+        country_name="",
+        next_poll_at=now - timedelta(seconds=1),
+    )
     return o
 
 
@@ -53,8 +107,15 @@ def test_status_counts(shop):
     figures = stats.status_counts()
     assert figures["total"] == 12
     assert figures["counts"] == {
-        "new": 0, "creating": 0, "unpaid": 1, "held": 0, "waiting_code": 1, "completed": 6, "refunded": 2,
-        "expired": 1, "failed": 1,
+        "new": 0,
+        "creating": 0,
+        "unpaid": 1,
+        "held": 0,
+        "waiting_code": 1,
+        "completed": 6,
+        "refunded": 2,
+        "expired": 1,
+        "failed": 1,
     }
     assert list(figures["counts"]) == [s.value for s in Status]
 

@@ -9,8 +9,16 @@ from orders.models import Kind, Order, OrderEvent, Status
 _counter = {"n": 0}
 
 
-def make_order(*, kind=Kind.RECEIVE, status=Status.COMPLETED, created_at=None, paid_after=None, code_after=None,
-               events=(), **fields):
+def make_order(
+    *,
+    kind=Kind.RECEIVE,
+    status=Status.COMPLETED,
+    created_at=None,
+    paid_after=None,
+    code_after=None,
+    events=(),
+    **fields,
+):
     """An order as the engine would leave it. ``paid_after``/``code_after``: seconds after creation/payment."""
     _counter["n"] += 1
     created_at = created_at or timezone.now() - timedelta(hours=1)

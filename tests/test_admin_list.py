@@ -19,18 +19,51 @@ T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def orders(db):
     return {
-        "done_us_tg": make_order(created_at=T0, paid_after=10, code_after=125, invoice_sats=3100,
-                                 upstream_id="up-aaa111", number="12025550143"),
-        "waiting_de_wa": make_order(status=Status.WAITING_CODE, created_at=T0 - timedelta(days=1), paid_after=5,
-                                    country_code=43, country_name="Germany", service_code="wa",
-                                    service_name="WhatsApp", upstream_id="up-bbb222", number="4915550001111"),
-        "refunded_uk": make_order(status=Status.REFUNDED, created_at=T0 - timedelta(days=40), paid_after=5,
-                                  country_code=16, country_name="United Kingdom", refund_reason=RefundReason.TIMEOUT,
-                                  upstream_id="up-ccc333"),
-        "send": make_order(kind=Kind.SEND, status=Status.COMPLETED, created_at=T0 - timedelta(days=400),
-                           paid_after=3, upstream_id="up-ddd444", phone="+33612345678", quoted_sats=900),
-        "rental_expired": make_order(kind=Kind.RENTAL, status=Status.EXPIRED, created_at=T0 + timedelta(hours=1),
-                                     service_code="full", service_name="Any service", rental_weeks=1),
+        "done_us_tg": make_order(
+            created_at=T0,
+            paid_after=10,
+            code_after=125,
+            invoice_sats=3100,
+            upstream_id="up-aaa111",
+            number="12025550143",
+        ),
+        "waiting_de_wa": make_order(
+            status=Status.WAITING_CODE,
+            created_at=T0 - timedelta(days=1),
+            paid_after=5,
+            country_code=43,
+            country_name="Germany",
+            service_code="wa",
+            service_name="WhatsApp",
+            upstream_id="up-bbb222",
+            number="4915550001111",
+        ),
+        "refunded_uk": make_order(
+            status=Status.REFUNDED,
+            created_at=T0 - timedelta(days=40),
+            paid_after=5,
+            country_code=16,
+            country_name="United Kingdom",
+            refund_reason=RefundReason.TIMEOUT,
+            upstream_id="up-ccc333",
+        ),
+        "send": make_order(
+            kind=Kind.SEND,
+            status=Status.COMPLETED,
+            created_at=T0 - timedelta(days=400),
+            paid_after=3,
+            upstream_id="up-ddd444",
+            phone="+33612345678",
+            quoted_sats=900,
+        ),
+        "rental_expired": make_order(
+            kind=Kind.RENTAL,
+            status=Status.EXPIRED,
+            created_at=T0 + timedelta(hours=1),
+            service_code="full",
+            service_name="Any service",
+            rental_weeks=1,
+        ),
     }
 
 
@@ -48,8 +81,16 @@ def test_list_shows_the_columns(admin_client, orders):
     response = admin_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
     body = response.content.decode()
-    for header in ("Public id", "Kind", "Status", "Country", "Service", "Price (sats)", "Created (UTC)",
-                   "Payment → code"):
+    for header in (
+        "Public id",
+        "Kind",
+        "Status",
+        "Country",
+        "Service",
+        "Price (sats)",
+        "Created (UTC)",
+        "Payment → code",
+    ):
         assert header in body, header
     assert str(orders["done_us_tg"].public_id) in body
     assert "3100" in body  # the invoice's amount, not the quote
@@ -76,8 +117,10 @@ def test_list_is_newest_first(admin_client, orders):
         ({"service": "tg"}, ["done_us_tg", "refunded_uk"]),
         ({"service": "full"}, ["rental_expired"]),
         ({"refund_reason__exact": "timeout"}, ["refunded_uk"]),
-        ({"created_at__gte": "2025-03-10 00:00:00+00:00", "created_at__lt": "2025-03-11 00:00:00+00:00"},
-         ["done_us_tg", "rental_expired"]),
+        (
+            {"created_at__gte": "2025-03-10 00:00:00+00:00", "created_at__lt": "2025-03-11 00:00:00+00:00"},
+            ["done_us_tg", "rental_expired"],
+        ),
         ({"created_at__year": "2025", "created_at__month": "3"}, ["done_us_tg", "waiting_de_wa", "rental_expired"]),
         ({"created_at__year": "2024"}, ["send"]),
         ({"status__exact": "completed", "kind__exact": "receive"}, ["done_us_tg"]),
@@ -141,10 +184,18 @@ def test_detail_is_read_only_with_the_timeline(admin_client, db):
         number="447700900123",
         events=[
             {"from_status": "", "to_status": "new", "note": "Order placed"},
-            {"from_status": "unpaid", "to_status": "held", "note": "Payment seen",
-             "upstream": {"paid": True, "number": "", "orderId": "up-timeline"}},
-            {"from_status": "held", "to_status": "waiting_code", "note": "Number assigned",
-             "upstream": {"paid": True, "number": "447700900123"}},
+            {
+                "from_status": "unpaid",
+                "to_status": "held",
+                "note": "Payment seen",
+                "upstream": {"paid": True, "number": "", "orderId": "up-timeline"},
+            },
+            {
+                "from_status": "held",
+                "to_status": "waiting_code",
+                "note": "Number assigned",
+                "upstream": {"paid": True, "number": "447700900123"},
+            },
         ],
     )
     url = reverse("admin:orders_order_change", args=[order.pk])
@@ -188,7 +239,7 @@ def export(client, data):
     response = client.post(reverse(CHANGELIST) + data.pop("_query", ""), {"action": "export_csv", "index": 0, **data})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"].startswith("attachment; filename=\"orders-")
+    assert response["Content-Disposition"].startswith('attachment; filename="orders-')
     assert response.streaming
     text = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(text)))
@@ -198,9 +249,25 @@ def test_csv_export_of_the_selected_rows(admin_client, orders):
     chosen = [orders["done_us_tg"], orders["send"]]
     rows = export(admin_client, {"_selected_action": [o.pk for o in chosen]})
     assert list(rows[0].keys()) == [
-        "public_id", "kind", "status", "refund_reason", "sms_status", "country_code", "country_name",
-        "service_code", "service_name", "number", "destination_phone", "quoted_sats", "invoice_sats",
-        "upstream_id", "created_at", "paid_at", "completed_at", "refunded_at", "seconds_to_code",
+        "public_id",
+        "kind",
+        "status",
+        "refund_reason",
+        "sms_status",
+        "country_code",
+        "country_name",
+        "service_code",
+        "service_name",
+        "number",
+        "destination_phone",
+        "quoted_sats",
+        "invoice_sats",
+        "upstream_id",
+        "created_at",
+        "paid_at",
+        "completed_at",
+        "refunded_at",
+        "seconds_to_code",
     ]
     assert [row["public_id"] for row in rows] == [str(o.public_id) for o in chosen]  # newest first
     first = rows[0]
@@ -221,13 +288,15 @@ def test_csv_export_of_the_selected_rows(admin_client, orders):
 
 
 def test_csv_export_of_everything_a_filter_matches(admin_client, orders):
-    rows = export(admin_client, {"_query": "?status__exact=completed", "_selected_action": [orders["send"].pk],
-                                 "select_across": 1})
+    rows = export(
+        admin_client,
+        {"_query": "?status__exact=completed", "_selected_action": [orders["send"].pk], "select_across": 1},
+    )
     assert {row["public_id"] for row in rows} == {str(orders["done_us_tg"].public_id), str(orders["send"].public_id)}
 
 
 def test_csv_export_neutralises_formulas(admin_client, db):
-    order = make_order(country_name="=HYPERLINK(\"http://x\")", service_name="@SUM(A1)")
+    order = make_order(country_name='=HYPERLINK("http://x")', service_name="@SUM(A1)")
     rows = export(admin_client, {"_selected_action": [order.pk]})
     assert rows[0]["country_name"].startswith("'=")
     assert rows[0]["service_name"] == "'@SUM(A1)"

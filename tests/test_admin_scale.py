@@ -17,12 +17,37 @@ from orders.models import Kind, Order, RefundReason, Status
 
 N_ORDERS = 100_000
 BATCH = 5_000
-COUNTRIES = [(187, "USA"), (16, "United Kingdom"), (43, "Germany"), (0, "Russia"), (6, "Indonesia"),
-             (4, "Philippines"), (12, "USA (virtual)"), (78, "France"), (32, "Romania"), (22, "India")]
-SERVICES = [("tg", "Telegram"), ("wa", "WhatsApp"), ("go", "Google"), ("ds", "Discord"), ("tw", "Twitter"),
-            ("ig", "Instagram"), ("oi", "Tinder"), ("fb", "Facebook")]
-STATUS_WEIGHTS = [(Status.COMPLETED, 50), (Status.REFUNDED, 10), (Status.EXPIRED, 25), (Status.UNPAID, 5),
-                  (Status.WAITING_CODE, 4), (Status.HELD, 2), (Status.FAILED, 4)]
+COUNTRIES = [
+    (187, "USA"),
+    (16, "United Kingdom"),
+    (43, "Germany"),
+    (0, "Russia"),
+    (6, "Indonesia"),
+    (4, "Philippines"),
+    (12, "USA (virtual)"),
+    (78, "France"),
+    (32, "Romania"),
+    (22, "India"),
+]
+SERVICES = [
+    ("tg", "Telegram"),
+    ("wa", "WhatsApp"),
+    ("go", "Google"),
+    ("ds", "Discord"),
+    ("tw", "Twitter"),
+    ("ig", "Instagram"),
+    ("oi", "Tinder"),
+    ("fb", "Facebook"),
+]
+STATUS_WEIGHTS = [
+    (Status.COMPLETED, 50),
+    (Status.REFUNDED, 10),
+    (Status.EXPIRED, 25),
+    (Status.UNPAID, 5),
+    (Status.WAITING_CODE, 4),
+    (Status.HELD, 2),
+    (Status.FAILED, 4),
+]
 TIMINGS = {}
 
 
@@ -36,8 +61,10 @@ def build_rows(now):
     reasons = [r.value for r in RefundReason]
     fields = [f for f in Order._meta.concrete_fields if f.attname != "id"]
     at = {f.attname: i for i, f in enumerate(fields)}
-    template = [f.get_db_prep_save(None if f.has_default() and callable(f.default) else f.get_default(), connection)
-                for f in fields]
+    template = [
+        f.get_db_prep_save(None if f.has_default() and callable(f.default) else f.get_default(), connection)
+        for f in fields
+    ]
     sqlite = connection.vendor == "sqlite"
     base = now.astimezone(UTC).replace(tzinfo=None)
 
@@ -139,8 +166,10 @@ LIST_PAGES = [
     ("list", {}),
     ("list, page 500", {"p": "500"}),
     ("list, sorted by price", {"o": "6"}),
-    ("list, status + kind + country + service", {"status__exact": "completed", "kind__exact": "receive",
-                                                 "country": "187", "service": "tg"}),
+    (
+        "list, status + kind + country + service",
+        {"status__exact": "completed", "kind__exact": "receive", "country": "187", "service": "tg"},
+    ),
     ("list, date filter", {"created_at__gte": str(timezone.now().replace(microsecond=0) - timedelta(days=7))}),
     ("list, date hierarchy", {"created_at__year": str(timezone.now().year)}),
     ("search, upstream id", {"q": "scale-054321"}),
@@ -174,9 +203,12 @@ def test_admin_with_100k_orders(admin_client, many_orders, django_assert_max_num
     assert figures["funnel"]["created"] == N_ORDERS
     assert figures["status"]["total"] == N_ORDERS
     assert figures["funnel"]["completed"] == Order.objects.filter(status=Status.COMPLETED).count()
-    assert figures["per_day"]["total"] == Order.objects.filter(
-        created_at__gte=timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
-    ).count()
+    assert (
+        figures["per_day"]["total"]
+        == Order.objects.filter(
+            created_at__gte=timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
+        ).count()
+    )
     assert 10 <= figures["to_code"]["p50"] <= 610
     assert figures["to_code"]["p50"] <= figures["to_code"]["p90"] <= 610
     assert len(figures["top_countries"]) == 10
@@ -187,12 +219,13 @@ def test_admin_with_100k_orders(admin_client, many_orders, django_assert_max_num
 
     # Export everything the "refunded" filter matches (select across all pages), streamed.
     def export():
-        response = admin_client.post(url + "?status__exact=refunded", {
-            "action": "export_csv", "index": 0, "select_across": 1, "_selected_action": [order.pk]})
+        response = admin_client.post(
+            url + "?status__exact=refunded",
+            {"action": "export_csv", "index": 0, "select_across": 1, "_selected_action": [order.pk]},
+        )
         return response, b"".join(response.streaming_content)
 
     with django_assert_max_num_queries(10):
         response, content = timed("CSV export, refunded", export)
     refunded = Order.objects.filter(status=Status.REFUNDED).count()
     assert content.count(b"\n") == refunded + 1
-

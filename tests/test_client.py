@@ -225,12 +225,15 @@ def test_send_order_with_webhook_is_accepted(client, live_server):
     assert order.payreq.startswith("lnbcrt")
 
 
-@pytest.mark.parametrize("phone, message, reason", [
-    ("19871234567", "hi", "E.164"),
-    ("+1 987 123 4567", "hi", "E.164"),
-    ("+19871234567", "x" * 141, "longer than 140"),
-    ("+19871234567", "", "message is required"),
-])
+@pytest.mark.parametrize(
+    "phone, message, reason",
+    [
+        ("19871234567", "hi", "E.164"),
+        ("+1 987 123 4567", "hi", "E.164"),
+        ("+19871234567", "x" * 141, "longer than 140"),
+        ("+19871234567", "", "message is required"),
+    ],
+)
 def test_send_order_rejections(client, phone, message, reason):
     with pytest.raises(UpstreamRejected, match=reason):
         client.create_send_order(phone, message)
@@ -272,9 +275,13 @@ def test_fund_balance_history_and_immediate_orders(client, fast_sandbox):
 def test_missing_key_is_rejected_before_calling(sandbox_url, settings):
     settings.SMS4SATS_API_KEY = None
     with Sms4satsClient() as client:
-        for call in (client.balance, client.history, lambda: client.fund(1000),
-                     lambda: client.create_order(187, "tg", immediate=True),
-                     lambda: client.create_send_order("+19871234567", "hi", immediate=True)):
+        for call in (
+            client.balance,
+            client.history,
+            lambda: client.fund(1000),
+            lambda: client.create_order(187, "tg", immediate=True),
+            lambda: client.create_send_order("+19871234567", "hi", immediate=True),
+        ):
             with pytest.raises(UpstreamRejected, match="SMS4SATS_API_KEY is not set"):
                 call()
         assert client.countries()  # the rest works without a key
@@ -336,9 +343,11 @@ def test_shared_client_follows_settings(sandbox_url):
 
 def arun(method, *args, **kwargs):
     """One call on a fresh async client (the wallet runs sync ORM code, so it stays outside the loop)."""
+
     async def go():
         async with AsyncSms4satsClient() as client:
             return await getattr(client, method)(*args, **kwargs)
+
     return asyncio.run(go())
 
 
@@ -346,8 +355,14 @@ def test_async_catalog(sandbox_url):
     async def go():
         async with AsyncSms4satsClient() as client:
             # The poller's pattern: many calls at once over one pool.
-            return await asyncio.gather(client.is_up(), client.countries(), client.services(187),
-                                        client.rental_countries(), client.price(187, "tg"))
+            return await asyncio.gather(
+                client.is_up(),
+                client.countries(),
+                client.services(187),
+                client.rental_countries(),
+                client.price(187, "tg"),
+            )
+
     up, countries, services, rentals, price = asyncio.run(go())
     assert up and countries[0].cc == AUTO_SELECT
     assert any(s.code == "tg" for s in services) and rentals and price.price > 0
@@ -395,6 +410,7 @@ def test_async_timeout(sandbox_url):
     async def go():
         async with AsyncSms4satsClient(timeout=0.3) as client:
             await client.countries()
+
     with pytest.raises(UpstreamUnavailable, match="timed out"):
         asyncio.run(go())
 
@@ -444,8 +460,14 @@ def test_check_command_process_exit_code():
     """The operator's view: one line on stderr (no log noise, no traceback), exit code 1."""
     url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "SMS4SATS_API_URL": url, "SANDBOX": "on", "SMS4SATS_API_KEY": "k"}
-    result = subprocess.run([sys.executable, "manage.py", "sms4sats_check"], cwd=BASE_DIR, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sms4sats_check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     [line] = result.stderr.strip().splitlines()

@@ -30,26 +30,43 @@ ORDER_ID = "7dc6e6b61d8c54dff6b8d6ea2e3f08b018e57963df81d493a6f9728c4dc83318"
 # --- The contract's example bodies, verbatim ---
 
 SERVICES = [
-    {"key": "tg", "text": "Telegram", "value": "tg", "count": "123",
-     "image": {"avatar": True, "src": "<relative path>"}}
+    {
+        "key": "tg",
+        "text": "Telegram",
+        "value": "tg",
+        "count": "123",
+        "image": {"avatar": True, "src": "<relative path>"},
+    }
 ]
 RENTAL_COUNTRIES = [
     {"cc": 6, "country": "Indonesia", "duration": "2", "price": 1368},
     {"cc": 16, "country": "England", "duration": "2", "price": 4815},
 ]
 PRICE = {
-    "receive": "1500", "send": 3000, "rent": 15000, "s4s": "4000",
+    "receive": "1500",
+    "send": 3000,
+    "rent": 15000,
+    "s4s": "4000",
     "query": {"country": "us", "service": "google"},
     "computed": {"price": 1500, "country": 187, "description": "sms4sats payment US google"},
 }
 CREATED = {"status": "OK", "orderId": ORDER_ID, "payreq": "lnbc30u1p34yef6pp5..."}
 STATUS_CODE_RECEIVED = {
-    "status": "OK", "paid": True, "code": 48010, "id": 1125699791,
-    "number": 12345678901, "timestamp": 1666613406969, "country": "India", "service": "openAI",
+    "status": "OK",
+    "paid": True,
+    "code": 48010,
+    "id": 1125699791,
+    "number": 12345678901,
+    "timestamp": 1666613406969,
+    "country": "India",
+    "service": "openAI",
 }
 STATUS_SEND = {
-    "status": "OK", "paid": True, "id": "SMfa2be998e8913565cbbd5f750e32b1b5",
-    "smsStatus": "created | sent | delivered | failed", "timestamp": 1666613406969,
+    "status": "OK",
+    "paid": True,
+    "id": "SMfa2be998e8913565cbbd5f750e32b1b5",
+    "smsStatus": "created | sent | delivered | failed",
+    "timestamp": 1666613406969,
 }
 NO_NUMBER_TEXT = (
     "No available number, payment request is canceled. Your funds are returned to your wallet automatically."
@@ -61,10 +78,21 @@ SEND_IMMEDIATE = {"status": "OK", "orderId": ORDER_ID, "payreq": "paid"}
 FUND_500 = {"status": "error", "reason": "backend error"}
 BALANCE = {"status": "OK", "balance": 10000}
 HISTORY = {
-    "status": "OK", "totalAmount": 349500,
-    "orders": [{"amount": 9500, "createdAt": 1668612831730, "desc": "fund account",
-                "description": "fund account", "holdinvoice": True, "preimage": "xxx",
-                "preimageHash": "sha256(xxx)", "price": 9500, "userId": "APIKEY"}],
+    "status": "OK",
+    "totalAmount": 349500,
+    "orders": [
+        {
+            "amount": 9500,
+            "createdAt": 1668612831730,
+            "desc": "fund account",
+            "description": "fund account",
+            "holdinvoice": True,
+            "preimage": "xxx",
+            "preimageHash": "sha256(xxx)",
+            "price": 9500,
+            "userId": "APIKEY",
+        }
+    ],
 }
 HISTORY_400 = {"status": "error", "reason": "X-API-Key header is missing."}
 
@@ -107,12 +135,14 @@ def call(body=None, status=200, raw=None, **kwargs):
 
 
 def test_countries_id_eng_shape_deduplicated_auto_select_first():
-    client, upstream = call([
-        {"id": 0, "eng": "Russia", "visible": 1, "rent": 1},
-        {"id": 0, "eng": "Russian", "visible": 1, "rent": 0},
-        {"id": 187, "eng": "USA", "visible": 1, "rent": 0},
-        {"id": 999, "eng": "Auto-Select"},
-    ])
+    client, upstream = call(
+        [
+            {"id": 0, "eng": "Russia", "visible": 1, "rent": 1},
+            {"id": 0, "eng": "Russian", "visible": 1, "rent": 0},
+            {"id": 187, "eng": "USA", "visible": 1, "rent": 0},
+            {"id": 999, "eng": "Auto-Select"},
+        ]
+    )
     assert client.countries() == [
         Country(cc=999, name="Auto-Select", rent=False),
         Country(cc=0, name="Russia", rent=True),
@@ -185,8 +215,14 @@ def test_create_order_example_and_request():
     assert request.headers["content-type"] == "application/json"
     assert request.headers["accept"] == "application/json"
     assert "x-api-key" not in request.headers
-    assert upstream.last_json() == {"country": 187, "service": "tg", "isRental": False, "realphone": False,
-                                    "immediate": False, "ref": "shop@example.com"}
+    assert upstream.last_json() == {
+        "country": 187,
+        "service": "tg",
+        "isRental": False,
+        "realphone": False,
+        "immediate": False,
+        "ref": "shop@example.com",
+    }
 
 
 def test_create_rental_immediate_order_sends_key():
@@ -243,8 +279,17 @@ def test_order_status_unpaid_and_waiting_for_code():
     client, _ = call({"status": "OK", "paid": False})
     status = client.order_status(ORDER_ID)
     assert status.paid is False and status.number is None and status.timestamp is None
-    client, _ = call({"status": "OK", "paid": True, "number": 12345678901, "country": "USA", "service": "Telegram",
-                      "id": 5, "timestamp": 1666613406969})
+    client, _ = call(
+        {
+            "status": "OK",
+            "paid": True,
+            "number": 12345678901,
+            "country": "USA",
+            "service": "Telegram",
+            "id": 5,
+            "timestamp": 1666613406969,
+        }
+    )
     status = client.order_status(ORDER_ID)
     assert status.number == "12345678901" and status.code is None and status.activation_id == "5"
 
@@ -267,8 +312,12 @@ def test_create_send_order_example_and_request():
     order = client.create_send_order("+19871234567", "hello")
     assert order.order_id == ORDER_ID and not order.paid_from_balance
     assert upstream.last.url.path == "/createsendorder"
-    assert upstream.last_json() == {"phone": "+19871234567", "message": "hello", "immediate": False,
-                                    "ref": "shop@example.com"}
+    assert upstream.last_json() == {
+        "phone": "+19871234567",
+        "message": "hello",
+        "immediate": False,
+        "ref": "shop@example.com",
+    }
     assert "x-api-key" not in upstream.last.headers
 
 
@@ -352,11 +401,24 @@ def test_order_id_as_number_and_timestamp_as_string():
 
 
 def test_price_types_swapped():
-    client, _ = call({"receive": 1500, "send": "3000", "rent": "15000", "s4s": 4000,
-                      "computed": {"price": "1500", "country": "187", "description": "x"}})
+    client, _ = call(
+        {
+            "receive": 1500,
+            "send": "3000",
+            "rent": "15000",
+            "s4s": 4000,
+            "computed": {"price": "1500", "country": "187", "description": "x"},
+        }
+    )
     price = client.price(187, "tg")
     assert (price.receive, price.send, price.rent, price.fee, price.price, price.country) == (
-        1500, 3000, 15000, 4000, 1500, 187)
+        1500,
+        3000,
+        15000,
+        4000,
+        1500,
+        187,
+    )
 
 
 def test_rental_and_balance_types_swapped():
@@ -390,26 +452,29 @@ def test_history_without_total_sums_entries_and_uses_desc():
 # --- Malformed answers ---
 
 
-@pytest.mark.parametrize("method, args, answer", [
-    ("countries", (), {"status": "OK"}),  # an object where a bare array belongs
-    ("countries", (), [{"eng": "Nowhere"}]),  # no id
-    ("countries", (), ["Germany"]),
-    ("services", (187,), [{"text": "Telegram"}]),  # no value/key
-    ("rental_countries", (), [{"cc": 6, "country": "Indonesia", "duration": "two", "price": 1}]),
-    ("price", (187, "tg"), {"receive": "cheap"}),
-    ("price", (187, "tg"), {"receive": "1", "computed": [1]}),
-    ("create_order", (187, "tg"), {"status": "OK", "payreq": "lnbc1..."}),  # no orderId
-    ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": ""}),
-    ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": {"x": 1}}),
-    ("order_status", (ORDER_ID,), {"status": "OK", "paid": "maybe"}),
-    ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "code": [1]}),
-    ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "timestamp": 10**20}),
-    ("order_status", (ORDER_ID,), [STATUS_SEND]),
-    ("balance", (), {"status": "OK"}),
-    ("balance", (), {"status": "OK", "balance": True}),
-    ("history", (), {"status": "OK", "orders": {"amount": 1}}),
-    ("history", (), {"status": "OK", "orders": [{"createdAt": 1}]}),
-])
+@pytest.mark.parametrize(
+    "method, args, answer",
+    [
+        ("countries", (), {"status": "OK"}),  # an object where a bare array belongs
+        ("countries", (), [{"eng": "Nowhere"}]),  # no id
+        ("countries", (), ["Germany"]),
+        ("services", (187,), [{"text": "Telegram"}]),  # no value/key
+        ("rental_countries", (), [{"cc": 6, "country": "Indonesia", "duration": "two", "price": 1}]),
+        ("price", (187, "tg"), {"receive": "cheap"}),
+        ("price", (187, "tg"), {"receive": "1", "computed": [1]}),
+        ("create_order", (187, "tg"), {"status": "OK", "payreq": "lnbc1..."}),  # no orderId
+        ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": ""}),
+        ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": {"x": 1}}),
+        ("order_status", (ORDER_ID,), {"status": "OK", "paid": "maybe"}),
+        ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "code": [1]}),
+        ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "timestamp": 10**20}),
+        ("order_status", (ORDER_ID,), [STATUS_SEND]),
+        ("balance", (), {"status": "OK"}),
+        ("balance", (), {"status": "OK", "balance": True}),
+        ("history", (), {"status": "OK", "orders": {"amount": 1}}),
+        ("history", (), {"status": "OK", "orders": [{"createdAt": 1}]}),
+    ],
+)
 def test_wrong_shapes_are_malformed(method, args, answer):
     client, _ = call(answer)
     with pytest.raises(UpstreamMalformed):
@@ -432,11 +497,14 @@ def test_redirect_is_malformed():
 # --- Errors ---
 
 
-@pytest.mark.parametrize("status, body, reason", [
-    (500, {"status": "error", "reason": "backend error"}, "backend error"),
-    (502, None, "HTTP 502"),
-    (503, {"error": "maintenance"}, "maintenance"),
-])
+@pytest.mark.parametrize(
+    "status, body, reason",
+    [
+        (500, {"status": "error", "reason": "backend error"}, "backend error"),
+        (502, None, "HTTP 502"),
+        (503, {"error": "maintenance"}, "maintenance"),
+    ],
+)
 def test_5xx_is_unavailable(status, body, reason):
     client, _ = call(raw=json.dumps(body).encode() if body else b"<html>", status=status)
     with pytest.raises(UpstreamUnavailable) as info:
@@ -444,13 +512,16 @@ def test_5xx_is_unavailable(status, body, reason):
     assert info.value.reason == reason
 
 
-@pytest.mark.parametrize("status, body, reason", [
-    (400, {"status": "error", "reason": "invalid phone"}, "invalid phone"),
-    (404, {"error": "not found"}, "not found"),
-    (403, None, "HTTP 403"),
-    (200, {"status": "error", "reason": "unknown orderId"}, "unknown orderId"),
-    (200, {"status": "error"}, "HTTP 200"),
-])
+@pytest.mark.parametrize(
+    "status, body, reason",
+    [
+        (400, {"status": "error", "reason": "invalid phone"}, "invalid phone"),
+        (404, {"error": "not found"}, "not found"),
+        (403, None, "HTTP 403"),
+        (200, {"status": "error", "reason": "unknown orderId"}, "unknown orderId"),
+        (200, {"status": "error"}, "HTTP 200"),
+    ],
+)
 def test_rejections_carry_the_reason(status, body, reason):
     client, _ = call(raw=json.dumps(body).encode() if body else b"", status=status)
     with pytest.raises(UpstreamRejected) as info:
@@ -458,12 +529,15 @@ def test_rejections_carry_the_reason(status, body, reason):
     assert info.value.reason == reason
 
 
-@pytest.mark.parametrize("exc", [
-    httpx.ConnectError("Connection refused"),
-    httpx.ConnectTimeout("connect timed out"),
-    httpx.ReadTimeout("read timed out"),
-    httpx.RemoteProtocolError("peer closed connection"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("Connection refused"),
+        httpx.ConnectTimeout("connect timed out"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.RemoteProtocolError("peer closed connection"),
+    ],
+)
 def test_transport_failures_are_unavailable(exc):
     upstream = Upstream(raise_exc=exc)
     with pytest.raises(UpstreamUnavailable):
@@ -486,10 +560,16 @@ def test_is_up_accepts_any_2xx_body():
     assert not client.is_up()
 
 
-@pytest.mark.parametrize("method, args", [
-    ("fund", (1000,)), ("balance", ()), ("history", ()),
-    ("create_order", (187, "tg")), ("create_send_order", ("+19871234567", "hi")),
-])
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("fund", (1000,)),
+        ("balance", ()),
+        ("history", ()),
+        ("create_order", (187, "tg")),
+        ("create_send_order", ("+19871234567", "hi")),
+    ],
+)
 def test_missing_key_is_rejected_before_calling(method, args):
     upstream = Upstream(CREATED)
     client = client_for(upstream, api_key="")
@@ -543,7 +623,11 @@ def test_settings_are_the_defaults(settings):
     settings.SMS4SATS_TIMEOUT = 4
     client = Sms4satsClient()
     assert (client.base_url, client.api_key, client.ref, client.timeout) == (
-        "https://upstream.example", "k", "op@example.com", 4)
+        "https://upstream.example",
+        "k",
+        "op@example.com",
+        4,
+    )
     client.close()
 
 
@@ -564,6 +648,7 @@ def run_async(upstream, method, *args, **kwargs):
     async def go():
         async with client_for(upstream, cls=AsyncSms4satsClient) as client:
             return await getattr(client, method)(*args, **kwargs)
+
     return asyncio.run(go())
 
 

@@ -39,8 +39,9 @@ def wait_for(order, predicate, seconds=20):
         poll_due_orders.delay()
         time.sleep(0.2)
     order.refresh_from_db()
-    raise AssertionError(f"order stuck in {order.status} (sms {order.sms_status!r}): "
-                         f"{[e.note for e in order.events.all()]}")
+    raise AssertionError(
+        f"order stuck in {order.status} (sms {order.sms_status!r}): {[e.note for e in order.events.all()]}"
+    )
 
 
 def status_is(*statuses):
@@ -51,11 +52,14 @@ def place(kind=Kind.RECEIVE, country=187, service="tg", quoted=None, **fields):
     from sandbox import catalog
 
     if quoted is None:
-        quoted = {Kind.RECEIVE: lambda: catalog.receive_price(country, service),
-                  Kind.RENTAL: lambda: catalog.rental_price(country),
-                  Kind.SEND: lambda: catalog.SEND_PRICE}.get(kind, lambda: 5000)()
-    return lifecycle.place_order(kind=kind, quoted_sats=quoted, session_key="test", country_code=country,
-                                 service_code=service, **fields)
+        quoted = {
+            Kind.RECEIVE: lambda: catalog.receive_price(country, service),
+            Kind.RENTAL: lambda: catalog.rental_price(country),
+            Kind.SEND: lambda: catalog.SEND_PRICE,
+        }.get(kind, lambda: 5000)()
+    return lifecycle.place_order(
+        kind=kind, quoted_sats=quoted, session_key="test", country_code=country, service_code=service, **fields
+    )
 
 
 def pay(order):
@@ -72,7 +76,13 @@ def test_receive_happy_path(engine):
     order = wait_for(order, status_is(Status.COMPLETED))
     assert order.code and order.number
     assert [e.to_status for e in order.events.all()] == [
-        Status.NEW, Status.CREATING, Status.UNPAID, Status.HELD, Status.WAITING_CODE, Status.COMPLETED]
+        Status.NEW,
+        Status.CREATING,
+        Status.UNPAID,
+        Status.HELD,
+        Status.WAITING_CODE,
+        Status.COMPLETED,
+    ]
     assert order.next_poll_at is None
 
 

@@ -23,8 +23,18 @@ def make_order(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
 
 def upstream(paid=False, code=None, number=None, error=None, sms_status=None):
     raw = {"status": "OK", "paid": paid}
-    return OrderStatus(paid=paid, code=code, number=number, activation_id=None, sms_status=sms_status,
-                       country="India", service="Telegram", timestamp=None, error=error, raw=raw)
+    return OrderStatus(
+        paid=paid,
+        code=code,
+        number=number,
+        activation_id=None,
+        sms_status=sms_status,
+        country="India",
+        service="Telegram",
+        timestamp=None,
+        error=error,
+        raw=raw,
+    )
 
 
 @pytest.mark.parametrize("from_status", ALL)
@@ -114,8 +124,9 @@ def test_expired_leaves_the_poll_set_after_the_grace_window(settings):
 def test_held_without_code_past_auto_cancel_is_refunded_by_timeout(settings):
     settings.AUTO_CANCEL_SECONDS = 60
     settings.AUTO_CANCEL_GRACE_SECONDS = 10
-    order = make_order(status=Status.WAITING_CODE, upstream_id="f" * 64, number="1",
-                       paid_at=timezone.now() - timedelta(seconds=71))
+    order = make_order(
+        status=Status.WAITING_CODE, upstream_id="f" * 64, number="1", paid_at=timezone.now() - timedelta(seconds=71)
+    )
     lifecycle.apply_status(order, upstream(paid=True, number="1"))
     assert order.status == Status.REFUNDED
     assert order.refund_reason == RefundReason.TIMEOUT
@@ -180,8 +191,9 @@ def test_place_order_enqueues_creation_on_commit(django_capture_on_commit_callba
     calls = []
     monkeypatch.setattr("orders.tasks.create_order.delay", lambda pk: calls.append(pk))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        order = lifecycle.place_order(kind=Kind.RECEIVE, quoted_sats=1500, session_key="s", country_code=187,
-                                      service_code="tg")
+        order = lifecycle.place_order(
+            kind=Kind.RECEIVE, quoted_sats=1500, session_key="s", country_code=187, service_code="tg"
+        )
     assert calls == []  # nothing before commit
     for callback in callbacks:
         callback()

@@ -366,9 +366,10 @@ def test_fund_balance_history_immediate(client, clock):
     assert get(client, "/balance", **KEY) == {"status": "OK", "balance": 0}
     assert get(client, "/history", **KEY) == {"status": "OK", "totalAmount": 0, "orders": []}
     # Not enough balance for an immediate order.
-    assert "balance" in post(client, "/createorder", {"country": 187, "service": "tg", "immediate": True}, 400, **KEY)[
-        "reason"
-    ]
+    assert (
+        "balance"
+        in post(client, "/createorder", {"country": 187, "service": "tg", "immediate": True}, 400, **KEY)["reason"]
+    )
     fund = post(client, "/fund", {"amount": 9500}, **KEY)
     assert bolt11.decode(fund["payreq"]).amount_msat == 9_500_000
     assert get(client, "/balance", **KEY)["balance"] == 0  # not paid yet

@@ -45,6 +45,7 @@ def test_defaults_start_in_sandbox_mode():
 
 
 def test_production_with_secret_key_starts():
-    result = start({"SMS4SATS_API_URL": "https://api2.sms4sats.com", "SECRET_KEY": "x" * 50,
-                    "ALLOWED_HOSTS": "shop.example"})
+    result = start(
+        {"SMS4SATS_API_URL": "https://api2.sms4sats.com", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "shop.example"}
+    )
     assert result.returncode == 0, result.stderr

@@ -13,11 +13,16 @@ class Command(BaseCommand):
             return
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write("Admin: log in at /admin/ with the account created on first run "
-                              "(reset it with: .venv/bin/python manage.py changepassword admin).")
+            self.stdout.write(
+                "Admin: log in at /admin/ with the account created on first run "
+                "(reset it with: .venv/bin/python manage.py changepassword admin)."
+            )
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", "", password)
-        self.stdout.write(self.style.SUCCESS(
-            f"Created a local admin for the sandbox. Log in at http://127.0.0.1:8000/admin/ "
-            f"as 'admin' with password: {password}  (shown once)"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created a local admin for the sandbox. Log in at http://127.0.0.1:8000/admin/ "
+                f"as 'admin' with password: {password}  (shown once)"
+            )
+        )

@@ -53,11 +53,13 @@ class Command(BaseCommand):
             self.stdout.write(f"availability: {availability}")
             countries = self.report("countries", lambda result: f"{len(result)} countries", client.countries)
             country = self.sample_country(countries)
-            services = self.report(f"services (country {country})", lambda result: f"{len(result)} services",
-                                   client.services, country)
+            services = self.report(
+                f"services (country {country})", lambda result: f"{len(result)} services", client.services, country
+            )
             service = self.sample_service(services)
-            self.report(f"price (country {country}, service {service})", self.describe_price,
-                        client.price, country, service)
+            self.report(
+                f"price (country {country}, service {service})", self.describe_price, client.price, country, service
+            )
             if client.api_key:
                 self.report("balance", lambda result: f"{result} sats", client.balance)
             else:
