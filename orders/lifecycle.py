@@ -6,11 +6,12 @@ workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, whi
 """
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import bolt11
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
 from .models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
@@ -140,7 +141,8 @@ def place_order(
             next_poll_at=timezone.now() + timedelta(seconds=30),
         )
         OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
-        transaction.on_commit(lambda: create_order.delay(order.pk))
+        # robust: with the broker down the order is still saved; the poller's safety net enqueues it later.
+        transaction.on_commit(lambda: create_order.delay(order.pk), robust=True)
     return order
 
 
@@ -154,7 +156,7 @@ def create_upstream(order_id, client=None):
     client = client or get_client()
     try:
         created = call_create(client, order)
-        return accept_invoice(order, created.order_id, created.payreq)
+        return accept_invoice_retrying(order, created.order_id, created.payreq)
     except UpstreamUnavailable as exc:
         return retry_or_fail_creation(order, exc)
     except Sms4satsError as exc:
@@ -222,7 +224,24 @@ def retry_or_fail_creation(order, exc):
     attempts = order.events.filter(to_status=Status.CREATING).count()
     delay = min(2**attempts, 30)
     if transition(order, Status.NEW, note=f"sms4sats unavailable ({exc.reason}); retrying in {delay}s"):
-        transaction.on_commit(lambda: create_order.apply_async((order.pk,), countdown=delay))
+        transaction.on_commit(lambda: create_order.apply_async((order.pk,), countdown=delay), robust=True)
+    return order
+
+
+def accept_invoice_retrying(order, upstream_id, payreq, attempts=5):
+    """sms4sats has the order now; a short database outage must not lose it, so the write is retried."""
+    for attempt in range(attempts):
+        try:
+            return accept_invoice(order, upstream_id, payreq)
+        except DatabaseError:
+            if attempt == attempts - 1:
+                raise
+            log.warning("Saving the invoice of order %s failed; retrying", order.public_id)
+            time.sleep(2**attempt)
+            close_old_connections()
+            order.refresh_from_db()
+            if order.status != Status.CREATING:
+                return order
     return order
 
 
@@ -346,10 +365,12 @@ def apply_receive_status(order, status, snapshot, now):
 
 
 def refund_reason_for(order, now):
-    if order.paid_at and now >= order.paid_at + timedelta(seconds=settings.AUTO_CANCEL_SECONDS):
-        return RefundReason.TIMEOUT
     if order.events.filter(note__startswith="Cancel requested").exists():
         return RefundReason.CANCELED
+    # Our paid_at is when we saw the payment, up to a poll late: allow the grace on this side too.
+    timeout_after = settings.AUTO_CANCEL_SECONDS - settings.AUTO_CANCEL_GRACE_SECONDS
+    if order.paid_at and now >= order.paid_at + timedelta(seconds=max(timeout_after, 0)):
+        return RefundReason.TIMEOUT
     return RefundReason.UPSTREAM
 
 
@@ -505,7 +526,8 @@ def request_cancel(order, by="buyer"):
     OrderEvent.objects.create(
         order=order, from_status=order.status, to_status=order.status, note=f"Cancel requested by the {by}"
     )
-    transaction.on_commit(lambda: cancel_order.delay(order.pk))
+    # robust: if the broker is down the request is lost, but sms4sats cancels by itself at ~21 minutes.
+    transaction.on_commit(lambda: cancel_order.delay(order.pk), robust=True)
 
 
 def cancel_upstream(order_id, client=None):

@@ -41,3 +41,12 @@ def refresh_catalog():
     from . import catalog
 
     catalog.refresh_all()
+
+
+@shared_task(ignore_result=True)
+def purge_personal_data():
+    from django.conf import settings
+
+    from .privacy import purge
+
+    return purge(settings.PERSONAL_DATA_RETENTION_DAYS)

@@ -254,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 2.0},
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
+    "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
 }
 if SANDBOX:
     CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}

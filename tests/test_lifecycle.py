@@ -199,3 +199,52 @@ def test_place_order_enqueues_creation_on_commit(django_capture_on_commit_callba
         callback()
     assert calls == [order.pk]
     assert order.status == Status.NEW
+
+
+def test_upstream_cancel_near_the_auto_cancel_counts_as_timeout(settings):
+    # We saw the payment a poll late, so sms4sats' 21 minutes end a little before ours.
+    settings.AUTO_CANCEL_SECONDS = 60
+    settings.AUTO_CANCEL_GRACE_SECONDS = 10
+    order = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=55))
+    lifecycle.apply_status(order, upstream(paid=True, number="1", error="Payment request is canceled."))
+    assert order.status == Status.REFUNDED
+    assert order.refund_reason == RefundReason.TIMEOUT
+
+
+def test_upstream_cancel_early_is_labelled_upstream_and_a_requested_cancel_canceled(settings):
+    settings.AUTO_CANCEL_SECONDS = 60
+    settings.AUTO_CANCEL_GRACE_SECONDS = 10
+    early = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=5))
+    lifecycle.apply_status(early, upstream(paid=True, number="1", error="Payment request is canceled."))
+    assert early.refund_reason == RefundReason.UPSTREAM
+    asked = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=59))
+    asked.events.create(from_status=asked.status, to_status=asked.status, note="Cancel requested by the buyer")
+    lifecycle.apply_status(asked, upstream(paid=True, number="1", error="Payment request is canceled."))
+    assert asked.refund_reason == RefundReason.CANCELED
+
+
+def test_invoice_write_is_retried_through_a_short_database_outage(monkeypatch):
+    order = make_order(status=Status.CREATING)
+    calls = []
+    real_accept = lifecycle.accept_invoice
+
+    def flaky_accept(order, upstream_id, payreq):
+        calls.append(upstream_id)
+        if len(calls) < 3:
+            raise lifecycle.DatabaseError("connection refused")
+        return real_accept(order, upstream_id, payreq)
+
+    monkeypatch.setattr(lifecycle, "accept_invoice", flaky_accept)
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(lifecycle, "close_old_connections", lambda: None)
+    invoice = make_invoice(1500)
+    lifecycle.accept_invoice_retrying(order, "9" * 64, invoice)
+    assert len(calls) == 3
+    order.refresh_from_db()
+    assert order.status == Status.UNPAID and order.upstream_id == "9" * 64
+
+
+def make_invoice(sats):
+    from sandbox.invoices import make_invoice as sandbox_invoice
+
+    return sandbox_invoice(sats, "test", timezone.now()).payreq

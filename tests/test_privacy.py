@@ -120,3 +120,15 @@ def test_purged_order_page_still_works(client):
 def test_negative_age_is_refused():
     with pytest.raises(CommandError):
         call_command("purge_personal_data", "--older-than-days", "-1")
+
+
+def test_beat_runs_the_purge_daily_with_the_configured_age(settings):
+    from orders.tasks import purge_personal_data
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-personal-data"]["task"] == "orders.tasks.purge_personal_data"
+    settings.PERSONAL_DATA_RETENTION_DAYS = 30
+    old, recent = order(31, number="4915000000001"), order(29, number="4915000000002")
+    purge_personal_data()
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.number == "" and recent.number == "4915000000002"
