@@ -5,6 +5,8 @@ five times smaller than the package's one-square-per-module SVG factories (an in
 dark modules).
 """
 
+from functools import lru_cache
+
 import qrcode
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -50,5 +52,7 @@ def qr_svg(data, *, title="QR code"):
     return mark_safe(svg)  # built from numbers and an escaped title only
 
 
+@lru_cache(maxsize=512)
 def invoice_qr_svg(bolt11):
+    # Encoding dominates the status partial's cost; an unpaid order's page asks for the same QR every 2 s.
     return qr_svg(invoice_uri(bolt11), title="QR code of the Lightning invoice")

@@ -360,9 +360,9 @@ def order_detail(request, public_id):
 def order_status(request, public_id):
     """The status part, polled every 2 s: one row read. 204 when nothing changed, 286 once it is final."""
     order = _get_order(public_id)
+    if is_live(order) and request.headers.get(VERSION_HEADER) == _version(order, order.can_cancel()):
+        return HttpResponse(status=204)  # the common case: decided before building anything else
     context = status_context(order)
-    if context["live"] and request.headers.get(VERSION_HEADER) == context["version"]:
-        return HttpResponse(status=204)
     response = render(request, "orders/_status.html", context)
     if not context["live"]:
         response.status_code = HTMX_STOP_POLLING

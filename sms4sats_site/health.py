@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 HEARTBEAT_KEY = "worker-heartbeat"
@@ -53,3 +53,8 @@ def healthz(request):
             report["workers"] = "ok"
     report["status"] = "ok" if not failing else "failing: " + ", ".join(failing)
     return JsonResponse(report, status=503 if failing else 200)
+
+
+def ping(request):
+    """The cheapest page the site serves: a baseline for benchmarks and load balancers."""
+    return HttpResponse("pong", content_type="text/plain")

@@ -4,13 +4,14 @@ from django.urls import include, path
 
 from orders.ratelimits import ThrottledAdminAuthenticationForm, admin_login
 
-from .health import healthz
+from .health import healthz, ping
 
 # The admin login checks no password after too many failures (orders/ratelimits.py).
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("ping", ping, name="ping"),
     path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),

@@ -47,3 +47,10 @@ def test_healthz_redis_down(client, db, settings):
     body = json.loads(response.content)
     assert body["redis"].startswith("error")
     assert "redis" in body["status"]
+
+
+def test_ping_is_trivial(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/ping")
+    assert response.status_code == 200
+    assert response.content == b"pong"
