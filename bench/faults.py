@@ -37,7 +37,6 @@ Checks afterwards (exit 0 when all pass, 1 otherwise):
 
 import argparse
 import contextlib
-import ctypes
 import os
 import random
 import signal
@@ -50,6 +49,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import _die_with_parent, ensure_database, free_port  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -108,29 +110,6 @@ CYCLE = ["receive", "send", "no_number", "receive", "cancel", "rental", "no_code
 
 def log(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent():
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def ensure_database(url):
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True, connect_timeout=5) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            log(f"created database {name}")
 
 
 # A TCP proxy in front of PostgreSQL, which can refuse connections for a while --------------------------------

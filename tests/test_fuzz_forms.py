@@ -146,7 +146,7 @@ def orders(db):
         make(Status.WAITING_CODE, number="4915123456789"),
         make(Status.COMPLETED, number="4915123456789", code="123456"),
         make(Status.HELD, kind=Kind.SEND),
-        make(Status.REFUNDED, refund_reason="not-a-known-reason"),
+        make(Status.REFUNDED, refund_reason="legacy-rsn"),
     ]
 
 
