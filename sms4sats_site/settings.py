@@ -263,7 +263,9 @@ HEARTBEAT_MAX_AGE = 45
 
 # Order engine timings (seconds). Tests and the sandbox shorten them.
 SMS4SATS_TIMEOUT = env_float("SMS4SATS_TIMEOUT", 10.0)
-POLL_CONCURRENCY = env_int("POLL_CONCURRENCY", 50)
+# Size to the upstream's round trip: a distant API needs many calls in flight; the sandbox on the same
+# machine is served faster by few (each open connection adds client CPU per call; see BENCHMARKS.md).
+POLL_CONCURRENCY = env_int("POLL_CONCURRENCY", 10 if SANDBOX else 50)
 POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 2000)
 POLL_FAST_SECONDS = 2
 POLL_SLOW_SECONDS = 30
