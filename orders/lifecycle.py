@@ -365,7 +365,7 @@ def apply_receive_status(order, status, snapshot, now):
 
 
 def refund_reason_for(order, now):
-    if order.events.filter(note__startswith="Cancel requested").exists():
+    if order.cancel_requested_at:
         return RefundReason.CANCELED
     # Our paid_at is when we saw the payment, up to a poll late: allow the grace on this side too.
     timeout_after = settings.AUTO_CANCEL_SECONDS - settings.AUTO_CANCEL_GRACE_SECONDS
@@ -420,7 +420,8 @@ def record_change(order, *, note, upstream=None, **fields):
     fields["next_poll_at"] = next_poll_time(order.kind, order.status, now, merged)
     # Compare-and-set on the SMS status too: two polls of one order (a webhook made it due while another
     # worker was polling it) must not both record "SMS delivered".
-    expected = {"sms_status": order.sms_status} if "sms_status" in fields else {}
+    # Same for a cancel request: two clicks must not send two.
+    expected = {name: getattr(order, name) for name in ("sms_status", "cancel_requested_at") if name in fields}
     with transaction.atomic():
         changed = Order.objects.filter(pk=order.pk, status=order.status, **expected).update(updated_at=now, **fields)
         if changed:
@@ -520,12 +521,13 @@ def request_cancel(order, by="buyer"):
         raise CancelRefused("Only number orders can be canceled.")
     if order.status not in (Status.HELD, Status.WAITING_CODE) or order.code:
         raise CancelRefused("This order can no longer be canceled.")
+    if order.cancel_requested_at:
+        raise CancelRefused("A cancel is already on its way to sms4sats.")
     if not order.can_cancel(now):
         wait = int((order.cancel_allowed_at - now).total_seconds()) + 1
         raise CancelRefused(f"sms4sats allows a cancel 2 minutes after payment; please wait {wait} more seconds.")
-    OrderEvent.objects.create(
-        order=order, from_status=order.status, to_status=order.status, note=f"Cancel requested by the {by}"
-    )
+    if not record_change(order, note=f"Cancel requested by the {by}", cancel_requested_at=now):
+        raise CancelRefused("This order changed meanwhile; please look again.")
     # robust: if the broker is down the request is lost, but sms4sats cancels by itself at ~21 minutes.
     transaction.on_commit(lambda: cancel_order.delay(order.pk), robust=True)
 
@@ -539,7 +541,8 @@ def cancel_upstream(order_id, client=None):
     try:
         client.cancel_order(order.upstream_id)
     except UpstreamRejected as exc:
-        record_change(order, note=f"sms4sats refused the cancel: {exc.reason}")
+        # Refused (for example too early by sms4sats' clock): the buyer may ask again.
+        record_change(order, note=f"sms4sats refused the cancel: {exc.reason}", cancel_requested_at=None)
         refresh(order, client)
         return order
     transition(

@@ -83,6 +83,8 @@ class Order(models.Model):
     number_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    # Set while a cancel asked for by the buyer or operator waits for sms4sats' answer.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # Polling: due when next_poll_at <= now; None once terminal.
@@ -144,6 +146,7 @@ class Order(models.Model):
             self.kind in (Kind.RECEIVE, Kind.RENTAL)
             and self.status in (Status.HELD, Status.WAITING_CODE)
             and not self.code
+            and self.cancel_requested_at is None
             and self.cancel_allowed_at is not None
             and now >= self.cancel_allowed_at
         )

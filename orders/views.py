@@ -281,6 +281,7 @@ def _version(order, can_cancel):
             bool(order.bolt11),
             order.refund_reason,
             order.invoice_sats,
+            order.cancel_requested_at is not None,
         )
     )
     return hashlib.sha256(state.encode()).hexdigest()[:16]

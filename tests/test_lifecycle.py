@@ -217,8 +217,12 @@ def test_upstream_cancel_early_is_labelled_upstream_and_a_requested_cancel_cance
     early = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=5))
     lifecycle.apply_status(early, upstream(paid=True, number="1", error="Payment request is canceled."))
     assert early.refund_reason == RefundReason.UPSTREAM
-    asked = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=59))
-    asked.events.create(from_status=asked.status, to_status=asked.status, note="Cancel requested by the buyer")
+    asked = make_order(
+        status=Status.WAITING_CODE,
+        number="1",
+        paid_at=timezone.now() - timedelta(seconds=59),
+        cancel_requested_at=timezone.now(),
+    )
     lifecycle.apply_status(asked, upstream(paid=True, number="1", error="Payment request is canceled."))
     assert asked.refund_reason == RefundReason.CANCELED
 
@@ -248,3 +252,40 @@ def make_invoice(sats):
     from sandbox.invoices import make_invoice as sandbox_invoice
 
     return sandbox_invoice(sats, "test", timezone.now()).payreq
+
+
+def test_a_cancel_request_is_recorded_once_and_shown_as_pending(monkeypatch, django_capture_on_commit_callbacks):
+    calls = []
+    monkeypatch.setattr("orders.tasks.cancel_order.delay", lambda pk: calls.append(pk))
+    order = make_order(status=Status.WAITING_CODE, paid_at=timezone.now() - timedelta(seconds=121))
+    twin = Order.objects.get(pk=order.pk)  # a second click, from another tab
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.request_cancel(order)
+    assert order.cancel_requested_at is not None and not order.can_cancel()
+    with pytest.raises(lifecycle.CancelRefused):
+        lifecycle.request_cancel(twin)
+    assert calls == [order.pk]
+    assert order.events.filter(note__startswith="Cancel requested").count() == 1
+
+
+def test_a_cancel_refused_upstream_can_be_asked_again(monkeypatch):
+    from orders.sms4sats import UpstreamRejected
+
+    class RefusingClient:
+        def cancel_order(self, order_id):
+            raise UpstreamRejected("too early")
+
+        def order_status(self, order_id):
+            return upstream(paid=True, number="1")
+
+    order = make_order(
+        status=Status.WAITING_CODE,
+        number="1",
+        upstream_id="7" * 64,
+        paid_at=timezone.now() - timedelta(seconds=121),
+        cancel_requested_at=timezone.now(),
+    )
+    lifecycle.cancel_upstream(order.pk, client=RefusingClient())
+    order.refresh_from_db()
+    assert order.status == Status.WAITING_CODE
+    assert order.cancel_requested_at is None and order.can_cancel()

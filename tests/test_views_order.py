@@ -272,3 +272,13 @@ def test_cancel_needs_post_and_csrf(client):
 
     strict = Client(enforce_csrf_checks=True)
     assert strict.post(url).status_code == 403
+
+
+def test_a_pending_cancel_is_shown_instead_of_the_button(client):
+    order = make(Status.WAITING_CODE, number="4915000000000", paid_at=timezone.now() - timedelta(minutes=3))
+    assert "Cancel and return my payment" in page(client, order)
+    order.cancel_requested_at = timezone.now()
+    order.save()
+    html = page(client, order)
+    assert "Cancel requested." in html
+    assert "Cancel and return my payment" not in html
