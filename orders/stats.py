@@ -262,38 +262,29 @@ def _seconds(value):
 # --- Top countries and services, refunds ---------------------------------------------------------
 
 
-def top_countries(since=None, limit=10) -> list[dict]:
-    """[{"country_code", "country_name", "orders", "completed", "volume_sats"}], most orders first."""
+def top_by(code_field, name_field, empty, since=None, limit=10) -> list[dict]:
+    """[{code_field, name_field, "orders", "completed", "volume_sats"}], most orders first."""
     rows = (
         shop_orders(since)
-        .exclude(country_code=None)
-        .values("country_code")
+        .exclude(**{code_field: empty})
+        .values(code_field)
         .annotate(
-            country_name=Max("country_name"),
+            **{name_field: Max(name_field)},
             orders=Count("pk"),
             completed=Count("pk", filter=Q(status=Status.COMPLETED)),
             volume_sats=Coalesce(Sum(price_sats(), filter=Q(status=Status.COMPLETED)), 0),
         )
-        .order_by("-orders", "country_code")[:limit]
+        .order_by("-orders", code_field)[:limit]
     )
     return list(rows)
+
+
+def top_countries(since=None, limit=10) -> list[dict]:
+    return top_by("country_code", "country_name", None, since, limit)
 
 
 def top_services(since=None, limit=10) -> list[dict]:
-    """[{"service_code", "service_name", "orders", "completed", "volume_sats"}], most orders first."""
-    rows = (
-        shop_orders(since)
-        .exclude(service_code="")
-        .values("service_code")
-        .annotate(
-            service_name=Max("service_name"),
-            orders=Count("pk"),
-            completed=Count("pk", filter=Q(status=Status.COMPLETED)),
-            volume_sats=Coalesce(Sum(price_sats(), filter=Q(status=Status.COMPLETED)), 0),
-        )
-        .order_by("-orders", "service_code")[:limit]
-    )
-    return list(rows)
+    return top_by("service_code", "service_name", "", since, limit)
 
 
 def refunds_by_reason(since=None) -> dict:
