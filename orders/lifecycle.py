@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
+from . import status_cache
 from .models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
 from .sms4sats import Sms4satsError, UpstreamRejected, UpstreamUnavailable, get_client
 
@@ -66,9 +67,15 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
         order.status = to_status
         for name, value in fields.items():
             setattr(order, name, value)
+        remember_status(order)
     else:
         order.refresh_from_db()
     return bool(moved)
+
+
+def remember_status(order):
+    """Tell the buyer's page (through the status cache) once the change is committed."""
+    transaction.on_commit(lambda: status_cache.remember(order), robust=True)
 
 
 def order_fields(order, overrides):
@@ -431,6 +438,7 @@ def record_change(order, *, note, upstream=None, **fields):
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)
+        remember_status(order)
     else:
         order.refresh_from_db()
     return bool(changed)
@@ -443,6 +451,8 @@ def schedule_next_poll(order, now=None):
     Order.objects.filter(pk=order.pk, status=order.status).update(
         next_poll_at=order.next_poll_at, last_polled_at=now, poll_failures=0
     )
+    if not order.is_live:  # the engine stopped watching a final order: so does its page
+        remember_status(order)
 
 
 def schedule_next_polls(orders, now=None):
@@ -456,6 +466,9 @@ def schedule_next_polls(orders, now=None):
         Order.objects.filter(pk__in=pks, status=status).update(
             next_poll_at=next_poll_at, last_polled_at=now, poll_failures=0
         )
+    for order in orders:
+        if not order.is_live:
+            remember_status(order)
 
 
 def back_off(order, error, now=None):

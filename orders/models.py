@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 import uuid
 
@@ -139,17 +140,46 @@ class Order(models.Model):
             return None
         return self.paid_at + timezone.timedelta(seconds=settings.CANCEL_AFTER_SECONDS)
 
-    def can_cancel(self, now=None):
-        """A buyer may cancel a paid receive/rental order without a code, 2 minutes after payment."""
-        now = now or timezone.now()
-        return (
+    def cancel_opens_at(self):
+        """When the buyer may cancel (a paid receive/rental order without a code, 2 minutes after payment);
+        None when this state can never be canceled."""
+        if (
             self.kind in (Kind.RECEIVE, Kind.RENTAL)
             and self.status in (Status.HELD, Status.WAITING_CODE)
             and not self.code
             and self.cancel_requested_at is None
-            and self.cancel_allowed_at is not None
-            and now >= self.cancel_allowed_at
+        ):
+            return self.cancel_allowed_at
+        return None
+
+    def can_cancel(self, now=None):
+        opens = self.cancel_opens_at()
+        return opens is not None and (now or timezone.now()) >= opens
+
+    @property
+    def is_live(self):
+        """Should the buyer's page keep polling? While the engine still watches the order: until a terminal
+        state, and after it while something can still change (a late payment in the expiry grace window, an
+        SMS delivery report). The engine says so by keeping ``next_poll_at`` set."""
+        return not self.is_terminal or self.next_poll_at is not None
+
+    def status_version(self, can_cancel):
+        """A short fingerprint of everything the status part shows: equal versions, same page."""
+        state = "|".join(
+            str(part)
+            for part in (
+                self.status,
+                self.sms_status,
+                self.number,
+                self.code,
+                can_cancel,
+                bool(self.bolt11),
+                self.refund_reason,
+                self.invoice_sats,
+                self.cancel_requested_at is not None,
+            )
         )
+        return hashlib.sha256(state.encode()).hexdigest()[:16]
 
     @property
     def seconds_to_code(self):

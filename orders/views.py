@@ -1,11 +1,11 @@
 """The buyer's pages. Thin: catalog reads, forms, ``lifecycle.place_order`` / ``request_cancel``.
 
 Views never call sms4sats except through the catalog's cache rules, and never set an order's status.
-The status partial reads one row and nothing else.
+The status partial answers from the status cache, else from one row.
 """
 
-import hashlib
 import logging
+import time
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 from django_ratelimit.core import is_ratelimited
 
-from . import catalog, lifecycle
+from . import catalog, lifecycle, status_cache
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import Kind, Order, RefundReason, SmsStatus, Status
 from .qr import invoice_qr_svg, invoice_uri
@@ -269,24 +269,6 @@ def rent(request):
 # Orders ---------------------------------------------------------------------------------------------------
 
 
-def _version(order, can_cancel):
-    state = "|".join(
-        str(part)
-        for part in (
-            order.status,
-            order.sms_status,
-            order.number,
-            order.code,
-            can_cancel,
-            bool(order.bolt11),
-            order.refund_reason,
-            order.invoice_sats,
-            order.cancel_requested_at is not None,
-        )
-    )
-    return hashlib.sha256(state.encode()).hexdigest()[:16]
-
-
 def _countdown(moment, now):
     """Seconds left and their mm:ss text (shop.js counts down from the seconds, immune to clock skew)."""
     if moment is None:
@@ -305,13 +287,6 @@ def _sandbox_pay_url():
         return ""
 
 
-def is_live(order):
-    """Should the page keep polling? While the engine still watches the order: until a terminal state, and
-    after it while something can still change (a late payment in the expiry grace window, an SMS delivery
-    report). The engine says so by keeping ``next_poll_at`` set."""
-    return not order.is_terminal or order.next_poll_at is not None
-
-
 SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
 
 
@@ -319,11 +294,11 @@ def status_context(order, now=None):
     """Everything the status part shows, computed from the one row (no queries, no upstream calls)."""
     now = now or timezone.now()
     can_cancel = order.can_cancel(now)
-    live = is_live(order)
+    live = order.is_live
     ctx = {
         "order": order,
         "live": live,
-        "version": _version(order, can_cancel),
+        "version": order.status_version(can_cancel),
         "can_cancel": can_cancel,
         "is_number_order": order.kind in (Kind.RECEIVE, Kind.RENTAL),
         "amount": order.invoice_sats or order.quoted_sats,
@@ -356,13 +331,27 @@ def order_detail(request, public_id):
     return response
 
 
+def _unchanged(live):
+    """Nothing changed since the version the page sent: 204 keeps it polling, 286 stops it (and shop.js
+    keeps what the page shows)."""
+    return HttpResponse(status=204 if live else HTMX_STOP_POLLING)
+
+
 @never_cache
 @require_GET
 def order_status(request, public_id):
-    """The status part, polled every 2 s: one row read. 204 when nothing changed, 286 once it is final."""
+    """The status part, polled every 2 s. Nearly always "nothing changed", decided from the status cache
+    (no query); else one row read. 200 with the part when it changed, 286 once it is final."""
+    shown = request.headers.get(VERSION_HEADER)
+    if shown:
+        cached = status_cache.recall(public_id)
+        if cached is not None and cached.version_at(time.time()) == shown:
+            return _unchanged(cached.live)
     order = _get_order(public_id)
-    if is_live(order) and request.headers.get(VERSION_HEADER) == _version(order, order.can_cancel()):
-        return HttpResponse(status=204)  # the common case: decided before building anything else
+    if shown:
+        status_cache.fill(order)
+        if shown == order.status_version(order.can_cancel()):
+            return _unchanged(order.is_live)
     context = status_context(order)
     response = render(request, "orders/_status.html", context)
     if not context["live"]:

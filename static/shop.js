@@ -184,6 +184,10 @@
       event.detail.headers["X-Order-Version"] = elt.getAttribute("data-version");
     }
   });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // An empty 286 says "final, and nothing changed since your version": stop polling, keep the page.
+    if (event.detail.xhr.status === 286 && !event.detail.xhr.responseText) event.detail.shouldSwap = false;
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") pollNow();
   });

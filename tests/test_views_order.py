@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from orders import lifecycle
 from orders.models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
 from orders.qr import invoice_uri, qr_matrix
 
@@ -220,14 +221,15 @@ def test_status_part_stops_polling_at_a_terminal_state(client, state):
     assert "hx-get" not in response.content.decode()
 
 
-def test_status_part_204_when_nothing_changed(client):
+def test_status_part_204_when_nothing_changed(client, django_capture_on_commit_callbacks):
     order = make(Status.UNPAID)
     first = status(client, order)
     assert first.status_code == 200
     assert 'hx-trigger="every 2000ms, poll-now"' in first.content.decode()
     version = first.content.decode().split('data-version="')[1].split('"')[0]
     assert status(client, order, **{"X-Order-Version": version}).status_code == 204
-    Order.objects.filter(pk=order.pk).update(status=Status.HELD, paid_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.transition(order, Status.HELD, paid_at=timezone.now())
     changed = status(client, order, **{"X-Order-Version": version})
     assert changed.status_code == 200
     assert "locked, not spent" in changed.content.decode()
@@ -237,7 +239,9 @@ def test_status_part_204_when_nothing_changed(client):
 def test_status_part_286_even_with_a_matching_version(client):
     order = make(Status.EXPIRED)
     version = status(client, order).content.decode().split('data-version="')[1].split('"')[0]
-    assert status(client, order, **{"X-Order-Version": version}).status_code == 286
+    unchanged = status(client, order, **{"X-Order-Version": version})
+    assert unchanged.status_code == 286
+    assert unchanged.content == b""  # the page already shows this state: shop.js keeps it, polling stops
 
 
 def test_cancel_refused_before_two_minutes(client):

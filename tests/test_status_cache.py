@@ -1,0 +1,151 @@
+"""The status cache: unchanged polls answered without a query, and never a stale "nothing changed"."""
+
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import redis
+from django.urls import reverse
+from django.utils import timezone
+
+from orders import lifecycle, status_cache
+from orders.models import Kind, Order, Status
+from orders.status_cache import PollState
+
+pytestmark = pytest.mark.django_db
+
+BOLT11 = "lnbcrt15u1pn" + "x" * 200
+
+
+def make(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
+    now = timezone.now()
+    defaults = dict(kind=kind, status=status, quoted_sats=1500, invoice_sats=1500, bolt11=BOLT11)
+    defaults["invoice_expires_at"] = now + timedelta(minutes=15)
+    if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
+        defaults["paid_at"] = now - timedelta(seconds=30)
+    defaults.update(fields)
+    return Order.objects.create(**defaults)
+
+
+def poll(client, order, version=None):
+    headers = {"X-Order-Version": version} if version else {}
+    return client.get(reverse("orders:status", args=[order.public_id]), headers=headers)
+
+
+def shown_version(client, order):
+    html = client.get(order.get_absolute_url()).content.decode()
+    return html.split('data-version="')[1].split('"')[0]
+
+
+def test_an_unchanged_poll_costs_no_query_once_cached(client, django_assert_num_queries):
+    order = make(Status.WAITING_CODE, number="4915123456789")
+    version = shown_version(client, order)
+    with django_assert_num_queries(1):  # a miss: the row, and the entry is filled
+        assert poll(client, order, version).status_code == 204
+    with django_assert_num_queries(0):
+        assert poll(client, order, version).status_code == 204
+
+
+def test_a_lifecycle_change_shows_at_the_next_poll(client, django_capture_on_commit_callbacks):
+    order = make(Status.WAITING_CODE, number="4915123456789")
+    version = shown_version(client, order)
+    assert poll(client, order, version).status_code == 204  # cached now
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.transition(order, Status.COMPLETED, code="482913", completed_at=timezone.now())
+    response = poll(client, order, version)
+    assert response.status_code == 286
+    assert "482913" in response.content.decode()
+
+
+def test_a_sms_status_change_is_a_change_too(client, django_capture_on_commit_callbacks):
+    order = make(Status.COMPLETED, kind=Kind.SEND, sms_status="sent", completed_at=timezone.now())
+    order.next_poll_at = timezone.now()
+    order.save()
+    version = shown_version(client, order)
+    assert poll(client, order, version).status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.record_change(order, note="SMS delivered", sms_status="delivered")
+    response = poll(client, order, version)
+    assert response.status_code == 286  # delivered: nothing more to watch
+    assert 'aria-current="step">Delivered' in response.content.decode()
+
+
+def test_the_engine_letting_go_of_a_final_order_stops_the_page(client, django_capture_on_commit_callbacks):
+    # Expired but still watched (a late payment would show), then the grace window ends.
+    expired_long_ago = timezone.now() - timedelta(hours=1)
+    order = make(Status.EXPIRED, invoice_expires_at=expired_long_ago, next_poll_at=timezone.now())
+    version = shown_version(client, order)
+    assert poll(client, order, version).status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.schedule_next_polls([order])
+    assert order.next_poll_at is None
+    response = poll(client, order, version)
+    assert response.status_code == 286 and response.content == b""
+
+
+def test_a_view_that_read_an_older_row_cannot_overwrite_the_lifecycle(client):
+    order = make(Status.WAITING_CODE, number="4915123456789")
+    stale = Order.objects.get(pk=order.pk)
+    order.status, order.code = Status.COMPLETED, "482913"
+    status_cache.remember(order)
+    status_cache.fill(stale)
+    assert status_cache.recall(order.public_id) == PollState.of(order)
+
+
+def test_cancel_opening_changes_the_version_without_a_write():
+    paid_at = timezone.now() - timedelta(seconds=60)
+    order = Order(kind=Kind.RECEIVE, status=Status.WAITING_CODE, quoted_sats=1, paid_at=paid_at, number="1")
+    state = PollState.of(order)
+    opens = order.cancel_allowed_at
+    assert state.cancel_opens_at == opens.timestamp()
+    assert state.version_at(opens.timestamp() - 1) == order.status_version(can_cancel=False)
+    assert state.version_at(opens.timestamp()) == order.status_version(can_cancel=True)
+    assert state.version != state.version_cancelable
+    order.code = "1234"
+    assert PollState.of(order).cancel_opens_at is None
+
+
+def test_cached_state_follows_the_clock_for_the_cancel_button(client):
+    order = make(Status.WAITING_CODE, number="4915123456789", paid_at=timezone.now() - timedelta(seconds=119))
+    version = shown_version(client, order)  # no cancel button yet
+    assert poll(client, order, version).status_code == 204
+    later = time.time() + 2  # the two minutes are up
+    with (
+        mock.patch("orders.views.time.time", return_value=later),
+        mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(seconds=2)),
+    ):
+        response = poll(client, order, version)
+    assert response.status_code == 200
+    assert 'class="btn btn-danger">Cancel and return my payment' in response.content.decode()  # enabled
+
+
+def test_fund_orders_are_never_cached_nor_shown(client):
+    order = make(Status.UNPAID, kind=Kind.FUND)
+    status_cache.remember(order)
+    assert status_cache.recall(order.public_id) is None
+    assert poll(client, order, "0123456789abcdef").status_code == 404
+
+
+def test_unknown_order_with_a_version_is_404(client):
+    import uuid
+
+    response = client.get(f"/o/{uuid.uuid4()}/status", headers={"X-Order-Version": "0123456789abcdef"})
+    assert response.status_code == 404
+
+
+def test_redis_trouble_falls_back_to_the_row(client):
+    order = make(Status.WAITING_CODE, number="4915123456789")
+    version = shown_version(client, order)
+    down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    with mock.patch.object(status_cache, "client", return_value=down):
+        assert poll(client, order, version).status_code == 204
+        Order.objects.filter(pk=order.pk).update(status=Status.COMPLETED, code="99", next_poll_at=None)
+        assert poll(client, order, version).status_code == 286
+
+
+def test_the_entry_expires(client):
+    order = make(Status.WAITING_CODE, number="4915123456789")
+    version = shown_version(client, order)
+    assert poll(client, order, version).status_code == 204
+    assert 0 < status_cache.client().ttl(status_cache.key(order.public_id)) <= status_cache.TTL
