@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -612,7 +613,9 @@ class AsyncSms4satsClient(_ClientBase):
 
     def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
         super().__init__(base_url, api_key, ref, timeout)
-        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+        # aiohttp underneath: a third of httpx's own CPU per call, and the poller makes hundreds a second
+        # (BENCHMARKS.md). Same httpx requests, responses and exceptions above it.
+        self._http = httpx.AsyncClient(transport=transport or AiohttpTransport(), **self._http_options())
 
     async def _run(self, call: Call) -> Any:
         headers = self._headers(call)

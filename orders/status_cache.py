@@ -14,12 +14,10 @@ A write that went around the lifecycle is seen at the latest when the entry expi
 trouble is never the buyer's: any failure here falls back to reading the row.
 """
 
-import functools
 import logging
 from typing import NamedTuple
 
-import redis
-from django.conf import settings
+from sms4sats_site.shared_redis import shared_key, shared_redis
 
 from .models import Kind
 
@@ -61,20 +59,13 @@ class PollState(NamedTuple):
         return cls(live == "1", float(opens) if opens else None, version, cancelable or None)
 
 
-@functools.cache
-def client():
-    """One client per process, shared by its threads. Not Django's cache: that builds a new client object
-    for every call, which alone cost more than the rest of an unchanged poll."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-
-
 def key(public_id):
-    return f"{settings.CACHE_KEY_PREFIX}:order-status:{public_id}"
+    return shared_key(f"order-status:{public_id}")
 
 
 def recall(public_id):
     try:
-        raw = client().get(key(public_id))
+        raw = shared_redis().get(key(public_id))
         return PollState.decode(raw) if raw else None
     except Exception:  # Redis down or slow, or an entry in another shape: the row answers instead
         log.warning("Status cache unavailable; reading the order row", exc_info=True)
@@ -85,7 +76,7 @@ def _write(order, only_if_missing):
     if order.kind == Kind.FUND:  # not on the storefront: its status URL must stay a 404
         return
     try:
-        client().set(key(order.public_id), PollState.of(order).encode(), ex=TTL, nx=only_if_missing)
+        shared_redis().set(key(order.public_id), PollState.of(order).encode(), ex=TTL, nx=only_if_missing)
     except Exception:
         log.warning("Could not write the status cache of order %s", order.public_id, exc_info=True)
 

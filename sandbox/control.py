@@ -1,11 +1,13 @@
-"""Global scenarios and faults, set through /sandbox/control and kept in Django's cache (Redis), so the
+"""Global scenarios and faults, set through /sandbox/control and kept in Redis, so the
 web server, the workers and the tests all see the same switches."""
 
+import json
 import random
 import time
 
-from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
+
+from sms4sats_site.shared_redis import shared_key, shared_redis
 
 CACHE_KEY = "sandbox:control"
 SCENARIOS = (None, "no_number", "no_code", "sms_fail")
@@ -16,7 +18,8 @@ FAULT_HEADER = "X-Sandbox-Fault"
 
 
 def get_control():
-    return {**DEFAULTS, **(cache.get(CACHE_KEY) or {})}
+    raw = shared_redis().get(shared_key(CACHE_KEY))  # read on every sandbox call: the cheap client
+    return {**DEFAULTS, **(json.loads(raw) if raw else {})}
 
 
 def set_control(data):
@@ -36,7 +39,7 @@ def set_control(data):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= top:
             raise ValueError(f"{key} must be a number from 0 to {top:g}")
         control[key] = float(value)
-    cache.set(CACHE_KEY, control, timeout=None)
+    shared_redis().set(shared_key(CACHE_KEY), json.dumps(control))
     return control
 
 

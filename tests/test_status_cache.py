@@ -138,7 +138,7 @@ def test_redis_trouble_falls_back_to_the_row(client):
     order = make(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    with mock.patch.object(status_cache, "client", return_value=down):
+    with mock.patch.object(status_cache, "shared_redis", return_value=down):
         assert poll(client, order, version).status_code == 204
         Order.objects.filter(pk=order.pk).update(status=Status.COMPLETED, code="99", next_poll_at=None)
         assert poll(client, order, version).status_code == 286
@@ -148,4 +148,4 @@ def test_the_entry_expires(client):
     order = make(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     assert poll(client, order, version).status_code == 204
-    assert 0 < status_cache.client().ttl(status_cache.key(order.public_id)) <= status_cache.TTL
+    assert 0 < status_cache.shared_redis().ttl(status_cache.key(order.public_id)) <= status_cache.TTL
