@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 from django_ratelimit.core import is_ratelimited
@@ -334,10 +334,12 @@ def order_detail(request, public_id):
 def _unchanged(live):
     """Nothing changed since the version the page sent: 204 keeps it polling, 286 stops it (and shop.js
     keeps what the page shows)."""
-    return HttpResponse(status=204 if live else HTMX_STOP_POLLING)
+    response = HttpResponse(status=204 if live else HTMX_STOP_POLLING)
+    # The hottest answer of the site: one header, not never_cache's patching (about a tenth of its cost).
+    response["Cache-Control"] = "no-store"
+    return response
 
 
-@never_cache
 @require_GET
 def order_status(request, public_id):
     """The status part, polled every 2 s. Nearly always "nothing changed", decided from the status cache
@@ -354,6 +356,7 @@ def order_status(request, public_id):
             return _unchanged(order.is_live)
     context = status_context(order)
     response = render(request, "orders/_status.html", context)
+    add_never_cache_headers(response)
     if not context["live"]:
         response.status_code = HTMX_STOP_POLLING
     return response

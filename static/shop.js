@@ -185,8 +185,14 @@
     }
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
-    // An empty 286 says "final, and nothing changed since your version": stop polling, keep the page.
-    if (event.detail.xhr.status === 286 && !event.detail.xhr.responseText) event.detail.shouldSwap = false;
+    // An empty 286 says "final, and nothing changed since your version". htmx stops polling only when it
+    // swaps, so swap in the part as it is, without its polling attributes.
+    var xhr = event.detail.xhr;
+    if (xhr.status !== 286 || xhr.responseText || !event.detail.target) return;
+    var kept = event.detail.target.cloneNode(true);
+    kept.removeAttribute("hx-get");
+    kept.removeAttribute("hx-trigger");
+    event.detail.serverResponse = kept.outerHTML;
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") pollNow();

@@ -242,3 +242,50 @@ def test_my_orders_after_a_reload(shop, page, browser):
     # The order's address works on its own (bookmark, another device).
     page.goto(first)
     assert page.locator("#order-status").count() == 1
+
+
+def test_a_final_order_already_shown_stops_polling_and_stays_on_the_page(live_server, transactional_db, page, settings):
+    """The engine lets go of an expired order after the grace window; nothing the page shows changed, so the
+    poll gets an empty 286: polling stops and shop.js keeps the part (htmx alone would swap in nothing)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders import lifecycle
+
+    settings.STATUS_POLL_SECONDS = 0.3
+    long_ago = timezone.now() - timedelta(hours=1)
+    order = Order.objects.create(
+        kind=Kind.RECEIVE,
+        status=Status.EXPIRED,
+        quoted_sats=1500,
+        invoice_sats=1500,
+        bolt11="lnbcrt15u1pn" + "x" * 200,
+        invoice_expires_at=long_ago,
+        next_poll_at=timezone.now(),  # still watched: a late payment would show
+        country_code=43,
+        country_name="Germany",
+        service_code="tg",
+        service_name="Telegram",
+    )
+    answers = []
+    page.on("response", lambda r: answers.append(r.status) if r.url.endswith("/status") else None)
+    page.goto(live_server.url + order.get_absolute_url())
+    page.wait_for_selector("text=Invoice expired")
+
+    def wait_for(status):
+        for _ in range(100):
+            if status in answers:
+                return True
+            page.wait_for_timeout(100)
+        return False
+
+    assert wait_for(204)
+    lifecycle.schedule_next_polls([order])  # the grace window is over
+    assert order.next_poll_at is None
+    assert wait_for(286)
+    polls = len(answers)
+    page.wait_for_timeout(1500)
+    assert len(answers) == polls, "polling stopped"
+    assert page.locator("#order-status").is_visible()
+    assert "Invoice expired" in page.inner_text("#order-status")

@@ -44,7 +44,9 @@ def test_an_unchanged_poll_costs_no_query_once_cached(client, django_assert_num_
     with django_assert_num_queries(1):  # a miss: the row, and the entry is filled
         assert poll(client, order, version).status_code == 204
     with django_assert_num_queries(0):
-        assert poll(client, order, version).status_code == 204
+        response = poll(client, order, version)
+    assert response.status_code == 204
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_a_lifecycle_change_shows_at_the_next_poll(client, django_capture_on_commit_callbacks):
