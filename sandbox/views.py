@@ -107,10 +107,10 @@ def find_order(request):
     order_id = request.GET.get("orderId", "").strip()
     if not order_id:
         raise ApiError("orderId is required")
-    order = SandboxOrder.objects.filter(order_id=order_id.lower()).first()
-    if order is None:
-        raise ApiError("order not found")
-    return order
+    try:
+        return SandboxOrder.objects.get(order_id=order_id.lower())  # unique: no ORDER BY to build
+    except SandboxOrder.DoesNotExist:
+        raise ApiError("order not found") from None
 
 
 @contextmanager
