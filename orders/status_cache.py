@@ -24,7 +24,7 @@ from .models import Kind
 log = logging.getLogger(__name__)
 
 # Bounds how long a write that bypassed the lifecycle (or two writers racing) could answer 204 wrongly.
-TTL = 60
+TTL = 30
 
 
 class PollState(NamedTuple):
@@ -67,8 +67,8 @@ def recall(public_id):
     try:
         raw = shared_redis().get(key(public_id))
         return PollState.decode(raw) if raw else None
-    except Exception:  # Redis down or slow, or an entry in another shape: the row answers instead
-        log.warning("Status cache unavailable; reading the order row", exc_info=True)
+    except Exception as exc:  # Redis down or slow, or an entry in another shape: the row answers instead
+        log.warning("Status cache unavailable (%s); reading the order row", type(exc).__name__)
         return None
 
 
@@ -77,8 +77,8 @@ def _write(order, only_if_missing):
         return
     try:
         shared_redis().set(key(order.public_id), PollState.of(order).encode(), ex=TTL, nx=only_if_missing)
-    except Exception:
-        log.warning("Could not write the status cache of order %s", order.public_id, exc_info=True)
+    except Exception as exc:
+        log.warning("Could not write the status cache of order %s (%s)", order.public_id, type(exc).__name__)
 
 
 def remember(order):
