@@ -1,20 +1,29 @@
-"""One Redis client per process for the hot paths, shared by its threads.
+"""One Redis connection per thread for the hot paths.
 
 Django's Redis cache builds a new client object on every call, which costs more CPU than the round trip
 itself (about 90 µs here, BENCHMARKS.md). The status poll and the sandbox's per-call switches use this
-client instead; everything else keeps Django's cache.
+client instead; everything else keeps Django's cache. One connection per thread, not a shared pool: no pool
+lock and no per-command check of the pooled connection on the hottest request of the site.
 """
 
-import functools
+import os
+import threading
 
 import redis
 from django.conf import settings
 
+_local = threading.local()
 
-@functools.cache
+
 def shared_redis():
-    # redis-py's pool notices a fork and opens new connections in the child (gunicorn, Celery prefork).
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    client = getattr(_local, "client", None)
+    # A forked child (gunicorn, Celery prefork) must not talk on its parent's socket.
+    if client is None or _local.pid != os.getpid():
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, single_connection_client=True
+        )
+        _local.client, _local.pid = client, os.getpid()
+    return client
 
 
 def shared_key(name):
