@@ -351,6 +351,20 @@ def arun(method, *args, **kwargs):
     return asyncio.run(go())
 
 
+def test_async_client_runs_on_aiohttp(sandbox_url):
+    """The poller's calls go through aiohttp (a third of httpx's own CPU per call, BENCHMARKS.md)."""
+    from httpx_aiohttp import AiohttpTransport
+
+    async def go():
+        async with AsyncSms4satsClient() as client:
+            assert isinstance(client._http._transport, AiohttpTransport)
+            await client.ping()
+            return client._http._transport.client
+
+    session = asyncio.run(go())
+    assert session is not None and session.closed  # the connections went with the client
+
+
 def test_async_catalog(sandbox_url):
     async def go():
         async with AsyncSms4satsClient() as client:
