@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from stack import (  # noqa: E402
 )
 
 LUA = Path(__file__).resolve().parent / "status_partial.lua"
+PAUSE_SECONDS = 3
 # Live orders are the ones being polled; terminal ones answer once (286) and the page stops polling.
 MIX = [
     ("unpaid", "receive", 25),
@@ -175,6 +177,9 @@ def main():
                     pids = [p.pid for p in stack.process_tree("web")[1:]]
                     label = f"pyspy-c{connections}-{name.replace(' ', '_')}"
                     spies = py_spy_start(pids, args.seconds, stack.dir, label)
+                # Let the previous run's queued requests drain first: wrk opens its connections at the start, and
+                # a gunicorn worker still busy then accepts none of them, so the other serves the whole run.
+                time.sleep(PAUSE_SECONDS)
                 result = wrk(url, connections, args.seconds, target)
                 for spy in spies:
                     spy.wait(30)

@@ -4,6 +4,8 @@ from . import views, webhooks
 
 app_name = "orders"
 urlpatterns = [
+    # The hottest URL of the site (every open order page, every 2 s) is tried first.
+    path("o/<uuid:public_id>/status", views.order_status, name="status"),
     path("", views.home, name="home"),
     path("catalog/services", views.services_fragment, name="services"),
     path("catalog/price", views.price_fragment, name="price"),
@@ -12,7 +14,6 @@ urlpatterns = [
     path("orders/", views.my_orders, name="my_orders"),
     path("how-it-works/", views.how_it_works, name="how"),
     path("o/<uuid:public_id>/", views.order_detail, name="detail"),
-    path("o/<uuid:public_id>/status", views.order_status, name="status"),
     path("o/<uuid:public_id>/cancel", views.order_cancel, name="cancel"),
     path("hooks/send/<uuid:public_id>/<str:secret>", webhooks.send_status, name="send_webhook"),
 ]

@@ -26,7 +26,8 @@ from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
 
-VERSION_HEADER = "X-Order-Version"
+# The X-Order-Version header that shop.js sends with each poll: the version the page shows.
+VERSION_META_KEY = "HTTP_X_ORDER_VERSION"
 
 
 # Helpers -------------------------------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def _unchanged(live):
 def order_status(request, public_id):
     """The status part, polled every 2 s. Nearly always "nothing changed", decided from the status cache
     (no query); else one row read. 200 with the part when it changed, 286 once it is final."""
-    shown = request.headers.get(VERSION_HEADER)
+    shown = request.META.get(VERSION_META_KEY)  # request.headers would build a dict of every header first
     if shown:
         cached = status_cache.recall(public_id)
         if cached is not None and cached.version_at(time.time()) == shown:
