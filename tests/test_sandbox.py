@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
 
 import bolt11
 import httpx
@@ -496,6 +497,17 @@ def test_fault_slow(client):
     started = time.monotonic()
     assert client.get(API + "/").status_code == 200
     assert time.monotonic() - started >= 0.3
+
+
+def test_the_sandbox_does_not_go_down_with_the_shops_redis(client):
+    import redis
+
+    from sandbox import control
+
+    down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    with mock.patch.object(control, "shared_redis", return_value=down):
+        assert control.get_control() == control.DEFAULTS
+        assert client.get(API + "/").status_code == 200
 
 
 def test_fault_forced_per_request(client):
