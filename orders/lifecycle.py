@@ -446,13 +446,7 @@ def record_change(order, *, note, upstream=None, **fields):
 
 def schedule_next_poll(order, now=None):
     """Nothing changed upstream: just set when to look again."""
-    now = now or timezone.now()
-    order.next_poll_at = next_poll_time(order.kind, order.status, now, order_fields(order, {}))
-    Order.objects.filter(pk=order.pk, status=order.status).update(
-        next_poll_at=order.next_poll_at, last_polled_at=now, poll_failures=0
-    )
-    if not order.is_live:  # the engine stopped watching a final order: so does its page
-        remember_status(order)
+    schedule_next_polls([order], now)
 
 
 def schedule_next_polls(orders, now=None):
@@ -467,7 +461,7 @@ def schedule_next_polls(orders, now=None):
             next_poll_at=next_poll_at, last_polled_at=now, poll_failures=0
         )
     for order in orders:
-        if not order.is_live:
+        if not order.is_live:  # the engine stopped watching a final order: so does its page
             remember_status(order)
 
 

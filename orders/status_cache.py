@@ -6,8 +6,8 @@ whether the engine still watches the order, the moment a cancel becomes possible
 the page can be showing (before and after that moment).
 
 Who writes it:
-- the lifecycle, after each commit that changes what the page shows (``remember``), with ``set``;
-- the status view, on a miss, from the row it read (``fill``), with ``add``: a view that read the row just
+- the lifecycle, after each commit that changes what the page shows (``remember``), with ``SET``;
+- the status view, on a miss, from the row it read (``fill``), with ``SET NX``: a view that read the row just
   before a change committed can never overwrite the lifecycle's newer entry.
 
 A write that went around the lifecycle is seen at the latest when the entry expires (``TTL``). Redis
