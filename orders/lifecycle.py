@@ -3,38 +3,51 @@
 Each move is checked against ``ALLOWED``, applied as a compare-and-set
 (``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction. Only
 workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, which enqueue work.
+
+Money states (completed, refunded, expired) are reached only on an answer of sms4sats, never on the
+shop's clock: past a local deadline an order waits for sms4sats to confirm (docs/design.md, "Truth about
+money").
 """
 
+import copy
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 import bolt11
+from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
 from . import status_cache
-from .models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
+from .models import HOLDING_STATUSES, TERMINAL_STATUSES, Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
 from .sms4sats import Sms4satsError, UpstreamRejected, UpstreamUnavailable, get_client
 
 log = logging.getLogger(__name__)
 
 ALLOWED = {
     Status.NEW: {Status.CREATING, Status.FAILED},
-    # Back to NEW only to retry a creation that upstream refused to take (unreachable, 5xx).
+    # Back to NEW only to retry a creation that surely never reached sms4sats (connection refused).
     Status.CREATING: {Status.UNPAID, Status.FAILED, Status.NEW},
     Status.UNPAID: {Status.HELD, Status.EXPIRED},
     Status.HELD: {Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED},
     Status.WAITING_CODE: {Status.COMPLETED, Status.REFUNDED},
-    # A payment seen after the local clock called the invoice expired (grace window).
+    # sms4sats shows a payment after it said the invoice was unpaid and expired (an admin refresh, or a
+    # slower clock at sms4sats).
     Status.EXPIRED: {Status.HELD},
     Status.COMPLETED: set(),
-    Status.REFUNDED: set(),
+    # A code (or a sent SMS) shown after a refund: sms4sats settles only then, so the buyer was charged and
+    # gets what was paid for. Reached by orders an older version refunded on its own clock.
+    Status.REFUNDED: {Status.COMPLETED},
     Status.FAILED: set(),
 }
 
 NO_NUMBER_MARKER = "no available number"
+
+# The worker tasks the lifecycle enqueues (orders/tasks.py), by name.
+CREATE_TASK = "orders.tasks.create_order"
+CANCEL_TASK = "orders.tasks.cancel_order"
 
 
 class TransitionRefused(Exception):
@@ -55,7 +68,9 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
     if to_status not in ALLOWED[from_status]:
         raise TransitionRefused(f"{from_status} → {to_status} is not allowed")
     now = timezone.now()
-    fields.setdefault("next_poll_at", next_poll_time(order.kind, to_status, now, order_fields(order, fields)))
+    if "next_poll_at" not in fields:
+        after = _as_after(order, to_status, fields)
+        fields["next_poll_at"] = after.next_poll_time(now, watched=is_watched(order))
     fields.setdefault("poll_failures", 0)
     with transaction.atomic():
         moved = Order.objects.filter(pk=order.pk, status=from_status).update(status=to_status, updated_at=now, **fields)
@@ -73,45 +88,36 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
     return bool(moved)
 
 
+def _as_after(order, status, fields):
+    """A copy of ``order`` as it will be after an update (to compute its next poll)."""
+    after = copy.copy(order)
+    after.status = status
+    for name, value in fields.items():
+        setattr(after, name, value)
+    return after
+
+
 def remember_status(order):
     """Tell the buyer's page (through the status cache) once the change is committed."""
     transaction.on_commit(lambda: status_cache.remember(order), robust=True)
 
 
-def order_fields(order, overrides):
-    """The order's timing fields as they will be after an update."""
-    return {
-        "paid_at": overrides.get("paid_at", order.paid_at),
-        "invoice_expires_at": overrides.get("invoice_expires_at", order.invoice_expires_at),
-        "completed_at": overrides.get("completed_at", order.completed_at),
-        "sms_status": overrides.get("sms_status", order.sms_status),
-    }
+def enqueue_on_commit(task_name, *args, countdown=None):
+    """Queue a worker task once the current transaction commits. robust: with the broker down the order is
+    still saved, and the sweep enqueues lost work again. By name: the tasks module imports this one."""
+    transaction.on_commit(lambda: current_app.send_task(task_name, args=args, countdown=countdown), robust=True)
 
 
-def next_poll_time(kind, status, now, fields):
-    """When an order in this state should be polled next; None once nothing more can change."""
-    fast = timedelta(seconds=settings.POLL_FAST_SECONDS)
-    if status == Status.NEW:
-        return now + timedelta(seconds=30)  # only a safety net: the creation task normally runs first
-    if status == Status.CREATING:
-        return None  # the creation task owns it; the sweep fails it if stuck
-    if status == Status.UNPAID:
-        return now + fast
-    if status in (Status.HELD, Status.WAITING_CODE):
-        paid_at = fields["paid_at"] or now
-        # A buyer watches closely for the first minutes; codes that take longer are polled less often.
-        return now + (fast if now - paid_at < timedelta(minutes=5) else 2 * fast)
-    if status == Status.EXPIRED:
-        expires_at = fields["invoice_expires_at"] or now
-        if now > expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS):
-            return None
-        return now + timedelta(seconds=settings.POLL_SLOW_SECONDS / 2)
-    if status == Status.COMPLETED and kind == Kind.SEND:
-        # Settled at "sent"; keep watching for "delivered" for a while.
-        completed_at = fields["completed_at"] or now
-        if fields["sms_status"] in (SmsStatus.SENT, SmsStatus.CREATED, "") and now - completed_at < timedelta(hours=1):
-            return now + fast
-    return None
+def is_watched(order):
+    return order.public_id in status_cache.watched([order.public_id])
+
+
+def mark_watched(order, now=None):
+    """A buyer opened the order's page: ask sms4sats about it at the next cycle, then at the fast pace."""
+    now = now or timezone.now()
+    status_cache.mark_watched(order.public_id)
+    soon = now + timedelta(seconds=settings.POLL_FAST_SECONDS)
+    Order.objects.filter(pk=order.pk, next_poll_at__gt=soon).update(next_poll_at=now)
 
 
 # --- Creation -------------------------------------------------------------------------------
@@ -131,8 +137,6 @@ def place_order(
     rental_weeks=None,
 ):
     """Save a new order and have a worker create it upstream once the row is committed."""
-    from .tasks import create_order
-
     with transaction.atomic():
         order = Order.objects.create(
             kind=kind,
@@ -145,11 +149,9 @@ def place_order(
             phone=phone,
             message=message,
             rental_weeks=rental_weeks,
-            next_poll_at=timezone.now() + timedelta(seconds=30),
         )
         OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
-        # robust: with the broker down the order is still saved; the poller's safety net enqueues it later.
-        transaction.on_commit(lambda: create_order.delay(order.pk), robust=True)
+        enqueue_on_commit(CREATE_TASK, order.pk)
     return order
 
 
@@ -188,7 +190,7 @@ def create_upstream(order_id, client=None):
 
 
 def call_create(client, order):
-    if order.kind in (Kind.RECEIVE, Kind.RENTAL):
+    if order.is_number_order:
         return client.create_order(order.country_code, order.service_code, is_rental=order.kind == Kind.RENTAL)
     if order.kind == Kind.SEND:
         return client.create_send_order(order.phone, order.message, webhook_url=webhook_url(order))
@@ -208,8 +210,6 @@ def webhook_url(order):
 
 def retry_or_fail_creation(order, exc):
     """Upstream unreachable or 5xx: it did not take the order, so trying again is safe, for a while."""
-    from .tasks import create_order
-
     age = (timezone.now() - order.created_at).total_seconds()
     if "timed out" in exc.reason.lower():
         # The request may have reached sms4sats; we never saw the invoice, so the buyer cannot pay it.
@@ -231,7 +231,7 @@ def retry_or_fail_creation(order, exc):
     attempts = order.events.filter(to_status=Status.CREATING).count()
     delay = min(2**attempts, 30)
     if transition(order, Status.NEW, note=f"sms4sats unavailable ({exc.reason}); retrying in {delay}s"):
-        transaction.on_commit(lambda: create_order.apply_async((order.pk,), countdown=delay), robust=True)
+        enqueue_on_commit(CREATE_TASK, order.pk, countdown=delay)
     return order
 
 
@@ -302,14 +302,13 @@ def apply_status(order, status, now=None):
     now = now or timezone.now()
     snapshot = status.raw
     if order.status == Status.EXPIRED and status.paid:
-        transition(
-            order, Status.HELD, note="Late payment seen after the invoice expired", upstream=snapshot, paid_at=now
-        )
+        transition(order, Status.HELD, note="Payment seen after the invoice expired", upstream=snapshot, paid_at=now)
     if order.status == Status.UNPAID:
         if status.paid:
             transition(order, Status.HELD, note="Payment held", upstream=snapshot, paid_at=now)
         elif order.invoice_expires_at and now >= order.invoice_expires_at:
-            transition(order, Status.EXPIRED, note="Invoice expired unpaid", upstream=snapshot)
+            # sms4sats says unpaid, and the invoice can no longer be paid: expired on sms4sats' word.
+            transition(order, Status.EXPIRED, note="sms4sats: unpaid after the invoice expired", upstream=snapshot)
             return order
     if order.kind == Kind.SEND:
         return apply_send_status(order, status, snapshot, now)
@@ -321,7 +320,7 @@ def apply_status(order, status, now=None):
 
 
 def apply_receive_status(order, status, snapshot, now):
-    if order.status not in (Status.HELD, Status.WAITING_CODE):
+    if order.status not in (*HOLDING_STATUSES, Status.REFUNDED):
         return order
     if status.code:
         if order.status == Status.HELD and status.number:
@@ -333,15 +332,21 @@ def apply_receive_status(order, status, snapshot, now):
                 number=status.number,
                 number_at=now,
             )
+        # After a refund too: sms4sats settles only on a code, so the buyer was charged and gets the code.
+        note = "Code received; payment settled"
+        if order.status == Status.REFUNDED:
+            note = "sms4sats shows a code after the refund; the payment is settled"
         transition(
             order,
             Status.COMPLETED,
-            note="Code received; payment settled",
+            note=note,
             upstream=snapshot,
             code=status.code,
             number=status.number or order.number,
             completed_at=now,
         )
+        return order
+    if order.status == Status.REFUNDED:
         return order
     if status.error:
         reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else refund_reason_for(order, now)
@@ -359,15 +364,8 @@ def apply_receive_status(order, status, snapshot, now):
         transition(
             order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, number=status.number, number_at=now
         )
-    if past_auto_cancel(order, now):
-        transition(
-            order,
-            Status.REFUNDED,
-            note="No code before the automatic cancel",
-            upstream=snapshot,
-            refund_reason=RefundReason.TIMEOUT,
-            refunded_at=now,
-        )
+    # Past the automatic cancel with no code and no error: sms4sats has not said what it did with the
+    # payment yet, so the order waits (the page says so) and the engine keeps asking.
     return order
 
 
@@ -381,27 +379,21 @@ def refund_reason_for(order, now):
     return RefundReason.UPSTREAM
 
 
-def past_auto_cancel(order, now):
-    """Upstream cancels a code-less order ~21 minutes after payment; past that plus grace, we call it."""
-    if order.paid_at is None:
-        return False
-    limit = settings.AUTO_CANCEL_SECONDS + settings.AUTO_CANCEL_GRACE_SECONDS
-    return now >= order.paid_at + timedelta(seconds=limit)
-
-
 def apply_send_status(order, status, snapshot, now):
     sms_status = status.sms_status or ""
+    sent = sms_status in (SmsStatus.SENT, SmsStatus.DELIVERED)
+    if order.status in (Status.HELD, Status.REFUNDED) and sent:
+        transition(
+            order,
+            Status.COMPLETED,
+            note=f"SMS {sms_status}; payment settled",
+            upstream=snapshot,
+            sms_status=sms_status,
+            completed_at=now,
+        )
+        return order
     if order.status == Status.HELD:
-        if sms_status in (SmsStatus.SENT, SmsStatus.DELIVERED):
-            transition(
-                order,
-                Status.COMPLETED,
-                note=f"SMS {sms_status}; payment settled",
-                upstream=snapshot,
-                sms_status=sms_status,
-                completed_at=now,
-            )
-        elif sms_status == SmsStatus.FAILED or status.error:
+        if sms_status == SmsStatus.FAILED or status.error:
             transition(
                 order,
                 Status.REFUNDED,
@@ -423,8 +415,7 @@ def apply_send_status(order, status, snapshot, now):
 def record_change(order, *, note, upstream=None, **fields):
     """A change that is not a status move (the SMS went from sent to delivered): same CAS, same timeline."""
     now = timezone.now()
-    merged = order_fields(order, fields)
-    fields["next_poll_at"] = next_poll_time(order.kind, order.status, now, merged)
+    fields["next_poll_at"] = _as_after(order, order.status, fields).next_poll_time(now, watched=is_watched(order))
     # Compare-and-set on the SMS status too: two polls of one order (a webhook made it due while another
     # worker was polling it) must not both record "SMS delivered".
     # Same for a cancel request: two clicks must not send two.
@@ -444,29 +435,40 @@ def record_change(order, *, note, upstream=None, **fields):
     return bool(changed)
 
 
+# --- Scheduling -----------------------------------------------------------------------------
+# When to ask next is Order.next_poll_time (one rule, its numbers from settings); these functions write it.
+
+
 def schedule_next_poll(order, now=None):
     """Nothing changed upstream: just set when to look again."""
     schedule_next_polls([order], now)
 
 
 def schedule_next_polls(orders, now=None):
-    """``schedule_next_poll`` for many orders: one UPDATE per (status, next time) group, not one per order."""
+    """``schedule_next_poll`` for many orders: one UPDATE per (status, next time) group, not one per order.
+    An order the engine stops watching before sms4sats settled it (the reconcile horizon) is flagged for
+    the operator."""
     now = now or timezone.now()
+    watched = status_cache.watched(o.public_id for o in orders)
     groups = {}
     for order in orders:
-        order.next_poll_at = next_poll_time(order.kind, order.status, now, order_fields(order, {}))
-        groups.setdefault((order.status, order.next_poll_at), []).append(order.pk)
-    for (status, next_poll_at), pks in groups.items():
-        Order.objects.filter(pk__in=pks, status=status).update(
-            next_poll_at=next_poll_at, last_polled_at=now, poll_failures=0
-        )
+        order.next_poll_at = order.next_poll_time(now, watched=order.public_id in watched)
+        abandoned = order.next_poll_at is None and order.status not in TERMINAL_STATUSES
+        groups.setdefault((order.status, order.next_poll_at, abandoned), []).append(order.pk)
+    for (status, next_poll_at, abandoned), pks in groups.items():
+        fields = {"next_poll_at": next_poll_at, "last_polled_at": now, "poll_failures": 0}
+        if abandoned:
+            fields["reconcile_abandoned_at"] = now
+            log.warning("Stopped asking sms4sats about %d unsettled order(s) past the horizon", len(pks))
+        Order.objects.filter(pk__in=pks, status=status).update(**fields)
     for order in orders:
         if not order.is_live:  # the engine stopped watching a final order: so does its page
             remember_status(order)
 
 
 def back_off(order, error, now=None):
-    """Upstream failed for this one order: look again later, without stopping the others."""
+    """sms4sats answered about this one order with something we cannot use (refused, malformed): look again
+    later, without slowing the others. Outages are not per order: see upstream_health."""
     now = now or timezone.now()
     failures = order.poll_failures + 1
     delay = min(settings.POLL_FAST_SECONDS * 2 ** min(failures, 6), settings.POLL_MAX_BACKOFF_SECONDS)
@@ -476,33 +478,18 @@ def back_off(order, error, now=None):
     log.warning("Polling order %s failed (%s); next try in %ss", order.public_id, error, delay)
 
 
-def apply_local_deadlines(order, now=None):
-    """Rules that hold even when upstream cannot be asked (expiry, the auto-cancel)."""
-    now = now or timezone.now()
-    if order.status == Status.UNPAID and order.invoice_expires_at:
-        if now >= order.invoice_expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS):
-            transition(order, Status.EXPIRED, note="Invoice expired (upstream not reachable to confirm)")
-    elif order.status in (Status.HELD, Status.WAITING_CODE) and order.kind in (Kind.RECEIVE, Kind.RENTAL):
-        if past_auto_cancel(order, now):
-            transition(
-                order,
-                Status.REFUNDED,
-                note="No code before the automatic cancel",
-                refund_reason=RefundReason.TIMEOUT,
-                refunded_at=now,
-            )
-
-
 def refresh(order, client=None):
-    """Poll upstream for one order now and apply the answer (the admin's "refresh")."""
-    if not order.upstream_id:
+    """Ask sms4sats about one order now and apply what it says, from any state it can still change (the
+    admin's "refresh")."""
+    if not order.upstream_id or order.status in (Status.NEW, Status.CREATING, Status.FAILED):
         return order
     client = client or get_client()
     try:
         status = client.order_status(order.upstream_id)
+    except UpstreamUnavailable:
+        return order  # nothing learned; the engine keeps asking on its schedule
     except Sms4satsError as exc:
         back_off(order, exc.reason)
-        apply_local_deadlines(order)
         return order
     apply_status(order, status)
     if order.next_poll_at and Order.objects.filter(pk=order.pk, next_poll_at__lt=timezone.now()).exists():
@@ -516,33 +503,31 @@ def make_due(order):
         Order.objects.filter(pk=order.pk).update(next_poll_at=timezone.now())
 
 
+def make_all_due(now=None):
+    """sms4sats answers again after an outage: every order the engine watches is due at once."""
+    now = now or timezone.now()
+    return Order.objects.watched_by_engine().filter(next_poll_at__gt=now).update(next_poll_at=now)
+
+
 # --- Cancel ---------------------------------------------------------------------------------
 
 
 def request_cancel(order, by="buyer"):
-    """Ask sms4sats to cancel a paid, code-less order (allowed 2 minutes after payment)."""
-    from .tasks import cancel_order
-
+    """Ask sms4sats to cancel a paid, code-less order (the rule: Order.cancel_refusal)."""
     now = timezone.now()
-    if order.kind not in (Kind.RECEIVE, Kind.RENTAL):
-        raise CancelRefused("Only number orders can be canceled.")
-    if order.status not in (Status.HELD, Status.WAITING_CODE) or order.code:
-        raise CancelRefused("This order can no longer be canceled.")
-    if order.cancel_requested_at:
-        raise CancelRefused("A cancel is already on its way to sms4sats.")
-    if not order.can_cancel(now):
-        wait = int((order.cancel_allowed_at - now).total_seconds()) + 1
-        raise CancelRefused(f"sms4sats allows a cancel 2 minutes after payment; please wait {wait} more seconds.")
+    refusal = order.cancel_refusal(now)
+    if refusal:
+        raise CancelRefused(refusal)
     if not record_change(order, note=f"Cancel requested by the {by}", cancel_requested_at=now):
         raise CancelRefused("This order changed meanwhile; please look again.")
     # robust: if the broker is down the request is lost, but sms4sats cancels by itself at ~21 minutes.
-    transaction.on_commit(lambda: cancel_order.delay(order.pk), robust=True)
+    enqueue_on_commit(CANCEL_TASK, order.pk)
 
 
 def cancel_upstream(order_id, client=None):
     """The worker's half of a cancel: refunded only once sms4sats confirms."""
     order = Order.objects.filter(pk=order_id).first()
-    if order is None or order.status not in (Status.HELD, Status.WAITING_CODE):
+    if order is None or order.status not in HOLDING_STATUSES:
         return order
     client = client or get_client()
     try:

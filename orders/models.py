@@ -1,10 +1,22 @@
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+
+def format_duration(seconds):
+    """A short English duration for the buyer's pages: "2 minutes", "45 seconds", "1 hour"."""
+    seconds = int(seconds)
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
 def new_webhook_secret():
@@ -30,8 +42,15 @@ class Status(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# The shop's vocabulary: named sets of kinds and statuses, used everywhere instead of spelled-out tuples.
 TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.REFUNDED, Status.EXPIRED, Status.FAILED})
 PAID_STATUSES = frozenset({Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED})
+# Paid and held, nothing final yet: sms4sats will settle (code, SMS sent) or return the payment.
+HOLDING_STATUSES = frozenset({Status.HELD, Status.WAITING_CODE})
+# Orders for a phone number (a one-time code or a rental).
+NUMBER_KINDS = frozenset({Kind.RECEIVE, Kind.RENTAL})
+# What buyers order on the storefront; funding the prepaid account is the operator's business.
+STOREFRONT_KINDS = frozenset({Kind.RECEIVE, Kind.RENTAL, Kind.SEND})
 
 
 class RefundReason(models.TextChoices):
@@ -47,6 +66,23 @@ class SmsStatus(models.TextChoices):
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+
+
+class OrderQuerySet(models.QuerySet):
+    def storefront(self):
+        """The buyers' orders (not the operator's prepaid top-ups)."""
+        return self.exclude(kind=Kind.FUND)
+
+    def for_session(self, session_key):
+        return self.storefront().filter(session_key=session_key) if session_key else self.none()
+
+    def due(self, now):
+        """Orders the engine should ask sms4sats about now."""
+        return self.filter(next_poll_at__lte=now)
+
+    def watched_by_engine(self):
+        """Orders the engine still polls (a schedule is set)."""
+        return self.filter(next_poll_at__isnull=False)
 
 
 class Order(models.Model):
@@ -93,8 +129,14 @@ class Order(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveIntegerField(default=0)
 
+    # Set when the engine stopped asking sms4sats about an order it could not settle (RECONCILE_HORIZON_SECONDS
+    # past its local deadline without an answer): for the operator to look at; the buyer is never told a result.
+    reconcile_abandoned_at = models.DateTimeField(null=True, blank=True)
+
     session_key = models.CharField(max_length=40, blank=True, db_index=True)
     webhook_secret = models.CharField(max_length=40, default=new_webhook_secret, editable=False)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -125,27 +167,47 @@ class Order(models.Model):
         return f"+{self.number}" if self.number and not self.number.startswith("+") else self.number
 
     @property
-    def auto_cancel_at(self):
-        from django.conf import settings
+    def is_number_order(self):
+        return self.kind in NUMBER_KINDS
 
-        if self.paid_at is None:
+    @property
+    def auto_cancel_at(self):
+        """When sms4sats returns a code-less receive order's payment by itself (21 minutes after payment)."""
+        if self.paid_at is None or self.kind != Kind.RECEIVE:
             return None
-        return self.paid_at + timezone.timedelta(seconds=settings.AUTO_CANCEL_SECONDS)
+        return self.paid_at + timedelta(seconds=settings.AUTO_CANCEL_SECONDS)
 
     @property
     def cancel_allowed_at(self):
-        from django.conf import settings
-
         if self.paid_at is None:
             return None
-        return self.paid_at + timezone.timedelta(seconds=settings.CANCEL_AFTER_SECONDS)
+        return self.paid_at + timedelta(seconds=settings.CANCEL_AFTER_SECONDS)
+
+    # The cancel rule, in one place: the lifecycle refuses with these words, the page and the status cache
+    # read the moment it opens.
+    def cancel_refusal(self, now=None):
+        """Why the buyer (or operator) may not cancel now, or None when a cancel may be sent to sms4sats."""
+        now = now or timezone.now()
+        if self.kind != Kind.RECEIVE:
+            return "Only one-time code orders can be canceled."
+        if self.status not in HOLDING_STATUSES or self.code:
+            return "This order can no longer be canceled."
+        if self.cancel_requested_at:
+            return "A cancel is already on its way to sms4sats."
+        if now < self.cancel_allowed_at:
+            wait = int((self.cancel_allowed_at - now).total_seconds()) + 1
+            return (
+                f"sms4sats allows a cancel {format_duration(settings.CANCEL_AFTER_SECONDS)} after payment; "
+                f"please wait {wait} more seconds."
+            )
+        return None
 
     def cancel_opens_at(self):
-        """When the buyer may cancel (a paid receive/rental order without a code, 2 minutes after payment);
-        None when this state can never be canceled."""
+        """When the buyer may cancel (a paid one-time code order without a code, CANCEL_AFTER_SECONDS after
+        payment); None when this state can never be canceled."""
         if (
-            self.kind in (Kind.RECEIVE, Kind.RENTAL)
-            and self.status in (Status.HELD, Status.WAITING_CODE)
+            self.kind == Kind.RECEIVE
+            and self.status in HOLDING_STATUSES
             and not self.code
             and self.cancel_requested_at is None
         ):
@@ -156,6 +218,47 @@ class Order(models.Model):
         opens = self.cancel_opens_at()
         return opens is not None and (now or timezone.now()) >= opens
 
+    # Local deadlines: the shop's clock never decides about money (docs/design.md, "Truth about money").
+    # Past one, the order waits for sms4sats to confirm what happened, and the page says so.
+    def local_deadline(self):
+        """When sms4sats should have decided this order by its own rules (invoice expiry, the automatic
+        cancel of a code-less order); None when no such deadline applies to its state."""
+        if self.status == Status.UNPAID:
+            return self.invoice_expires_at
+        if self.status in HOLDING_STATUSES and self.kind == Kind.RECEIVE and self.auto_cancel_at:
+            return self.auto_cancel_at + timedelta(seconds=settings.AUTO_CANCEL_GRACE_SECONDS)
+        return None
+
+    def awaiting_confirmation(self, now=None):
+        deadline = self.local_deadline()
+        return deadline is not None and (now or timezone.now()) >= deadline
+
+    def next_poll_time(self, now, watched):
+        """When the engine should ask sms4sats about this order next; None once nothing more can change.
+        The one polling rule (docs/design.md, "Upstream health and scheduling")."""
+        pace = timedelta(seconds=settings.POLL_FAST_SECONDS if watched else settings.POLL_UNWATCHED_SECONDS)
+        if self.status in (Status.NEW, Status.CREATING):
+            return None  # the creation task owns it; the sweep enqueues a lost one again
+        deadline = self.local_deadline()
+        if deadline is not None and now >= deadline:
+            if now >= deadline + timedelta(seconds=settings.RECONCILE_HORIZON_SECONDS):
+                return None  # longer than any hold can last: the operator looks (reconcile_abandoned_at)
+            return now + max(pace, timedelta(seconds=settings.POLL_RECONCILE_SECONDS))
+        if self.status in (Status.UNPAID, *HOLDING_STATUSES):
+            return now + pace
+        if self.status == Status.EXPIRED:
+            # sms4sats said unpaid; a payment could still show for a short while if its clock is behind ours.
+            expires_at = self.invoice_expires_at or now
+            if now < expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS):
+                return now + pace
+            return None
+        if self.status == Status.COMPLETED and self.kind == Kind.SEND:
+            # Settled at "sent"; keep watching for "delivered" for an hour.
+            completed_at = self.completed_at or now
+            if self.sms_status in (SmsStatus.SENT, SmsStatus.CREATED, "") and now - completed_at < timedelta(hours=1):
+                return now + pace
+        return None
+
     @property
     def is_live(self):
         """Should the buyer's page keep polling? While the engine still watches the order: until a terminal
@@ -163,11 +266,12 @@ class Order(models.Model):
         SMS delivery report). The engine says so by keeping ``next_poll_at`` set."""
         return not self.is_terminal or self.next_poll_at is not None
 
-    def status_version(self, can_cancel):
+    def status_version(self, can_cancel, awaiting=False):
         """A short fingerprint of everything the status part shows: equal versions, same page."""
         state = "|".join(
             str(part)
             for part in (
+                awaiting,
                 self.status,
                 self.sms_status,
                 self.number,
@@ -183,7 +287,7 @@ class Order(models.Model):
 
     @property
     def seconds_to_code(self):
-        if self.paid_at and self.completed_at and self.kind in (Kind.RECEIVE, Kind.RENTAL):
+        if self.paid_at and self.completed_at and self.is_number_order:
             return (self.completed_at - self.paid_at).total_seconds()
         return None
 

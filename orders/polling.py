@@ -1,17 +1,25 @@
-"""One poll cycle: claim the due orders, ask sms4sats about them concurrently, apply the answers."""
+"""One poll cycle: claim the due orders, ask sms4sats about them concurrently, apply the answers.
+
+At most one cycle runs at a time (a Redis lock; a tick that finds one running does nothing) and none runs
+longer than POLL_CYCLE_MAX_SECONDS. While sms4sats is not answering (upstream_health) a cycle asks about one
+order only, a probe; when a call succeeds again every waiting order is made due at once.
+"""
 
 import asyncio
 import logging
 import time
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import lifecycle
-from .models import Order, Status
-from .sms4sats import AsyncSms4satsClient, Sms4satsError
+from sms4sats_site.shared_redis import shared_key, shared_redis
+
+from . import lifecycle, upstream_health
+from .models import TERMINAL_STATUSES, Order, Status
+from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +78,42 @@ async def open_client():
 
 
 def poll_cycle(limit=None):
-    """Poll every due order once, a chunk at a time, up to ``limit`` orders. Returns a small report."""
+    """Poll due orders a chunk at a time, up to ``limit`` orders and POLL_CYCLE_MAX_SECONDS. Returns a small
+    report, or None when another cycle is running."""
+    lock = shared_redis().lock(shared_key("poll-cycle"), timeout=settings.POLL_CYCLE_MAX_SECONDS + CLAIM_SECONDS)
+    if not lock.acquire(blocking=False):
+        return None
+    try:
+        return _poll_cycle(limit or settings.POLL_BATCH_SIZE)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired meanwhile: the next tick takes it
+            log.warning("The poll cycle outlived its lock")
+
+
+def _poll_cycle(limit):
     started = time.monotonic()
-    limit = limit or settings.POLL_BATCH_SIZE
-    report = {"claimed": 0, "asked": 0, "errors": 0, "changed": 0, "chunks": 0}
+    report = {"claimed": 0, "asked": 0, "errors": 0, "changed": 0, "chunks": 0, "probe": False}
     # One event loop and one pooled client for the whole cycle; the ORM runs between the loop's runs.
     with asyncio.Runner() as runner:
         client = None
         try:
-            while report["claimed"] < limit:
+            while report["claimed"] < limit and time.monotonic() - started < settings.POLL_CYCLE_MAX_SECONDS:
+                if upstream_health.take_recovery():
+                    report["made_due"] = lifecycle.make_all_due()
+                # sms4sats not answering: one order is the probe, the others stay due for when it answers.
+                probing = upstream_health.is_down()
+                report["probe"] = report["probe"] or probing
+                chunk = 1 if probing else min(CHUNK_SIZE, limit - report["claimed"])
                 claimed_at = timezone.now()
-                orders = claim_due_orders(min(CHUNK_SIZE, limit - report["claimed"]), now=claimed_at)
+                orders = claim_due_orders(chunk, now=claimed_at)
                 if not orders:
                     break
                 if client is None:
                     client = runner.run(open_client())
                 poll_chunk(orders, claimed_at, report, runner, client)
-                if len(orders) < CHUNK_SIZE:
+                if len(orders) < chunk or (probing and upstream_health.is_down()):
                     break
         finally:
             if client is not None:
@@ -122,36 +149,30 @@ def poll_chunk(orders, claimed_at, report, runner, client):
 def apply_one(order, result, unchanged=None):
     """Apply one answer. An order whose answer changed nothing goes to ``unchanged`` (scheduled by the
     caller in one go) when a list is given, else it is scheduled here."""
-    from .tasks import create_order
-
-    if order.status == Status.NEW:
-        # The creation task was lost (for example Redis restarted): enqueue it again; the claim makes it once.
-        lifecycle.schedule_next_poll(order)
-        create_order.delay(order.pk)
-        return 0
-    if result is None:
-        lifecycle.apply_local_deadlines(order)
-        lifecycle.schedule_next_poll(order)
-        return 0
-    if isinstance(result, Sms4satsError):
+    if isinstance(result, UpstreamUnavailable):
+        # sms4sats did not answer: not this order's fault. It is asked again on its usual schedule (an outage
+        # turns the cycles into probes, upstream_health), with no backoff of its own to wait out afterwards.
+        result = None
+    elif isinstance(result, Sms4satsError):
         lifecycle.back_off(order, result.reason)
-        lifecycle.apply_local_deadlines(order)
         return 0
-    before = (order.status, order.sms_status, order.number, order.code)
-    lifecycle.apply_status(order, result)
-    changed = (order.status, order.sms_status, order.number, order.code) != before
+    changed = 0
+    if result is not None:
+        before = (order.status, order.sms_status, order.number, order.code)
+        lifecycle.apply_status(order, result)
+        changed = int((order.status, order.sms_status, order.number, order.code) != before)
     if not changed:
         if unchanged is None:
             lifecycle.schedule_next_poll(order)
         else:
             unchanged.append(order)
-    return int(changed)
+    return changed
 
 
 def sweep(now=None):
-    """Catch what fell through: creations stuck mid-call, and live orders nobody polled for too long."""
+    """Catch what fell through: creations lost before or during their task, live orders nobody polls."""
     now = now or timezone.now()
-    report = {"stuck_creating": 0, "rescheduled": 0}
+    report = {"stuck_creating": 0, "requeued": 0, "rescheduled": 0}
     stuck = Order.objects.filter(
         status=Status.CREATING, updated_at__lt=now - timedelta(seconds=settings.CREATE_STUCK_SECONDS)
     )
@@ -162,7 +183,15 @@ def sweep(now=None):
             note="Creation never finished (worker lost mid-call)",
             failure_reason="The order could not be created. No invoice was shown and no money moved.",
         )
-    forgotten = Order.objects.exclude(status__in=[Status.COMPLETED, Status.REFUNDED, Status.FAILED, Status.CREATING])
-    forgotten = forgotten.filter(next_poll_at__isnull=True).exclude(status=Status.EXPIRED)
+    # A NEW order whose creation task never ran (the broker lost it): enqueue it again; the claim in
+    # create_upstream makes sure it is created once.
+    lost = Order.objects.filter(
+        status=Status.NEW, updated_at__lt=now - timedelta(seconds=settings.CREATE_REQUEUE_SECONDS)
+    ).values_list("pk", flat=True)
+    for pk in lost:
+        current_app.send_task(lifecycle.CREATE_TASK, args=(pk,))
+        report["requeued"] += 1
+    forgotten = Order.objects.exclude(status__in=[*TERMINAL_STATUSES, Status.NEW, Status.CREATING])
+    forgotten = forgotten.filter(next_poll_at__isnull=True, reconcile_abandoned_at__isnull=True)
     report["rescheduled"] = forgotten.update(next_poll_at=now)
     return report

@@ -24,6 +24,8 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
+from . import upstream_health
+
 logger = logging.getLogger(__name__)
 
 AUTO_SELECT = 999  # the provider's "any country" id (0 is Russia)
@@ -468,6 +470,7 @@ def request_failed(call: Call, exc: httpx.HTTPError) -> Sms4satsError:
         error = UpstreamUnavailable(f"{call.name}: unreachable ({type(exc).__name__}: {exc})")
     else:  # e.g. a body that cannot be decoded, too many redirects
         error = UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}")
+    upstream_health.record(not isinstance(error, UpstreamUnavailable), error.reason)
     return _fail(call, error)
 
 
@@ -479,6 +482,8 @@ def finish(call: Call, response: httpx.Response) -> Any:
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors; also an empty body
         body, is_json = None, False
     reason = _body_reason(body) or f"HTTP {status}"
+    # Every answer passes here: a 5xx counts as sms4sats not answering, anything else as answering.
+    upstream_health.record(status < 500, reason)
     if status >= 500:
         raise _fail(call, UpstreamUnavailable(reason, status_code=status))
     if status >= 400:

@@ -17,8 +17,11 @@ trouble is never the buyer's: any failure here falls back to reading the row.
 import logging
 from typing import NamedTuple
 
+from django.conf import settings
+
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
+from . import upstream_health
 from .models import Kind
 
 log = logging.getLogger(__name__)
@@ -29,34 +32,44 @@ TTL = 30
 
 class PollState(NamedTuple):
     live: bool
-    cancel_opens_at: float | None  # epoch seconds; None while this state can never be canceled
-    version: str  # what the page shows before a cancel is possible
-    version_cancelable: str | None  # ... and after
+    # (from epoch seconds, version): what the page shows from that moment on. The first starts at 0; later
+    # ones at the moments the page changes by the clock alone (a cancel opens, a local deadline passes).
+    versions: tuple
 
     @classmethod
     def of(cls, order):
         opens = order.cancel_opens_at()
-        return cls(
-            live=order.is_live,
-            cancel_opens_at=opens.timestamp() if opens else None,
-            version=order.status_version(can_cancel=False),
-            version_cancelable=order.status_version(can_cancel=True) if opens else None,
-        )
+        deadline = order.local_deadline()
+        moments = sorted({m.timestamp() for m in (opens, deadline) if m is not None})
+        versions = [(0.0, order.status_version(can_cancel=False, awaiting=False))]
+        for moment in moments:
+            can_cancel = opens is not None and moment >= opens.timestamp()
+            awaiting = deadline is not None and moment >= deadline.timestamp()
+            versions.append((moment, order.status_version(can_cancel=can_cancel, awaiting=awaiting)))
+        return cls(live=order.is_live, versions=tuple(versions))
 
     def version_at(self, now):
         """The version the page shows at ``now`` (epoch seconds)."""
-        if self.cancel_opens_at is not None and now >= self.cancel_opens_at:
-            return self.version_cancelable
-        return self.version
+        shown = self.versions[0][1]
+        for moment, version in self.versions[1:]:
+            if now < moment:
+                break
+            shown = version
+        return shown
 
     def encode(self):
-        opens = "" if self.cancel_opens_at is None else repr(self.cancel_opens_at)
-        return f"{int(self.live)}|{opens}|{self.version}|{self.version_cancelable or ''}"
+        return f"{int(self.live)}|" + ",".join(f"{moment!r}:{version}" for moment, version in self.versions)
 
     @classmethod
     def decode(cls, raw):
-        live, opens, version, cancelable = raw.decode().split("|")
-        return cls(live == "1", float(opens) if opens else None, version, cancelable or None)
+        live, versions = raw.decode().split("|")
+        pairs = (item.split(":") for item in versions.split(","))
+        return cls(live == "1", tuple((float(moment), version) for moment, version in pairs))
+
+
+def page_version(version, live, upstream_down):
+    """The version a page shows: a live order's page also shows whether sms4sats answers (its banner)."""
+    return f"{version}-down" if live and upstream_down else version
 
 
 def key(public_id):
@@ -64,12 +77,53 @@ def key(public_id):
 
 
 def recall(public_id):
+    """The entry of an order, or None (missing, or Redis trouble)."""
     try:
         raw = shared_redis().get(key(public_id))
         return PollState.decode(raw) if raw else None
+    except Exception as exc:
+        log.warning("Status cache unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def watch_key(public_id):
+    return shared_key(f"order-watched:{public_id}")
+
+
+def poll(public_id):
+    """One round trip for a page's status poll: mark the order as watched (the engine then asks sms4sats
+    about it every POLL_FAST_SECONDS), read its entry and whether sms4sats answers.
+    Returns (PollState or None, upstream_down)."""
+    try:
+        pipe = shared_redis().pipeline(transaction=False)
+        pipe.set(watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
+        pipe.get(key(public_id))
+        pipe.get(upstream_health.down_key())
+        _, raw, down = pipe.execute()
+        return (PollState.decode(raw) if raw else None), down is not None
     except Exception as exc:  # Redis down or slow, or an entry in another shape: the row answers instead
         log.warning("Status cache unavailable (%s); reading the order row", type(exc).__name__)
-        return None
+        return None, False
+
+
+def mark_watched(public_id):
+    try:
+        shared_redis().set(watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
+    except Exception as exc:
+        log.warning("Could not mark order %s as watched (%s)", public_id, type(exc).__name__)
+
+
+def watched(public_ids):
+    """The subset of ``public_ids`` whose page polled within ORDER_WATCH_SECONDS. On Redis trouble all of
+    them count as watched: polling too often is safer for the buyer than too rarely."""
+    public_ids = list(public_ids)
+    if not public_ids:
+        return set()
+    try:
+        flags = shared_redis().mget([watch_key(pid) for pid in public_ids])
+    except Exception:
+        return set(public_ids)
+    return {pid for pid, flag in zip(public_ids, flags, strict=True) if flag is not None}
 
 
 def _write(order, only_if_missing):

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 from django_ratelimit.core import is_ratelimited
 
-from . import catalog, lifecycle, status_cache
+from . import catalog, lifecycle, status_cache, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
-from .models import Kind, Order, RefundReason, SmsStatus, Status
+from .models import Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
@@ -291,23 +291,31 @@ def _sandbox_pay_url():
 SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
 
 
-def status_context(order, now=None):
+def status_context(order, now=None, upstream_down=None):
     """Everything the status part shows, computed from the one row (no queries, no upstream calls)."""
     now = now or timezone.now()
+    if upstream_down is None:
+        upstream_down = upstream_health.is_down()
     can_cancel = order.can_cancel(now)
+    awaiting = order.awaiting_confirmation(now)
     live = order.is_live
     ctx = {
         "order": order,
         "live": live,
-        "version": order.status_version(can_cancel),
+        "version": status_cache.page_version(order.status_version(can_cancel, awaiting), live, upstream_down),
+        "awaiting_confirmation": awaiting,
+        "upstream_down": upstream_down and live,
         "can_cancel": can_cancel,
-        "is_number_order": order.kind in (Kind.RECEIVE, Kind.RENTAL),
+        "is_number_order": order.is_number_order,
         "amount": order.invoice_sats or order.quoted_sats,
         "invoice_countdown": _countdown(order.invoice_expires_at, now),
         "auto_cancel_countdown": _countdown(order.auto_cancel_at, now),
         "cancel_countdown": _countdown(order.cancel_allowed_at, now),
         "poll_ms": int(float(getattr(settings, "STATUS_POLL_SECONDS", 2)) * 1000),
         "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
+        "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
+        "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
+        "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
         "SANDBOX": settings.SANDBOX,
     }
     if order.status == Status.UNPAID and order.bolt11:
@@ -326,7 +334,10 @@ def status_context(order, now=None):
 
 def order_detail(request, public_id):
     order = _get_order(public_id)
+    # A buyer opened the page: the engine asks sms4sats about this order now, then every POLL_FAST_SECONDS.
+    lifecycle.mark_watched(order)
     context = status_context(order)
+    context["hide_upstream_banner"] = True  # the status part says it, with what it means for this order
     response = render(request, "orders/order.html", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -346,16 +357,16 @@ def order_status(request, public_id):
     """The status part, polled every 2 s. Nearly always "nothing changed", decided from the status cache
     (no query); else one row read. 200 with the part when it changed, 286 once it is final."""
     shown = request.META.get(VERSION_META_KEY)  # request.headers would build a dict of every header first
-    if shown:
-        cached = status_cache.recall(public_id)
-        if cached is not None and cached.version_at(time.time()) == shown:
+    cached, upstream_down = status_cache.poll(public_id)  # also marks the order as watched
+    if shown and cached is not None:
+        if status_cache.page_version(cached.version_at(time.time()), cached.live, upstream_down) == shown:
             return _unchanged(cached.live)
     order = _get_order(public_id)
+    context = status_context(order, upstream_down=upstream_down)
     if shown:
         status_cache.fill(order)
-        if shown == order.status_version(order.can_cancel()):
+        if shown == context["version"]:
             return _unchanged(order.is_live)
-    context = status_context(order)
     response = render(request, "orders/_status.html", context)
     add_never_cache_headers(response)
     if not context["live"]:

@@ -1,4 +1,5 @@
-"""GET /healthz: the state of the database, Redis and the workers."""
+"""GET /healthz: the state of the database, Redis and the workers; also whether sms4sats answers and how long
+the oldest order has waited to be created (the creation queue's lag)."""
 
 import time
 
@@ -19,6 +20,16 @@ def heartbeat_age():
     """Seconds since a worker last beat, or None if none ever did."""
     beat = cache.get(HEARTBEAT_KEY)
     return None if beat is None else max(0.0, time.time() - beat)
+
+
+def creation_lag_seconds(now=None):
+    """Age of the oldest order waiting for its creation task (status new), 0 when none waits."""
+    from orders.models import Order, Status
+
+    now = now or time.time()
+    oldest = Order.objects.filter(status=Status.NEW).order_by("created_at").values_list("created_at", flat=True)
+    oldest = oldest.first()
+    return 0.0 if oldest is None else max(0.0, now - oldest.timestamp())
 
 
 def check_database():
@@ -51,6 +62,20 @@ def healthz(request):
             failing.append("workers")
         else:
             report["workers"] = "ok"
+    if "database" not in failing:
+        lag = creation_lag_seconds()
+        report["creation_lag_seconds"] = round(lag, 1)
+        if lag > settings.CREATION_LAG_MAX_SECONDS:
+            failing.append("creation")
+    if "redis" not in failing:
+        from orders import upstream_health
+
+        health = upstream_health.state()
+        report["upstream"] = "ok" if health["up"] else "not answering"
+        if not health["up"]:
+            report["upstream_down_since"] = round(health["since"], 1)
+    # sms4sats not answering is reported, not failed on: this shop's processes are fine, and a load balancer
+    # taking it out would hide the calm "sms4sats is not answering" pages from buyers.
     report["status"] = "ok" if not failing else "failing: " + ", ".join(failing)
     return JsonResponse(report, status=503 if failing else 200)
 

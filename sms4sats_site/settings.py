@@ -248,10 +248,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "sms4sats")
+# Creating and canceling orders have their own queue and worker process ("creator" in the Procfile and the
+# compose file), so a long poll cycle never makes a buyer wait for an invoice.
+CELERY_CREATE_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-create"
+CELERY_TASK_ROUTES = {
+    "orders.tasks.create_order": {"queue": CELERY_CREATE_QUEUE},
+    "orders.tasks.cancel_order": {"queue": CELERY_CREATE_QUEUE},
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "orders.tasks.heartbeat", "schedule": 10.0},
-    "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 2.0},
+    # A tick not started within its interval is dropped: the next one does the same work.
+    "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 2.0, "options": {"expires": 2.0}},
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
     "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
@@ -267,9 +275,29 @@ SMS4SATS_TIMEOUT = env_float("SMS4SATS_TIMEOUT", 10.0)
 # machine is served faster by few (each open connection adds client CPU per call; see BENCHMARKS.md).
 POLL_CONCURRENCY = env_int("POLL_CONCURRENCY", 10 if SANDBOX else 50)
 POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 2000)
+# How often the engine asks sms4sats about a live order (docs/design.md, "Upstream health and scheduling"):
+# every 2 s while a buyer's page is open on it, every 15 s otherwise. 15 s is under 2% of an invoice's
+# 15 minutes and of the 21-minute automatic cancel, and a page that opens makes its order due at once.
 POLL_FAST_SECONDS = 2
+POLL_UNWATCHED_SECONDS = env_int("POLL_UNWATCHED_SECONDS", 15)
 POLL_SLOW_SECONDS = 30
 POLL_MAX_BACKOFF_SECONDS = 60
+# A page's status poll marks its order as watched for this long (a few missed polls are tolerated).
+ORDER_WATCH_SECONDS = 10
+# Past a local deadline (invoice expiry, the automatic cancel) the order waits for sms4sats to confirm and
+# is asked this often; after the horizon (longer than any hold invoice can last) the engine stops and the
+# order is flagged for the operator.
+POLL_RECONCILE_SECONDS = 60
+RECONCILE_HORIZON_SECONDS = 48 * 60 * 60
+# One poll cycle at a time, and none longer than this: the next tick starts from fresh due orders.
+POLL_CYCLE_MAX_SECONDS = 10
+# Upstream health: this many consecutive failed calls (5xx, timeouts, connection errors) mean "sms4sats is
+# not answering"; then one probe per cycle until a call succeeds.
+UPSTREAM_DOWN_AFTER_FAILURES = 3
+# /healthz fails when the oldest order waiting to be created at sms4sats is older than this.
+CREATION_LAG_MAX_SECONDS = env_int("CREATION_LAG_MAX_SECONDS", 60)
+# A NEW order whose creation task is this old is taken for lost (broker restarted) and enqueued again.
+CREATE_REQUEUE_SECONDS = 60
 CREATE_RETRY_SECONDS = 120
 CREATE_STUCK_SECONDS = 300
 EXPIRY_GRACE_SECONDS = 600

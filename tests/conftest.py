@@ -36,8 +36,12 @@ def sandbox_url(live_server, settings):
 def celery_worker(transactional_db):
     """A real Celery worker on the real Redis broker, running in this process's thread."""
     from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
 
     from sms4sats_site.celery import app
 
-    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30) as worker:
+    queues = [settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CREATE_QUEUE]
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30, queues=queues
+    ) as worker:
         yield worker

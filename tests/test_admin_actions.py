@@ -129,7 +129,7 @@ def test_cancel_refused_before_two_minutes(admin_client, db):
 def test_cancel_refused_for_a_send_order(admin_client, db):
     order = make_order(kind=Kind.SEND, status=Status.HELD, paid_after=1)
     messages = bulk(admin_client, "cancel_upstream", order)
-    assert messages == [f"{order.public_id}: cancel refused. Only number orders can be canceled."]
+    assert messages == [f"{order.public_id}: cancel refused. Only one-time code orders can be canceled."]
 
 
 # --- Against the sandbox -------------------------------------------------------------------------------

@@ -54,3 +54,38 @@ def test_ping_is_trivial(client, db, django_assert_num_queries):
         response = client.get("/ping")
     assert response.status_code == 200
     assert response.content == b"pong"
+
+
+def test_healthz_fails_when_creation_lags(client, db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import Kind, Order, Status
+
+    heartbeat()
+    settings.CREATION_LAG_MAX_SECONDS = 30
+    Order.objects.create(kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=timezone.now())
+    body = json.loads(client.get("/healthz").content)
+    assert body["status"] == "ok" and body["creation_lag_seconds"] < 30
+    Order.objects.create(
+        kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=timezone.now() - timedelta(seconds=45)
+    )
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["creation_lag_seconds"] >= 45 and "creation" in body["status"]
+
+
+def test_healthz_reports_sms4sats_not_answering_without_failing(client, db, settings):
+    from orders import upstream_health
+
+    heartbeat()
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "poll: unreachable")
+    response = client.get("/healthz")
+    body = json.loads(response.content)
+    assert response.status_code == 200
+    assert body["upstream"] == "not answering" and body["upstream_down_since"] > 0
+    upstream_health.record(True)
+    assert json.loads(client.get("/healthz").content)["upstream"] == "ok"

@@ -56,8 +56,10 @@ def test_every_move_is_allowed_or_refused_by_the_table(from_status, to_status):
 
 
 def test_terminal_states_have_no_way_out():
-    for status in (Status.COMPLETED, Status.REFUNDED, Status.FAILED):
+    for status in (Status.COMPLETED, Status.FAILED):
         assert ALLOWED[status] == set()
+    # A refund is final too, except that a code shown by sms4sats means it settled (charged) after all.
+    assert ALLOWED[Status.REFUNDED] == {Status.COMPLETED}
     assert ALLOWED[Status.EXPIRED] == {Status.HELD}
 
 
@@ -121,23 +123,69 @@ def test_expired_leaves_the_poll_set_after_the_grace_window(settings):
     assert order.status == Status.EXPIRED and order.next_poll_at is None
 
 
-def test_held_without_code_past_auto_cancel_is_refunded_by_timeout(settings):
+def test_past_the_auto_cancel_the_order_waits_for_sms4sats_and_its_error_refunds(settings):
     settings.AUTO_CANCEL_SECONDS = 60
     settings.AUTO_CANCEL_GRACE_SECONDS = 10
     order = make_order(
         status=Status.WAITING_CODE, upstream_id="f" * 64, number="1", paid_at=timezone.now() - timedelta(seconds=71)
     )
+    # sms4sats still says paid, no code, no error: the shop's clock does not decide the refund.
     lifecycle.apply_status(order, upstream(paid=True, number="1"))
+    assert order.status == Status.WAITING_CODE
+    assert order.awaiting_confirmation()
+    # Only sms4sats' word refunds it.
+    lifecycle.apply_status(order, upstream(paid=True, number="1", error="Order canceled, funds returned"))
     assert order.status == Status.REFUNDED
     assert order.refund_reason == RefundReason.TIMEOUT
 
 
-def test_local_deadline_applies_when_upstream_cannot_be_asked(settings):
+def test_unreachable_upstream_past_the_deadline_changes_no_money_state(settings):
+    from orders import polling
+    from orders.sms4sats import UpstreamUnavailable
+
     settings.AUTO_CANCEL_SECONDS = 60
     settings.AUTO_CANCEL_GRACE_SECONDS = 0
-    order = make_order(status=Status.HELD, paid_at=timezone.now() - timedelta(seconds=61))
-    lifecycle.apply_local_deadlines(order)
-    assert order.status == Status.REFUNDED
+    held = make_order(status=Status.HELD, upstream_id="h" * 64, paid_at=timezone.now() - timedelta(seconds=61))
+    unpaid = make_order(upstream_id="u" * 64, invoice_expires_at=timezone.now() - timedelta(hours=1))
+    for order in (held, unpaid):
+        polling.apply_one(order, UpstreamUnavailable("poll: unreachable"))
+        order.refresh_from_db()
+        assert order.status in (Status.HELD, Status.UNPAID)
+        assert order.awaiting_confirmation()
+        # Still asked, at the reconcile pace.
+        assert order.next_poll_at >= timezone.now() + timedelta(seconds=settings.POLL_RECONCILE_SECONDS - 5)
+    # When sms4sats answers, its late facts are applied: the code arrived, the invoice was paid.
+    lifecycle.apply_status(held, upstream(paid=True, number="1", code="777"))
+    assert held.status == Status.COMPLETED and held.code == "777"
+    lifecycle.apply_status(unpaid, upstream(paid=True))
+    assert unpaid.status == Status.HELD
+
+
+def test_a_code_after_a_refund_completes_the_order():
+    order = make_order(status=Status.REFUNDED, upstream_id="r" * 64, refund_reason=RefundReason.TIMEOUT)
+    lifecycle.apply_status(order, upstream(paid=True, number="1", code="4242"))
+    assert order.status == Status.COMPLETED and order.code == "4242"
+
+
+def test_reconciling_stops_after_the_horizon_and_flags_the_order(settings):
+    settings.RECONCILE_HORIZON_SECONDS = 60
+    order = make_order(upstream_id="z" * 64, invoice_expires_at=timezone.now() - timedelta(seconds=61))
+    lifecycle.schedule_next_poll(order)
+    order.refresh_from_db()
+    assert order.status == Status.UNPAID  # never claimed to the buyer
+    assert order.next_poll_at is None and order.reconcile_abandoned_at is not None
+
+
+def test_watched_orders_are_polled_fast_and_unwatched_ones_slower(settings):
+    from orders import status_cache
+
+    settings.POLL_UNWATCHED_SECONDS = 15
+    watched, unwatched = make_order(upstream_id="w" * 64), make_order(upstream_id="v" * 64)
+    status_cache.mark_watched(watched.public_id)
+    now = timezone.now()
+    lifecycle.schedule_next_polls([watched, unwatched], now=now)
+    assert watched.next_poll_at == now + timedelta(seconds=settings.POLL_FAST_SECONDS)
+    assert unwatched.next_poll_at == now + timedelta(seconds=15)
 
 
 def test_send_sent_then_delivered_then_stops_polling():
@@ -176,28 +224,38 @@ def test_cancel_refused_before_two_minutes_and_after_a_code(settings):
         lifecycle.request_cancel(send)
 
 
+class FakeCelery:
+    """Records the tasks the lifecycle sends, by name."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send_task(self, name, args=(), countdown=None):
+        self.sent.append((name, *args))
+
+
 def test_cancel_after_two_minutes_is_enqueued_not_applied(django_capture_on_commit_callbacks, monkeypatch):
-    calls = []
-    monkeypatch.setattr("orders.tasks.cancel_order.delay", lambda pk: calls.append(pk))
+    celery = FakeCelery()
+    monkeypatch.setattr(lifecycle, "current_app", celery)
     order = make_order(status=Status.WAITING_CODE, paid_at=timezone.now() - timedelta(seconds=121))
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.request_cancel(order)
-    assert calls == [order.pk]
+    assert celery.sent == [(lifecycle.CANCEL_TASK, order.pk)]
     order.refresh_from_db()
     assert order.status == Status.WAITING_CODE  # refunded only when upstream confirms
 
 
 def test_place_order_enqueues_creation_on_commit(django_capture_on_commit_callbacks, monkeypatch):
-    calls = []
-    monkeypatch.setattr("orders.tasks.create_order.delay", lambda pk: calls.append(pk))
+    celery = FakeCelery()
+    monkeypatch.setattr(lifecycle, "current_app", celery)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         order = lifecycle.place_order(
             kind=Kind.RECEIVE, quoted_sats=1500, session_key="s", country_code=187, service_code="tg"
         )
-    assert calls == []  # nothing before commit
+    assert celery.sent == []  # nothing before commit
     for callback in callbacks:
         callback()
-    assert calls == [order.pk]
+    assert celery.sent == [(lifecycle.CREATE_TASK, order.pk)]
     assert order.status == Status.NEW
 
 
@@ -255,8 +313,8 @@ def make_invoice(sats):
 
 
 def test_a_cancel_request_is_recorded_once_and_shown_as_pending(monkeypatch, django_capture_on_commit_callbacks):
-    calls = []
-    monkeypatch.setattr("orders.tasks.cancel_order.delay", lambda pk: calls.append(pk))
+    celery = FakeCelery()
+    monkeypatch.setattr(lifecycle, "current_app", celery)
     order = make_order(status=Status.WAITING_CODE, paid_at=timezone.now() - timedelta(seconds=121))
     twin = Order.objects.get(pk=order.pk)  # a second click, from another tab
     with django_capture_on_commit_callbacks(execute=True):
@@ -264,7 +322,7 @@ def test_a_cancel_request_is_recorded_once_and_shown_as_pending(monkeypatch, dja
     assert order.cancel_requested_at is not None and not order.can_cancel()
     with pytest.raises(lifecycle.CancelRefused):
         lifecycle.request_cancel(twin)
-    assert calls == [order.pk]
+    assert celery.sent == [(lifecycle.CANCEL_TASK, order.pk)]
     assert order.events.filter(note__startswith="Cancel requested").count() == 1
 
 

@@ -100,12 +100,22 @@ def test_cancel_opening_changes_the_version_without_a_write():
     order = Order(kind=Kind.RECEIVE, status=Status.WAITING_CODE, quoted_sats=1, paid_at=paid_at, number="1")
     state = PollState.of(order)
     opens = order.cancel_allowed_at
-    assert state.cancel_opens_at == opens.timestamp()
+    assert opens.timestamp() in [moment for moment, _ in state.versions]
     assert state.version_at(opens.timestamp() - 1) == order.status_version(can_cancel=False)
     assert state.version_at(opens.timestamp()) == order.status_version(can_cancel=True)
-    assert state.version != state.version_cancelable
-    order.code = "1234"
-    assert PollState.of(order).cancel_opens_at is None
+    assert state.version_at(0) != state.version_at(opens.timestamp())
+    order.status, order.code = Status.COMPLETED, "1234"
+    assert len(PollState.of(order).versions) == 1  # a code: no cancel ever
+
+
+def test_a_passing_local_deadline_changes_the_version_without_a_write(settings):
+    # The page must say "waiting for sms4sats to confirm" once the invoice's time is up, from the cache too.
+    expires = timezone.now() + timedelta(seconds=30)
+    order = Order(kind=Kind.RECEIVE, status=Status.UNPAID, quoted_sats=1, invoice_expires_at=expires, bolt11="x")
+    state = PollState.decode(PollState.of(order).encode().encode())
+    assert state.version_at(expires.timestamp() - 1) == order.status_version(can_cancel=False)
+    assert state.version_at(expires.timestamp()) == order.status_version(can_cancel=False, awaiting=True)
+    assert state.version_at(expires.timestamp() - 1) != state.version_at(expires.timestamp())
 
 
 def test_cached_state_follows_the_clock_for_the_cancel_button(client):

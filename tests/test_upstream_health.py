@@ -1,0 +1,109 @@
+"""The shared view of whether sms4sats answers: counted across calls, a probe while down, all due on recovery."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from orders import lifecycle, polling, upstream_health
+from orders.models import Kind, Order, Status
+from orders.sms4sats import Sms4satsClient, UpstreamUnavailable
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    upstream_health._last_clean["at"] = 0.0
+    yield
+    upstream_health._last_clean["at"] = 0.0
+
+
+def fail(times=1):
+    for _ in range(times):
+        upstream_health.record(False, "orderstatus: unreachable")
+
+
+def test_down_only_after_consecutive_failures(settings):
+    settings.UPSTREAM_DOWN_AFTER_FAILURES = 3
+    fail(2)
+    assert not upstream_health.is_down()
+    upstream_health.record(True)  # an answer in between resets the count
+    fail(2)
+    assert not upstream_health.is_down()
+    fail(1)
+    state = upstream_health.state()
+    assert not state["up"] and state["failures"] == 3 and "unreachable" in state["last_error"]
+
+
+def test_the_first_answer_after_an_outage_is_a_recovery_taken_once(settings):
+    fail(settings.UPSTREAM_DOWN_AFTER_FAILURES)
+    assert not upstream_health.take_recovery()
+    upstream_health.record(True)
+    assert not upstream_health.is_down()
+    assert upstream_health.take_recovery()
+    assert not upstream_health.take_recovery()
+
+
+def test_the_client_records_5xx_and_unreachable_as_failures_and_answers_as_up(settings):
+    def handler(request):
+        return httpx.Response(503 if "fail" in str(request.url) else 200, json={"status": "OK", "paid": False})
+
+    client = Sms4satsClient(base_url="http://upstream.test", transport=httpx.MockTransport(handler))
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        with pytest.raises(UpstreamUnavailable):
+            client.order_status("fail")
+    assert upstream_health.is_down()
+    client.order_status("ok")
+    assert not upstream_health.is_down()
+
+
+def due_orders(count):
+    later = timezone.now() + timedelta(minutes=5)
+    return [
+        Order.objects.create(
+            kind=Kind.RECEIVE, status=Status.UNPAID, quoted_sats=1, upstream_id=f"u{i}", next_poll_at=later
+        )
+        for i in range(count)
+    ]
+
+
+def test_recovery_makes_every_waiting_order_due_at_once():
+    orders = due_orders(3)
+    finished = Order.objects.create(kind=Kind.RECEIVE, status=Status.COMPLETED, quoted_sats=1, next_poll_at=None)
+    assert lifecycle.make_all_due() == 3
+    now = timezone.now()
+    for order in orders:
+        order.refresh_from_db()
+        assert order.next_poll_at <= now
+    finished.refresh_from_db()
+    assert finished.next_poll_at is None
+
+
+def test_while_down_a_cycle_asks_about_one_order_only(settings, monkeypatch):
+    fail(settings.UPSTREAM_DOWN_AFTER_FAILURES)
+    Order.objects.filter(pk__in=[o.pk for o in due_orders(5)]).update(next_poll_at=timezone.now())
+    asked = []
+
+    async def fetch_statuses(upstream_ids, concurrency, client=None):
+        asked.extend(upstream_ids)
+        return {uid: UpstreamUnavailable("orderstatus: unreachable") for uid in upstream_ids}
+
+    monkeypatch.setattr(polling, "fetch_statuses", fetch_statuses)
+    report = polling.poll_cycle()
+    assert report["probe"] and len(asked) == 1
+    # The others were not pushed back: they are due the moment sms4sats answers.
+    assert Order.objects.due(timezone.now()).count() == 4
+
+
+def test_only_one_poll_cycle_runs_at_a_time():
+    from sms4sats_site.shared_redis import shared_key, shared_redis
+
+    lock = shared_redis().lock(shared_key("poll-cycle"), timeout=5)
+    assert lock.acquire(blocking=False)
+    try:
+        assert polling.poll_cycle() is None  # the tick is dropped
+    finally:
+        lock.release()
+    assert polling.poll_cycle() is not None
