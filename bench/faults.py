@@ -546,8 +546,9 @@ def check(buyers, started_at, base_url):
         scenario = buyers.placed[o.pk]
         status, reasons, sms = SCENARIOS[scenario]
         if o.status == Status.FAILED and not o.events.filter(to_status=Status.UNPAID).exists():
-            # DESIGN.md: a creation cut short (worker killed mid-call, database gone before the invoice was
-            # saved) is failed by the sweep; the buyer never saw an invoice, so no money moved.
+            # docs/design.md ("Order lifecycle", creating -> failed): a creation cut short (worker killed
+            # mid-call, database gone before the invoice was saved) is failed by the sweep; the buyer never
+            # saw an invoice, so no money moved.
             warnings.append(
                 f"{o.public_id} ({scenario}): failed at creation, no invoice shown, no money moved: "
                 f"{o.events.last().note}"

@@ -1,4 +1,4 @@
-"""Client for the sms4sats HTTP API (the contract is shared/sms4sats-api.md).
+"""Client for the sms4sats HTTP API (the contract is docs/sms4sats-api.md).
 
 Each endpoint is described once, by a function that returns a ``Call``: the request (method, path,
 query or JSON body, whether it needs the API key) and the parser that turns the decoded JSON into a

@@ -1,7 +1,7 @@
 """The sandbox: a simulated sms4sats API at /sandbox/api (SMS4SATS_API_URL = <site>/sandbox/api), a test
 wallet at /sandbox/wallet/ and a control switch at /sandbox/control. Installed only when settings.SANDBOX.
 
-Shapes and JSON types follow shared/sms4sats-api.md (``receive``/``s4s`` strings, ``send``/``rent``
+Shapes and JSON types follow docs/sms4sats-api.md (``receive``/``s4s`` strings, ``send``/``rent``
 numbers, bare arrays for lists, ``code``/``number``/``id`` numbers for receive orders, ``id`` "SM..." for
 send orders, country and service NAMES in /orderstatus, timestamps in ms). Errors are
 ``{"status": "error", "reason": ...}``: 400 for the caller's mistakes (unknown country/service/order,

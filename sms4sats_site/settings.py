@@ -1,4 +1,4 @@
-"""Settings, read from the environment (names fixed by DESIGN.md).
+"""Settings, read from the environment (names documented in the README's "Configuration").
 
 A bad value stops start-up with one line that names the variable (see ``config_error``).
 """

@@ -1,6 +1,6 @@
 """The client's parsing and error mapping, on the contract's example bodies (httpx.MockTransport).
 
-Each example body of shared/sms4sats-api.md is copied in as a literal and checked field by field,
+Each example body of docs/sms4sats-api.md is copied in as a literal and checked field by field,
 then the tolerance cases (types swapped, alternative shapes) and the error taxonomy.
 """
 
