@@ -21,7 +21,17 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
 from . import status_cache
-from .models import HOLDING_STATUSES, TERMINAL_STATUSES, Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
+from .models import (
+    HOLDING_STATUSES,
+    TERMINAL_STATUSES,
+    Kind,
+    Order,
+    OrderEvent,
+    RefundReason,
+    RentalMessage,
+    SmsStatus,
+    Status,
+)
 from .sms4sats import Sms4satsError, UpstreamRejected, UpstreamUnavailable, get_client
 
 log = logging.getLogger(__name__)
@@ -31,7 +41,10 @@ ALLOWED = {
     # Back to NEW only to retry a creation that surely never reached sms4sats (connection refused).
     Status.CREATING: {Status.UNPAID, Status.FAILED, Status.NEW},
     Status.UNPAID: {Status.HELD, Status.EXPIRED},
-    Status.HELD: {Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED},
+    Status.HELD: {Status.WAITING_CODE, Status.ACTIVE, Status.COMPLETED, Status.REFUNDED},
+    # A rental, from its number to its end date; refunded only when sms4sats reports it (an error).
+    Status.ACTIVE: {Status.ENDED, Status.REFUNDED},
+    Status.ENDED: set(),
     Status.WAITING_CODE: {Status.COMPLETED, Status.REFUNDED},
     # sms4sats shows a payment after it said the invoice was unpaid and expired (an admin refresh, or a
     # slower clock at sms4sats).
@@ -316,7 +329,70 @@ def apply_status(order, status, now=None):
         if order.status == Status.HELD:
             transition(order, Status.COMPLETED, note="Balance credited", upstream=snapshot, completed_at=now)
         return order
+    if order.kind == Kind.RENTAL:
+        return apply_rental_status(order, status, snapshot, now)
     return apply_receive_status(order, status, snapshot, now)
+
+
+def apply_rental_status(order, status, snapshot, now):
+    """A rented number: active from its number until its end date, each new SMS an inbox entry. No local
+    cancel: rentals are not refundable once the number is given; refunded only when sms4sats says so."""
+    if order.status == Status.HELD:
+        if status.error:
+            reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else RefundReason.UPSTREAM
+            transition(
+                order,
+                Status.REFUNDED,
+                note=f"Payment canceled upstream: {status.error}",
+                upstream=snapshot,
+                upstream_error=status.error,
+                refund_reason=reason,
+                refunded_at=now,
+            )
+            return order
+        if not status.number:
+            return order
+        ends_at = now + timedelta(weeks=order.rental_weeks or 1)
+        transition(
+            order,
+            Status.ACTIVE,
+            note=f"Number assigned; the rental runs until {ends_at:%Y-%m-%d %H:%M} UTC",
+            upstream=snapshot,
+            number=status.number,
+            number_at=now,
+            rental_ends_at=ends_at,
+        )
+    if order.status != Status.ACTIVE:
+        return order
+    if status.error:
+        transition(
+            order,
+            Status.REFUNDED,
+            note=f"Rental canceled upstream: {status.error}",
+            upstream=snapshot,
+            upstream_error=status.error,
+            refund_reason=RefundReason.UPSTREAM,
+            refunded_at=now,
+        )
+        return order
+    if status.code and status.code != order.code:
+        record_rental_sms(order, status.code, snapshot, now)
+    # Ended by its terms, after this last look at sms4sats (an SMS of its final minutes is kept).
+    if order.rental_ends_at and now >= order.rental_ends_at:
+        transition(order, Status.ENDED, note="Rental period over", upstream=snapshot, completed_at=now)
+    return order
+
+
+def record_rental_sms(order, code, snapshot, now):
+    """Keep a new SMS of a rental once, however many polls see it."""
+    with transaction.atomic():
+        _, created = RentalMessage.objects.get_or_create(order=order, code=code, defaults={"at": now})
+        if not created:
+            return False  # an older SMS shown again
+        if record_change(order, note="SMS received", upstream=snapshot, code=code, sms_count=order.sms_count + 1):
+            return True
+        transaction.set_rollback(True)  # another worker changed the order first: its poll keeps the SMS
+        return False
 
 
 def apply_receive_status(order, status, snapshot, now):
@@ -419,7 +495,9 @@ def record_change(order, *, note, upstream=None, **fields):
     # Compare-and-set on the SMS status too: two polls of one order (a webhook made it due while another
     # worker was polling it) must not both record "SMS delivered".
     # Same for a cancel request: two clicks must not send two.
-    expected = {name: getattr(order, name) for name in ("sms_status", "cancel_requested_at") if name in fields}
+    expected = {
+        name: getattr(order, name) for name in ("sms_status", "cancel_requested_at", "sms_count") if name in fields
+    }
     with transaction.atomic():
         changed = Order.objects.filter(pk=order.pk, status=order.status, **expected).update(updated_at=now, **fields)
         if changed:

@@ -36,15 +36,19 @@ class Status(models.TextChoices):
     UNPAID = "unpaid", "Waiting for payment"
     HELD = "held", "Paid (held)"
     WAITING_CODE = "waiting_code", "Waiting for the code"
+    ACTIVE = "active", "Rental active"
     COMPLETED = "completed", "Completed"
     REFUNDED = "refunded", "Refunded"
     EXPIRED = "expired", "Expired"
     FAILED = "failed", "Failed"
+    ENDED = "ended", "Rental ended"
 
 
 # The shop's vocabulary: named sets of kinds and statuses, used everywhere instead of spelled-out tuples.
-TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.REFUNDED, Status.EXPIRED, Status.FAILED})
-PAID_STATUSES = frozenset({Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED})
+TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.REFUNDED, Status.EXPIRED, Status.FAILED, Status.ENDED})
+PAID_STATUSES = frozenset(
+    {Status.HELD, Status.WAITING_CODE, Status.ACTIVE, Status.COMPLETED, Status.REFUNDED, Status.ENDED}
+)
 # Paid and held, nothing final yet: sms4sats will settle (code, SMS sent) or return the payment.
 HOLDING_STATUSES = frozenset({Status.HELD, Status.WAITING_CODE})
 # Orders for a phone number (a one-time code or a rental).
@@ -98,6 +102,9 @@ class Order(models.Model):
     phone = models.CharField("destination phone", max_length=20, blank=True)  # send orders, E.164
     message = models.CharField(max_length=140, blank=True)  # send orders
     rental_weeks = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A rental is the buyer's from its number until this moment; its SMS are RentalMessages (sms_count of them).
+    rental_ends_at = models.DateTimeField(null=True, blank=True)
+    sms_count = models.PositiveIntegerField(default=0)
 
     # Money: the price quoted to the buyer and what the invoice actually asks (sats).
     quoted_sats = models.PositiveBigIntegerField()
@@ -246,6 +253,13 @@ class Order(models.Model):
             return now + max(pace, timedelta(seconds=settings.POLL_RECONCILE_SECONDS))
         if self.status in (Status.UNPAID, *HOLDING_STATUSES):
             return now + pace
+        if self.status == Status.ACTIVE:
+            # A rental lasts weeks: nobody looking, once a minute is enough; asked once more after its end.
+            if not watched:
+                pace = timedelta(seconds=settings.POLL_RENTAL_UNWATCHED_SECONDS)
+            if self.rental_ends_at and now < self.rental_ends_at:
+                return min(now + pace, self.rental_ends_at)
+            return now + timedelta(seconds=settings.POLL_FAST_SECONDS)
         if self.status == Status.EXPIRED:
             # sms4sats said unpaid; a payment could still show for a short while if its clock is behind ours.
             expires_at = self.invoice_expires_at or now
@@ -281,6 +295,7 @@ class Order(models.Model):
                 self.refund_reason,
                 self.invoice_sats,
                 self.cancel_requested_at is not None,
+                self.sms_count,
             )
         )
         return hashlib.sha256(state.encode()).hexdigest()[:16]
@@ -307,3 +322,19 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"{self.from_status or '-'} → {self.to_status}"
+
+
+class RentalMessage(models.Model):
+    """One SMS a rented number received: a distinct code (or text) seen on sms4sats' order status."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    at = models.DateTimeField(default=timezone.now)
+    code = models.CharField(max_length=64)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["order", "code"], name="rental_message_once")]
+
+    def __str__(self):
+        return f"{self.code} at {self.at:%Y-%m-%d %H:%M}"

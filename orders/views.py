@@ -318,6 +318,8 @@ def status_context(order, now=None, upstream_down=None):
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
         "SANDBOX": settings.SANDBOX,
     }
+    if order.kind == Kind.RENTAL and order.status in (Status.ACTIVE, Status.ENDED):
+        ctx["inbox"] = list(order.messages.all()[:200])
     if order.status == Status.UNPAID and order.bolt11:
         ctx["qr"] = invoice_qr_svg(order.bolt11)
         ctx["invoice_uri"] = invoice_uri(order.bolt11)

@@ -347,3 +347,59 @@ def test_a_cancel_refused_upstream_can_be_asked_again(monkeypatch):
     order.refresh_from_db()
     assert order.status == Status.WAITING_CODE
     assert order.cancel_requested_at is None and order.can_cancel()
+
+
+# --- Rentals --------------------------------------------------------------------------------
+
+
+def make_rental(**fields):
+    fields.setdefault("upstream_id", "rent" + "0" * 60)
+    fields.setdefault("paid_at", timezone.now())
+    return make_order(status=Status.HELD, kind=Kind.RENTAL, rental_weeks=2, **fields)
+
+
+def test_a_rental_is_active_from_its_number_until_its_weeks_are_over():
+    order = make_rental()
+    lifecycle.apply_status(order, upstream(paid=True, number="4915123456789"))
+    assert order.status == Status.ACTIVE
+    assert order.rental_ends_at - order.number_at == timedelta(weeks=2)
+    assert order.next_poll_at is not None and order.next_poll_at <= order.rental_ends_at
+
+
+def test_each_new_sms_of_a_rental_is_kept_once_and_the_rental_stays_active():
+    order = make_rental()
+    for code in ("1111", "1111", "2222", "2222", "3333"):
+        lifecycle.apply_status(order, upstream(paid=True, number="1", code=code))
+    assert order.status == Status.ACTIVE and order.code == "3333" and order.sms_count == 3
+    assert [m.code for m in order.messages.all()] == ["3333", "2222", "1111"]  # newest first
+    assert order.events.filter(note="SMS received").count() == 3
+
+
+def test_a_rental_ends_at_its_end_date_after_one_last_look():
+    order = make_rental()
+    lifecycle.apply_status(order, upstream(paid=True, number="1"))
+    Order.objects.filter(pk=order.pk).update(rental_ends_at=timezone.now() - timedelta(seconds=1))
+    order.refresh_from_db()
+    lifecycle.apply_status(order, upstream(paid=True, number="1", code="9999"))
+    assert order.status == Status.ENDED and order.next_poll_at is None
+    assert order.messages.get().code == "9999"  # the SMS of its last minutes is kept
+
+
+def test_a_rental_is_never_refunded_by_the_shop_clock(settings):
+    settings.AUTO_CANCEL_SECONDS = 1
+    order = make_rental(paid_at=timezone.now() - timedelta(hours=1))
+    lifecycle.apply_status(order, upstream(paid=True, number="1"))
+    lifecycle.apply_status(order, upstream(paid=True, number="1"))
+    assert order.status == Status.ACTIVE and not order.awaiting_confirmation()
+    with pytest.raises(lifecycle.CancelRefused):
+        lifecycle.request_cancel(order)
+
+
+def test_a_rental_without_a_number_or_canceled_upstream_is_refunded_on_its_word():
+    no_number = make_rental()
+    lifecycle.apply_status(no_number, upstream(paid=True, error="No available number, payment request is canceled."))
+    assert no_number.status == Status.REFUNDED and no_number.refund_reason == RefundReason.NO_NUMBER
+    canceled = make_rental(upstream_id="r2" + "0" * 62)
+    lifecycle.apply_status(canceled, upstream(paid=True, number="1"))
+    lifecycle.apply_status(canceled, upstream(paid=True, number="1", error="Rental canceled"))
+    assert canceled.status == Status.REFUNDED and canceled.refund_reason == RefundReason.UPSTREAM
