@@ -403,3 +403,23 @@ def test_a_rental_without_a_number_or_canceled_upstream_is_refunded_on_its_word(
     lifecycle.apply_status(canceled, upstream(paid=True, number="1"))
     lifecycle.apply_status(canceled, upstream(paid=True, number="1", error="Rental canceled"))
     assert canceled.status == Status.REFUNDED and canceled.refund_reason == RefundReason.UPSTREAM
+
+
+class AnsweringClient:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def order_status(self, upstream_id):
+        return self.answer
+
+
+def test_the_admin_refresh_applies_what_sms4sats_says_from_any_state_it_can_still_change():
+    expired = make_order(status=Status.EXPIRED, upstream_id="x1" + "0" * 62)
+    lifecycle.refresh(expired, AnsweringClient(upstream(paid=True, number="1", code="31337")))
+    assert expired.status == Status.COMPLETED and expired.code == "31337"
+    refunded = make_order(status=Status.REFUNDED, upstream_id="x2" + "0" * 62, refund_reason=RefundReason.TIMEOUT)
+    lifecycle.refresh(refunded, AnsweringClient(upstream(paid=True, number="1", code="4711")))
+    assert refunded.status == Status.COMPLETED
+    send = make_order(status=Status.EXPIRED, kind=Kind.SEND, upstream_id="x3" + "0" * 62, phone="+1", message="m")
+    lifecycle.refresh(send, AnsweringClient(upstream(paid=True, sms_status="sent")))
+    assert send.status == Status.COMPLETED and send.sms_status == SmsStatus.SENT
