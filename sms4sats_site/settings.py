@@ -66,7 +66,21 @@ def env_url(name, default, schemes=("http", "https")):
 
 
 DEBUG = env_bool("DEBUG", False)
-PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+
+def local_base_url(bind):
+    """The address a browser on this machine uses for gunicorn's --bind HOST:PORT (any address: loopback)."""
+    host, _, port = bind.rpartition(":")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    if not port.isdigit() or host.startswith("unix") or ("[" not in host and ":" in host):
+        config_error("SHOP_BIND", f"expected HOST:PORT (or set PUBLIC_BASE_URL), got {bind!r}")
+    return f"http://{host}:{port}"
+
+
+# Where the local shop listens (`make run`, the Procfile's web). Unless PUBLIC_BASE_URL says otherwise, it is
+# also the site's address, so a shop on another port calls its own sandbox there.
+SHOP_BIND = env_str("SHOP_BIND") or "127.0.0.1:8000"
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "") if env_str("PUBLIC_BASE_URL") else local_base_url(SHOP_BIND)
 
 # The sandbox (simulated sms4sats) is on unless a real upstream is configured.
 SMS4SATS_API_URL_SET = bool(env_str("SMS4SATS_API_URL"))
@@ -310,12 +324,22 @@ CATALOG_CACHE_SECONDS = 600
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# Celery's routine lines (each task received and succeeded, each beat tick: several every 2 s) would scroll the
+# local shop's address and the admin's password away: they show only with LOG_TASKS or LOG_LEVEL=DEBUG.
+LOG_TASKS = env_bool("LOG_TASKS", LOG_LEVEL == "DEBUG")
+_TASK_LOG_LEVEL = "WARNING" if not LOG_TASKS and LOG_LEVEL in ("DEBUG", "INFO") else "NOTSET"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": _TASK_LOG_LEVEL},
+        "celery.app.trace": {"level": _TASK_LOG_LEVEL},
+        "celery.beat": {"level": _TASK_LOG_LEVEL},
+    },
 }
 
 # The sandbox's clock (seconds): how long each simulated step takes. Tests shorten them.

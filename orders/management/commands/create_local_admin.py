@@ -22,7 +22,7 @@ class Command(BaseCommand):
         User.objects.create_superuser("admin", "", password)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Created a local admin for the sandbox. Log in at http://127.0.0.1:8000/admin/ "
+                f"Created a local admin for the sandbox. Log in at {settings.PUBLIC_BASE_URL}/admin/ "
                 f"as 'admin' with password: {password}  (shown once)"
             )
         )
