@@ -77,7 +77,8 @@ def main():
 
     print(machine_line(), flush=True)
     web_env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
-    worker_env = {"POLL_BATCH_SIZE": str(args.batch)} if args.batch else {}
+    # LOG_TASKS: the "poll_due_orders[…] succeeded in" lines (CYCLE_LINE) are routine lines, off by default.
+    worker_env = {"LOG_TASKS": "on", **({"POLL_BATCH_SIZE": str(args.batch)} if args.batch else {})}
     if args.poll_concurrency:
         web_env["POLL_CONCURRENCY"] = str(args.poll_concurrency)
     with Stack("workers", extra_env=web_env) as stack:

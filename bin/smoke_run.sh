@@ -6,12 +6,14 @@
 # Usage: bin/smoke_run.sh        (from anywhere; it works on the checkout it lives in)
 # Env:   SMOKE_TIMEOUT (seconds to wait for a healthy shop, default 90)
 #        SMOKE_STOP_TIMEOUT (seconds to wait for a clean stop, default 30)
+#        SMOKE_PORT (the shop's port, default 8000 as in the README; another one is passed as SHOP_BIND)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
 
-URL="http://127.0.0.1:8000"
+PORT="${SMOKE_PORT:-8000}"
+URL="http://127.0.0.1:$PORT"
 TIMEOUT="${SMOKE_TIMEOUT:-90}"
 STOP_TIMEOUT="${SMOKE_STOP_TIMEOUT:-30}"
 LOG=/dev/null
@@ -40,14 +42,15 @@ ancestors() {
 }
 
 # The shop's processes: those in the run's process group or session, the shop's programs started
-# from this checkout (honcho, gunicorn, celery, bin/run.py; matched on the checkout's path in their
-# command line or their working directory), and the run's private Redis (its title is "redis-server 127.0.0.1:PORT"; PORT from the log).
+# from this checkout (gunicorn, celery, bin/run.py; matched on the checkout's path in their command
+# line or their working directory), and the run's private Redis (its title is "redis-server 127.0.0.1:PORT";
+# PORT from the log).
 # Other work in the same tree (say a pytest run with its own private Redis) is not the shop's.
 shop_processes() {
     local skip pid cmd cwd fields state pgid sid redis_port=""
     skip=" $(ancestors | tr '\n' ' ') "
     if [ -f "$LOG" ]; then
-        redis_port="$(sed -n 's|.*Started a private Redis at redis://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$LOG" | tail -n 1)"
+        redis_port="$(sed -n 's|.*private Redis at redis://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$LOG" | tail -n 1)"
     fi
     for dir in /proc/[0-9]*; do
         pid="${dir#/proc/}"
@@ -59,7 +62,7 @@ shop_processes() {
         cmd="$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null || true)"
         cwd="$(readlink "$dir/cwd" 2>/dev/null || true)"
         if { [ -n "$PGID" ] && { [ "$pgid" = "$PGID" ] || [ "$sid" = "$PGID" ]; }; } ||
-            { [[ "$cmd" == *"$ROOT/"* || "$cwd" == "$ROOT" ]] && [[ "$cmd" =~ (/honcho\ |/gunicorn\ |/celery\ |bin/run\.py) ]]; } ||
+            { [[ "$cmd" == *"$ROOT/"* || "$cwd" == "$ROOT" ]] && [[ "$cmd" =~ (/gunicorn\ |/celery\ |bin/run\.py) ]]; } ||
             { [ -n "$redis_port" ] && [[ "$cmd" == "redis-server "*":$redis_port"* ]]; }; then
             printf '%s %s\n' "$pid" "$cmd"
         fi
@@ -92,9 +95,9 @@ trap 'exit 143' TERM
 command -v curl >/dev/null || fail "curl is needed"
 command -v setsid >/dev/null || fail "setsid (util-linux) is needed"
 
-# Port 8000 must be free, and no shop of this checkout may be running already.
-if (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null; then
-    say "FAILED: port 8000 is already in use; stop whatever listens there and run again" >&2
+# The port must be free, and no shop of this checkout may be running already.
+if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
+    say "FAILED: port $PORT is already in use; stop whatever listens there (or set SMOKE_PORT) and run again" >&2
     exit 1
 fi
 leftover="$(shop_processes)"
@@ -111,7 +114,8 @@ say "preparing the virtual environment (make setup)"
 make -s setup >>"$LOG" 2>&1 || fail "make setup failed"
 
 # The default embedded mode: no DATABASE_URL, no REDIS_URL (SQLite under var/ and a private Redis).
-unset DATABASE_URL REDIS_URL SHOP_BIND
+unset DATABASE_URL REDIS_URL SHOP_BIND PUBLIC_BASE_URL
+[ "$PORT" = 8000 ] || export SHOP_BIND="127.0.0.1:$PORT"
 say "starting make run (log: $LOG)"
 start=$SECONDS
 # Scripts run without job control, so the background job is not a group leader and setsid execs in
@@ -154,8 +158,8 @@ if [ -n "$left" ]; then
     show_log 40 >&2
     exit 1
 fi
-if (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null; then
-    fail "something still listens on port 8000 after the stop"
+if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
+    fail "something still listens on port $PORT after the stop"
 fi
 say "stopped in $((SECONDS - t0))s; nothing left running"
 rm -f "$LOG"

@@ -1,0 +1,214 @@
+"""`make run` (bin/run.py) heals: a process that dies is restarted, its private Redis included; Ctrl-C leaves
+nothing running; a busy address is said in one line; routine task lines stay out of the terminal; the sandbox
+is asked where the shop really listens (SHOP_BIND).
+
+The fault test starts the real supervisor, as `make run` does, on a free port with its own VAR_DIR (SQLite and a
+private Redis there) in its own session, so every process it starts can be found and none can be left behind.
+"""
+
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sms4sats_site.settings import BASE_DIR
+
+sys.path.insert(0, str(BASE_DIR / "bin"))
+from with_redis import free_port  # noqa: E402
+
+# What the test's own run sets (a shared Redis, a test queue) must not reach the shop: it starts its own.
+NOT_INHERITED = (
+    "REDIS_URL",
+    "DATABASE_URL",
+    "SHOP_BIND",
+    "PUBLIC_BASE_URL",
+    "SMS4SATS_API_URL",
+    "SANDBOX",
+    "VAR_DIR",
+    "CELERY_QUEUE",
+    "CACHE_KEY_PREFIX",
+    "LOG_LEVEL",
+    "LOG_TASKS",
+    "DJANGO_SETTINGS_MODULE",
+)
+
+
+def shop_env(tmp_path, port, **extra):
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    env.update(SHOP_BIND=f"127.0.0.1:{port}", VAR_DIR=str(tmp_path / "var"), **extra)
+    return env
+
+
+def session_processes(sid):
+    """{pid: (process group, command line)} of the live processes of a session (zombies are gone already)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
+        if session == sid and state != "Z":
+            found[int(stat.parent.name)] = (pgrp, cmdline)
+    return found
+
+
+def leader_pid(sid, pattern):
+    """The pid of the supervised program whose command line matches (a process group leader), or None."""
+    for pid, (pgrp, cmdline) in session_processes(sid).items():
+        if pid == pgrp and pid != sid and re.search(pattern, cmdline):
+            return pid
+    return None
+
+
+def wait_for(what, predicate, seconds, log_path):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-60:])
+    pytest.fail(f"{what}: not within {seconds} s. Last lines of the shop's output:\n{tail}")
+
+
+def healthz(base_url):
+    try:
+        return httpx.get(base_url + "/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """bin/run.py on a free port in its own session: (process, base URL, output path). Killed whole at the end."""
+    port = free_port()
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "bin/run.py"],
+            cwd=BASE_DIR,
+            env=shop_env(tmp_path, port),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc, f"http://127.0.0.1:{port}", log_path
+    finally:
+        for pid in session_processes(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def test_run_restarts_beat_and_redis_and_ctrl_c_stops_everything(shop):
+    proc, base_url, log_path = shop
+    sid = proc.pid
+    output = log_path.read_text
+
+    wait_for("/healthz 200 with a live worker", lambda: healthz(base_url), 180, log_path)
+    # The address said once the workers are ready is the one the shop listens on (SHOP_BIND), not :8000.
+    wait_for("the ready line", lambda: f"the shop is ready on {base_url}/" in output(), 60, log_path)
+    assert "Log in at " + base_url + "/admin/" in output()
+
+    # The shop asks its own sandbox, where it listens: the web's call shows in its own access log.
+    assert httpx.get(base_url + "/", timeout=30).status_code == 200
+    wait_for("a call to this shop's sandbox", lambda: '"GET /sandbox/api' in output(), 30, log_path)
+
+    beat = leader_pid(sid, r"celery .* beat ")
+    assert beat
+    os.kill(beat, signal.SIGKILL)
+    new_beat = wait_for("beat restarted", lambda: leader_pid(sid, r"celery .* beat ") not in (None, beat), 30, log_path)
+    assert new_beat
+    assert "run: beat was killed by SIGKILL; restarting it in 1 s (restart 1 of 5" in output()
+    assert healthz(base_url), "the web and the workers kept running while beat was restarted"
+
+    redis = leader_pid(sid, r"redis-server ")
+    assert redis
+    os.kill(redis, signal.SIGKILL)
+    wait_for("Redis restarted", lambda: leader_pid(sid, r"redis-server ") not in (None, redis), 30, log_path)
+    assert "run: redis was killed by SIGKILL; restarting it" in output()
+    # A fresh, empty Redis: healthy again once the workers reconnected and ran a new heartbeat.
+    wait_for("/healthz 200 after the Redis restart", lambda: healthz(base_url), 120, log_path)
+
+    # Routine task lines stay out of the terminal (the poll task runs every 2 s).
+    assert " succeeded in " not in output()
+    assert "Sending due task" not in output()
+
+    # Ctrl-C, as a terminal sends it: to the foreground process group.
+    children = set(session_processes(sid)) - {sid}
+    assert len(children) >= 5  # redis, web, worker, creator, beat (and their own processes)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == 0
+    wait_for("every process of the shop gone", lambda: not session_processes(sid), 10, log_path)
+    assert output().rstrip().endswith("run: stopped.")
+    with pytest.raises(ConnectionRefusedError):  # nothing listens on the shop's port any more
+        socket.create_connection(("127.0.0.1", int(base_url.rsplit(":", 1)[1])), timeout=5)
+
+
+def test_busy_address_is_said_in_one_line_naming_shop_bind(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "bin/run.py"],
+            cwd=BASE_DIR,
+            env=shop_env(tmp_path, port),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"run: the shop's address 127.0.0.1:{port} is already in use. "
+        f"Set SHOP_BIND to another, e.g. SHOP_BIND=127.0.0.1:{port + 1}"
+    ]
+    assert not (tmp_path / "var" / "redis.log").exists()  # nothing was started
+
+
+def django_says(expression, **env):
+    """The value of a Python expression after Django set itself up with these variables."""
+    code = f"import django; django.setup(); import logging; from django.conf import settings; print({expression})"
+    base = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=dict(base, DJANGO_SETTINGS_MODULE="sms4sats_site.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_sandbox_address_follows_shop_bind():
+    assert django_says("settings.SMS4SATS_API_URL", SHOP_BIND="127.0.0.1:8123") == "http://127.0.0.1:8123/sandbox/api"
+    # Listening on every address: the shop calls itself on the loopback.
+    assert django_says("settings.PUBLIC_BASE_URL", SHOP_BIND="0.0.0.0:8124") == "http://127.0.0.1:8124"
+    assert django_says("settings.SMS4SATS_API_URL") == "http://127.0.0.1:8000/sandbox/api"
+    # A public address set by the operator wins.
+    url = django_says("settings.SMS4SATS_API_URL", SHOP_BIND="0.0.0.0:8125", PUBLIC_BASE_URL="https://shop.example")
+    assert url == "https://shop.example/sandbox/api"
+
+
+def test_routine_task_lines_are_quiet_unless_asked_for():
+    for logger in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+        level = f"logging.getLogger({logger!r}).getEffectiveLevel()"
+        assert django_says(level) == str(logging.WARNING)
+        assert django_says(level, LOG_TASKS="on") == str(logging.INFO)
+        assert django_says(level, LOG_LEVEL="DEBUG") == str(logging.DEBUG)
