@@ -39,8 +39,8 @@ READY_SECONDS = 45
 READY_MARK = b" ready."
 
 
-def say(message, stream=sys.stdout):
-    print(f"run: {message}", file=stream, flush=True)
+def say(message, stream=None):
+    print(f"run: {message}", file=stream or sys.stdout, flush=True)
 
 
 def die_with_parent():

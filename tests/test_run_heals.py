@@ -23,6 +23,7 @@ import pytest
 from sms4sats_site.settings import BASE_DIR
 
 sys.path.insert(0, str(BASE_DIR / "bin"))
+import run  # noqa: E402
 from with_redis import free_port  # noqa: E402
 
 # What the test's own run sets (a shared Redis, a test queue) must not reach the shop: it starts its own.
@@ -158,6 +159,43 @@ def test_run_restarts_beat_and_redis_and_ctrl_c_stops_everything(shop):
         socket.create_connection(("127.0.0.1", int(base_url.rsplit(":", 1)[1])), timeout=5)
 
 
+def test_a_process_that_keeps_dying_is_restarted_5_times_in_5_minutes_then_the_shop_stops(capsys):
+    with open(os.devnull, "wb") as devnull:
+        flaky = run.Program("flaky", ["/bin/sh", "-c", "exit 3"], dict(os.environ), devnull)
+        flaky.start()
+        now = 1000.0
+        for restart in range(1, 6):
+            flaky.proc.wait()
+            assert flaky.check(now)
+            assert flaky.restart_at == now + 2 ** (restart - 1)  # 1, 2, 4, 8, 16 s
+            now = flaky.restart_at
+            assert flaky.check(now)  # restarted
+        flaky.proc.wait()
+        assert not flaky.check(now)  # the sixth end within 5 minutes: give up
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"run: flaky exited with code 3; restarting it in {2 ** (n - 1)} s (restart {n} of 5 allowed in 5 minutes)."
+        for n in range(1, 6)
+    ]
+    assert (
+        err
+        == "run: flaky exited with code 3 after 5 restarts in 5 minutes; stopping the shop (see its messages above).\n"
+    )
+
+
+def test_restarts_older_than_5_minutes_do_not_count():
+    with open(os.devnull, "wb") as devnull:
+        flaky = run.Program("flaky", ["/bin/sh", "-c", "exit 3"], dict(os.environ), devnull)
+        flaky.start()
+        now = 1000.0
+        for _ in range(12):  # one end every 6 minutes, for over an hour
+            flaky.proc.wait()
+            assert flaky.check(now)
+            assert flaky.restart_at == now + 1
+            flaky.check(now + 1)
+            now += 6 * 60
+
+
 def test_busy_address_is_said_in_one_line_naming_shop_bind(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -180,35 +218,33 @@ def test_busy_address_is_said_in_one_line_naming_shop_bind(tmp_path):
     assert not (tmp_path / "var" / "redis.log").exists()  # nothing was started
 
 
-def django_says(expression, **env):
-    """The value of a Python expression after Django set itself up with these variables."""
-    code = f"import django; django.setup(); import logging; from django.conf import settings; print({expression})"
+def settings_say(expression, **env):
+    """The value of a Python expression on the settings read with these variables (and their LOGGING applied)."""
+    code = (
+        "import logging.config; from sms4sats_site import settings; "
+        f"logging.config.dictConfig(settings.LOGGING); print({expression})"
+    )
     base = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        env=dict(base, DJANGO_SETTINGS_MODULE="sms4sats_site.settings", **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=dict(base, **env), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def test_sandbox_address_follows_shop_bind():
-    assert django_says("settings.SMS4SATS_API_URL", SHOP_BIND="127.0.0.1:8123") == "http://127.0.0.1:8123/sandbox/api"
+    assert settings_say("settings.SMS4SATS_API_URL", SHOP_BIND="127.0.0.1:8123") == "http://127.0.0.1:8123/sandbox/api"
     # Listening on every address: the shop calls itself on the loopback.
-    assert django_says("settings.PUBLIC_BASE_URL", SHOP_BIND="0.0.0.0:8124") == "http://127.0.0.1:8124"
-    assert django_says("settings.SMS4SATS_API_URL") == "http://127.0.0.1:8000/sandbox/api"
+    assert settings_say("settings.PUBLIC_BASE_URL", SHOP_BIND="0.0.0.0:8124") == "http://127.0.0.1:8124"
+    assert settings_say("settings.SMS4SATS_API_URL") == "http://127.0.0.1:8000/sandbox/api"
     # A public address set by the operator wins.
-    url = django_says("settings.SMS4SATS_API_URL", SHOP_BIND="0.0.0.0:8125", PUBLIC_BASE_URL="https://shop.example")
+    url = settings_say("settings.SMS4SATS_API_URL", SHOP_BIND="0.0.0.0:8125", PUBLIC_BASE_URL="https://shop.example")
     assert url == "https://shop.example/sandbox/api"
 
 
 def test_routine_task_lines_are_quiet_unless_asked_for():
-    for logger in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
-        level = f"logging.getLogger({logger!r}).getEffectiveLevel()"
-        assert django_says(level) == str(logging.WARNING)
-        assert django_says(level, LOG_TASKS="on") == str(logging.INFO)
-        assert django_says(level, LOG_LEVEL="DEBUG") == str(logging.DEBUG)
+    loggers = ("celery.app.trace", "celery.worker.strategy", "celery.beat")  # task succeeded, received; beat tick
+    levels = f"[logging.getLogger(name).getEffectiveLevel() for name in {loggers}]"
+    assert settings_say(levels) == str([logging.WARNING] * 3)
+    assert settings_say(levels, LOG_TASKS="on") == str([logging.INFO] * 3)
+    assert settings_say(levels, LOG_LEVEL="DEBUG") == str([logging.DEBUG] * 3)
