@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCAL_STAMP := $(VENV)/.installed-local
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint audit setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Known advisories for the pinned packages and what they pull in (bin/audit.py); needs the network, and
+# only warns when the advisory service cannot be reached. Not part of `make test`.
+AUDIT_REQUIREMENTS ?= requirements.txt
+audit: $(STAMP)
+	$(BIN)/python bin/audit.py $(AUDIT_REQUIREMENTS)
 
 clean:
 	rm -rf $(VENV) var staticfiles
