@@ -1,7 +1,6 @@
 """The operator's admin: order history, timelines, lifecycle actions, CSV export.
 
-The dashboard and the prepaid account pages live in ``admin_views`` and are added to the default
-admin site's URLs here (``/admin/dashboard/``, ``/admin/account/``).
+The site itself (dashboard, prepaid account, throttled login) is ``orders.admin_site.ShopAdminSite``.
 """
 
 import csv
@@ -24,7 +23,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from . import admin_views, lifecycle
+from . import lifecycle
 from .models import Kind, Order, OrderEvent
 from .stats import price_sats, to_code_duration
 
@@ -493,20 +492,3 @@ class OrderAdmin(admin.ModelAdmin):
             return refused
         self._cancel_one(request, order)
         return self._back(order)
-
-
-# --- The dashboard and the prepaid account on the default admin site -------------------------------
-
-_site_get_urls = admin.site.get_urls
-
-
-def _get_urls_with_dashboard():
-    return admin_views.urlpatterns(admin.site) + _site_get_urls()
-
-
-if not getattr(admin.site, "_sms4sats_pages", False):
-    admin.site.get_urls = _get_urls_with_dashboard
-    admin.site._sms4sats_pages = True
-admin.site.site_header = "sms4sats shop"
-admin.site.site_title = "sms4sats shop admin"
-admin.site.index_title = "Shop administration"

@@ -1,7 +1,7 @@
 """Admin pages beside the order list: the dashboard and the prepaid account (balance, fund, history).
 
-Added to the default admin site by ``orders.admin`` (``urlpatterns(site)``), each wrapped in
-``site.admin_view`` (active staff only) and checked against the order permissions.
+The shop's admin site (``orders.admin_site``) serves them, each wrapped in ``site.admin_view`` (active staff
+only); each view checks the order permissions.
 """
 
 from datetime import timedelta
@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from . import charts, stats
@@ -30,14 +30,6 @@ PERIODS = {
 }
 
 
-def urlpatterns(site):
-    return [
-        path("dashboard/", site.admin_view(dashboard_view), name="dashboard"),
-        path("account/", site.admin_view(account_view), name="prepaid_account"),
-        path("account/fund/<uuid:public_id>/", site.admin_view(fund_order_view), name="fund_order"),
-    ]
-
-
 def _require(request, perm):
     if not request.user.has_perm(perm):
         raise PermissionDenied
@@ -47,16 +39,10 @@ def _context(request, site, title, **extra):
     return {**site.each_context(request), "title": title, **extra}
 
 
-def _site():
-    from django.contrib import admin
-
-    return admin.site
-
-
 # --- Dashboard -----------------------------------------------------------------------------------
 
 
-def dashboard_view(request):
+def dashboard_view(request, site):
     _require(request, "orders.view_order")
     period = request.GET.get("period", "all")
     if period not in PERIODS:
@@ -67,7 +53,7 @@ def dashboard_view(request):
     status = figures["status"]
     context = _context(
         request,
-        _site(),
+        site,
         "Dashboard",
         figures=figures,
         period=period,
@@ -121,10 +107,9 @@ def _calm(reason, key):
     return text.replace(key, "…") if key else text
 
 
-def account_view(request):
+def account_view(request, site):
     _require(request, "orders.view_order")
     key = settings.SMS4SATS_API_KEY
-    site = _site()
     context = _context(
         request,
         site,
@@ -200,13 +185,13 @@ FUND_STATUS_TEXT = {
 }
 
 
-def fund_order_view(request, public_id):
+def fund_order_view(request, site, public_id):
     _require(request, "orders.view_order")
     order = get_object_or_404(Order, public_id=public_id, kind=Kind.FUND)
     show_invoice = bool(order.bolt11) and order.status in (Status.UNPAID,)
     context = _context(
         request,
-        _site(),
+        site,
         f"Funding {order.quoted_sats:,} sats",
         order=order,
         status_text=FUND_STATUS_TEXT.get(order.status, order.get_status_display()),

@@ -114,7 +114,7 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "orders.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (orders/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
