@@ -1,19 +1,22 @@
 """Settings, read from the environment (names documented in the README's "Configuration").
 
-A bad value stops start-up with one line that names the variable (see ``config_error``).
+A bad value stops start-up with one line that names the variable (see ``config_error``). Importing this
+module touches no file: the entry points create ``VAR_DIR`` and the local secret key (``local_state``).
 """
 
+import ipaddress
 import os
+import re
 import secrets
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+from . import local_state
+
+BASE_DIR = local_state.BASE_DIR
+VAR_DIR = local_state.var_dir()
 
 
 def config_error(name, problem):
@@ -101,12 +104,9 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         config_error("SECRET_KEY", "must be set in production (a real SMS4SATS_API_URL without DEBUG)")
-    # Local use: a random key kept under var/ so sessions survive a restart.
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    # Local use: the random key kept under var/ (written by local_state.prepare() at start-up) so sessions
+    # survive a restart; a process started some other way gets a key of its own for its lifetime.
+    SECRET_KEY = local_state.stored_secret_key() or secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 if not ALLOWED_HOSTS:
@@ -208,8 +208,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = local_state.STATIC_ROOT
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

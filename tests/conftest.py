@@ -16,6 +16,10 @@ os.environ.setdefault("SANDBOX", "on")
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 
+from sms4sats_site import local_state  # noqa: E402
+
+local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
@@ -45,3 +49,15 @@ def celery_worker(transactional_db):
         app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30, queues=queues
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache (rate limits, catalog) pointed at a port where nothing listens, as when Redis is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed}/0"}}
+    yield
