@@ -1,55 +1,71 @@
-"""Rate limits that protect the shop from guessing and flooding, kept in Redis only for their window.
+"""Rate limits that protect the shop from flooding and password guessing, kept in Redis only for their window.
 
-- ``client_ip``: the address a rate limit counts (django-ratelimit's ``RATELIMIT_IP_META_KEY``). Behind a
-  reverse proxy on a private or loopback address, the proxy's own address would put every buyer in one
-  bucket: the last ``X-Forwarded-For`` entry (the one the proxy appended) is used instead. A client on a
-  public address cannot choose its bucket that way: its header is ignored.
+- ``client_ip``: the address a rate limit counts (django-ratelimit's ``RATELIMIT_IP_META_KEY``): the
+  connection's address, unless that is one of the operator's ``TRUSTED_PROXIES``; then the client is the
+  last ``X-Forwarded-For`` entry that is not itself a trusted proxy (the one the proxy appended). Nobody
+  else can choose a bucket with the header, and by default nobody is trusted.
 - ``KeyedSha256``: the hash of the rate-limit cache keys (``RATELIMIT_HASH_ALGORITHM``). An HMAC with the
   secret key, so that the keys in Redis cannot be turned back into IP addresses by trying all 2^32 of them.
+- Orders: ``take_order_slot`` counts a placed order per client address and per browser session
+  (``ORDER_RATE_PER_IP``, ``ORDER_RATE_PER_SESSION``). Only orders about to be placed are counted: an invalid
+  form never reaches it, and a refused order does not count. Redis unreachable: ``LimitsUnavailable``
+  (the views answer "orders are paused").
 - The admin login throttle: after ``ADMIN_LOGIN_FAILURES_PER_USER`` failed logins for one address and
   user name, or ``ADMIN_LOGIN_FAILURES_PER_IP`` for one address whatever the name, within
   ``ADMIN_LOGIN_WINDOW_SECONDS``, the login form refuses to check passwords (HTTP 429, a message saying
-  when to try again). Successful logins are not counted.
+  when to try again). Successful logins are not counted. Redis unreachable: fail open (see
+  ``login_blocked_for``).
 """
 
+import functools
 import hashlib
 import hmac
 import ipaddress
+import logging
 
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django_ratelimit.core import get_usage
+from python_ipware.modern.parsers import parse_ip, split_proxy_chain
+from redis.exceptions import RedisError
 
-# Where a reverse proxy of our own can connect from: loopback, RFC 1918 and IPv6 unique local addresses
-# (Docker's port mapping shows the bridge gateway, e.g. 172.17.0.1).
-PROXY_NETWORKS = [
-    ipaddress.ip_network(net)
-    for net in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7")
-]
+log = logging.getLogger(__name__)
+
+# What a cache that cannot be reached raises through django-ratelimit (redis-py wraps socket errors).
+CACHE_ERRORS = (RedisError, OSError)
 
 
-def _is_proxy(address):
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in PROXY_NETWORKS if net.version == ip.version)
+# The client's address ----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted):
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
+
+
+def _is_trusted_proxy(address):
+    return any(address in net for net in _networks(tuple(settings.TRUSTED_PROXIES)) if net.version == address.version)
 
 
 def client_ip(request):
-    remote = request.META.get("REMOTE_ADDR") or "0.0.0.0"
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        behind_proxy = _is_proxy(remote)
-        if behind_proxy:
-            candidate = forwarded.split(",")[-1].strip()
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass
-    return remote
+    """The client's address. Parsing (ports, brackets, IPv4-mapped IPv6, junk entries) is python-ipware's,
+    the parser django-ipware is built on; its own choice of the client is not used, because it never looks
+    at who connected, so a client reaching the shop directly could name any address in the header."""
+    remote = parse_ip(request.META.get("REMOTE_ADDR"))
+    if remote is None:
+        return "0.0.0.0"
+    if not _is_trusted_proxy(remote):
+        return str(remote)
+    # Walk back from the proxy: each trusted proxy appended the address it saw; the first hop that is not a
+    # trusted proxy is the client. A proxy that sent no header leaves its own address (one shared bucket).
+    chain = split_proxy_chain(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    client = remote
+    for hop in reversed(chain):
+        client = hop
+        if not _is_trusted_proxy(hop):
+            break
+    return str(client)
 
 
 class KeyedSha256:
@@ -62,6 +78,57 @@ class KeyedSha256:
         return self._mac.hexdigest()
 
 
+# Orders ------------------------------------------------------------------------------------------------
+
+ORDER_GROUP_IP = "orders:create:ip"
+ORDER_GROUP_SESSION = "orders:create:session"
+
+
+class LimitsUnavailable(Exception):
+    """Redis, which keeps the counters, did not answer."""
+
+
+def _session_key(group, request):
+    return request.session.session_key
+
+
+def _order_limits(request):
+    limits = [(ORDER_GROUP_IP, "ip", settings.ORDER_RATE_PER_IP)]
+    if request.session.session_key:  # a browser's first order has no session yet: its address counts
+        limits.append((ORDER_GROUP_SESSION, _session_key, settings.ORDER_RATE_PER_SESSION))
+    return limits
+
+
+def _over(request, increment):
+    try:
+        usages = [
+            get_usage(request, group=group, key=key, rate=rate, increment=increment)
+            for group, key, rate in _order_limits(request)
+        ]
+    except CACHE_ERRORS as exc:
+        raise LimitsUnavailable(str(exc)) from exc
+    usages = [usage for usage in usages if usage is not None]  # None: rate limiting is switched off
+    # django-ratelimit reports a cache that answered nothing as limit 0 (closed): that is Redis away too.
+    if any(usage["limit"] == 0 for usage in usages):
+        raise LimitsUnavailable("the rate-limit cache gave no count")
+    if increment:  # the count includes this order
+        return any(usage["count"] > usage["limit"] for usage in usages)
+    return any(usage["count"] >= usage["limit"] for usage in usages)  # a peek: the orders already placed
+
+
+def take_order_slot(request, before_counting=None):
+    """True when this request may place an order now, which is then counted; False when over a limit
+    (nothing counted). ``before_counting`` runs once the order is allowed, before it is counted (the view
+    gives the browser its session there, so that this first order counts for the session too). Raises
+    ``LimitsUnavailable`` when Redis does not answer."""
+    if _over(request, increment=False):
+        return False
+    if before_counting:
+        before_counting()
+    # Counting is atomic (INCR); two requests racing past the peek are both counted, and the later refused.
+    return not _over(request, increment=True)
+
+
 # The admin login throttle --------------------------------------------------------------------------------
 
 LOGIN_GROUP_USER = "admin:login:ip+user"
@@ -69,10 +136,8 @@ LOGIN_GROUP_IP = "admin:login:ip"
 
 
 def _login_rates():
-    window = int(getattr(settings, "ADMIN_LOGIN_WINDOW_SECONDS", 15 * 60))
-    per_user = int(getattr(settings, "ADMIN_LOGIN_FAILURES_PER_USER", 5))
-    per_ip = int(getattr(settings, "ADMIN_LOGIN_FAILURES_PER_IP", 20))
-    return f"{per_user}/{window}s", f"{per_ip}/{window}s"
+    window = int(settings.ADMIN_LOGIN_WINDOW_SECONDS)
+    return f"{settings.ADMIN_LOGIN_FAILURES_PER_USER}/{window}s", f"{settings.ADMIN_LOGIN_FAILURES_PER_IP}/{window}s"
 
 
 def _username_key(username):
@@ -80,7 +145,7 @@ def _username_key(username):
     return lambda group, request: f"{client_ip(request)}|{name}"
 
 
-def _usages(request, username, increment):
+def _login_usages(request, username, increment):
     rate_user, rate_ip = _login_rates()
     return [
         get_usage(request, group=LOGIN_GROUP_USER, key=_username_key(username), rate=rate_user, increment=increment),
@@ -89,15 +154,28 @@ def _usages(request, username, increment):
 
 
 def login_blocked_for(request, username):
-    """Seconds until another attempt is allowed for this address and user name, or 0 when allowed now."""
-    usages = _usages(request, username, increment=False)
-    # A cache that cannot answer gives count 0, limit 0: closed, which is right for a login form.
-    waits = [max(1, u["time_left"]) for u in usages if u and u["count"] >= u["limit"]]
+    """Seconds until another attempt is allowed for this address and user name, or 0 when allowed now.
+
+    Redis unreachable: fail open (passwords are checked, nothing is counted), with a warning in the log.
+    The operator most needs the admin during an outage, and a closed throttle would lock out every
+    operator for as long as it lasts; an attacker cannot take Redis down from outside, and Django's
+    password hashing still makes each guess cost a worker hundreds of milliseconds.
+    """
+    try:
+        usages = _login_usages(request, username, increment=False)
+    except CACHE_ERRORS as exc:
+        log.warning("admin login throttle off: Redis did not answer (%s)", exc)
+        return 0
+    # A cache that answered nothing gives limit 0: Redis away again, so open as above.
+    waits = [max(1, u["time_left"]) for u in usages if u and u["limit"] and u["count"] >= u["limit"]]
     return max(waits, default=0)
 
 
 def record_login_failure(request, username):
-    _usages(request, username, increment=True)
+    try:
+        _login_usages(request, username, increment=True)
+    except CACHE_ERRORS as exc:
+        log.warning("admin login failure not counted: Redis did not answer (%s)", exc)
 
 
 def _minutes(seconds):
@@ -123,13 +201,3 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         except ValidationError:
             record_login_failure(self.request, username)
             raise
-
-
-def admin_login(request, extra_context=None):
-    """``admin.site.login`` (its ``login_form`` is the throttled form, see urls.py); 429 while throttled."""
-    response = admin.site.login(request, extra_context=extra_context)
-    wait = getattr(request, "login_throttled", 0)
-    if wait:
-        response.status_code = 429
-        response["Retry-After"] = str(int(wait))
-    return response

@@ -50,3 +50,11 @@ def purge_personal_data():
     from .privacy import purge
 
     return purge(settings.PERSONAL_DATA_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def clear_expired_sessions():
+    """Delete expired browser sessions (Django's ``clearsessions``); the session store never does by itself."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")

@@ -17,9 +17,8 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
-from django_ratelimit.core import is_ratelimited
 
-from . import catalog, lifecycle, status_cache, upstream_health
+from . import catalog, lifecycle, ratelimits, status_cache, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
@@ -41,38 +40,28 @@ def _ensure_session(request):
     return request.session.session_key
 
 
-def _session_key(request):
-    return request.session.session_key or "no-session"
-
-
-def _over_limit(request):
-    """Count one order attempt per client address and per session; True when either is over its rate."""
-    by_ip = is_ratelimited(
-        request,
-        group="orders:create:ip",
-        key="ip",
-        method="POST",
-        increment=True,
-        rate=getattr(settings, "ORDER_RATE_PER_IP", "10/m"),
-    )
-    by_session = is_ratelimited(
-        request,
-        group="orders:create:session",
-        key=lambda group, req: _session_key(req),
-        method="POST",
-        increment=True,
-        rate=getattr(settings, "ORDER_RATE_PER_SESSION", "5/m"),
-    )
-    return by_ip or by_session
-
-
 def _too_many(request):
     response = render(request, "429.html", status=429)
     response["Retry-After"] = "60"
     return response
 
 
+def _orders_paused(request):
+    response = render(request, "orders_paused.html", status=503)
+    response["Retry-After"] = "60"
+    return response
+
+
 def _place(request, **fields):
+    """Place the order from a valid form, if the rate limits allow it (429 beyond them; 503 "orders are
+    paused" while Redis, which counts them, is away). The browser gets its session only for a placed order."""
+    try:
+        allowed = ratelimits.take_order_slot(request, before_counting=lambda: _ensure_session(request))
+    except ratelimits.LimitsUnavailable as exc:
+        log.warning("orders paused: the rate limits cannot be counted (%s)", exc)
+        return _orders_paused(request)
+    if not allowed:
+        return _too_many(request)
     with transaction.atomic():
         order = lifecycle.place_order(session_key=request.session.session_key, **fields)
     return redirect(order.get_absolute_url())
@@ -98,9 +87,6 @@ def home(request):
     country_list = catalog.countries()
     country_error = ""
     if request.method == "POST":
-        _ensure_session(request)
-        if _over_limit(request):
-            return _too_many(request)
         form = ReceiveForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
@@ -210,9 +196,6 @@ def price_fragment(request):
 @require_http_methods(["GET", "POST"])
 def send(request):
     if request.method == "POST":
-        _ensure_session(request)
-        if _over_limit(request):
-            return _too_many(request)
         form = SendForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
@@ -236,9 +219,6 @@ def send(request):
 @require_http_methods(["GET", "POST"])
 def rent(request):
     if request.method == "POST":
-        _ensure_session(request)
-        if _over_limit(request):
-            return _too_many(request)
         form = RentForm(request.POST)
         if form.is_valid():
             offer = form.cleaned_data["offer"]

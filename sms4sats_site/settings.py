@@ -60,6 +60,17 @@ def env_float(name, default):
         config_error(name, f"expected a number, got {raw!r}")
 
 
+def env_list(name, default=""):
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_rate(name, default):
+    raw = env_str(name, default)
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", raw):
+        config_error(name, f"expected a rate like 10/m or 100/h (count/period: s, m, h, d), got {raw!r}")
+    return raw
+
+
 def env_url(name, default, schemes=("http", "https")):
     raw = env_str(name, default)
     parts = urlsplit(raw)
@@ -90,6 +101,15 @@ SMS4SATS_API_URL_SET = bool(env_str("SMS4SATS_API_URL"))
 SANDBOX = env_bool("SANDBOX", not SMS4SATS_API_URL_SET)
 SANDBOX_API_PATH = "/sandbox/api"
 SMS4SATS_API_URL = env_url("SMS4SATS_API_URL", PUBLIC_BASE_URL + SANDBOX_API_PATH)
+# The sandbox drops the production protections and says "no real money moves": it must never front a
+# real upstream. Its own API is on this site (PUBLIC_BASE_URL's host) or on this machine.
+_sandbox_hosts = {urlsplit(PUBLIC_BASE_URL).hostname, "localhost", "127.0.0.1", "::1"}
+if SANDBOX and SMS4SATS_API_URL_SET and urlsplit(SMS4SATS_API_URL).hostname not in _sandbox_hosts:
+    config_error(
+        "SANDBOX",
+        f"SANDBOX is on but SMS4SATS_API_URL points at another host ({SMS4SATS_API_URL}): "
+        "unset SANDBOX to use a real upstream, or unset SMS4SATS_API_URL for the sandbox",
+    )
 # The sandbox accepts SANDBOX_API_KEY; with the sandbox on, the shop uses it unless told otherwise.
 SANDBOX_API_KEY = "sandbox-api-key"
 SMS4SATS_API_KEY = env_str("SMS4SATS_API_KEY") or (SANDBOX_API_KEY if SANDBOX and not SMS4SATS_API_URL_SET else None)
@@ -186,10 +206,23 @@ CACHES = {
     }
 }
 RATELIMIT_USE_CACHE = "default"
-# Rate limits count the client's address (the proxy's X-Forwarded-For entry behind a private proxy) and
-# keep it in Redis only as an HMAC in a key that expires with its window (orders/ratelimits.py).
+# Rate limits count the client's address and keep it in Redis only as an HMAC in a key that expires with its
+# window (orders/ratelimits.py).
 RATELIMIT_IP_META_KEY = "orders.ratelimits.client_ip"
 RATELIMIT_HASH_ALGORITHM = "orders.ratelimits.KeyedSha256"
+# The reverse proxies in front of the shop (addresses or networks). Only a connection from one of them may
+# say who the client is (X-Forwarded-For); by default no one may, and the client is the connection's address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        config_error(
+            "TRUSTED_PROXIES", f"expected addresses or networks like 127.0.0.1 or 172.16.0.0/12, got {_proxy!r}"
+        )
+# Orders placed per client address and per browser session (invalid forms and refused orders do not count).
+ORDER_RATE_PER_IP = env_rate("ORDER_RATE_PER_IP", "10/m")
+ORDER_RATE_PER_SESSION = env_rate("ORDER_RATE_PER_SESSION", "5/m")
 # Admin login: failed attempts allowed per address and user name, and per address, in the window.
 ADMIN_LOGIN_FAILURES_PER_USER = 5
 ADMIN_LOGIN_FAILURES_PER_IP = 20
@@ -276,6 +309,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
     "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
+    "clear-expired-sessions": {"task": "orders.tasks.clear_expired_sessions", "schedule": 60 * 60.0},
 }
 if SANDBOX:
     CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}
@@ -320,6 +354,10 @@ AUTO_CANCEL_SECONDS = 21 * 60
 AUTO_CANCEL_GRACE_SECONDS = 300
 CANCEL_AFTER_SECONDS = 120
 CATALOG_CACHE_SECONDS = 600
+# Seconds a buyer's page waits for sms4sats when the catalog it shows is not cached.
+CATALOG_TIMEOUT = env_float("CATALOG_TIMEOUT", 3.0)
+# Seconds between two polls of the status part by an open order page.
+STATUS_POLL_SECONDS = 2
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
 

@@ -111,20 +111,42 @@ def test_rate_limit_keys_hold_no_address(staff, settings):
     "remote, forwarded, expected",
     [
         ("203.0.113.5", "", "203.0.113.5"),
-        ("203.0.113.5", "10.1.1.1", "203.0.113.5"),  # a public client cannot pick its bucket
-        ("127.0.0.1", "198.51.100.3", "198.51.100.3"),  # behind a local proxy: the client it saw
-        ("172.18.0.1", "1.2.3.4, 198.51.100.3", "198.51.100.3"),  # only the proxy's own entry counts
-        ("10.0.0.2", "not-an-ip", "10.0.0.2"),
-        ("::1", "2001:db8::1", "2001:db8::1"),
+        # No proxy is trusted by default: the header is the client's own word, whoever connects.
+        ("203.0.113.5", "10.1.1.1", "203.0.113.5"),
+        ("127.0.0.1", "198.51.100.3", "127.0.0.1"),
+        ("172.18.0.1", "1.2.3.4, 198.51.100.3", "172.18.0.1"),
+        ("::ffff:203.0.113.9", "", "203.0.113.9"),
+        ("", "198.51.100.3", "0.0.0.0"),
     ],
 )
-def test_client_ip(remote, forwarded, expected):
+def test_client_ip_trusts_no_forwarded_header_by_default(remote, forwarded, expected):
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+@pytest.mark.parametrize(
+    "remote, forwarded, expected",
+    [
+        ("127.0.0.1", "198.51.100.3", "198.51.100.3"),  # behind the trusted proxy: the client it saw
+        ("172.18.0.1", "1.2.3.4, 198.51.100.3", "198.51.100.3"),  # only the proxy's own entry counts
+        ("172.18.0.1", "198.51.100.3:4711", "198.51.100.3"),
+        ("127.0.0.1", "1.2.3.4, 198.51.100.3, 10.0.0.7", "198.51.100.3"),  # a second trusted proxy is skipped
+        ("127.0.0.1", "not-an-ip", "127.0.0.1"),  # nothing usable: the proxy's own bucket
+        ("127.0.0.1", "", "127.0.0.1"),
+        ("::1", "2001:db8::1", "2001:db8::1"),
+        ("203.0.113.5", "10.1.1.1", "203.0.113.5"),  # a client that is not a trusted proxy cannot pick
+        ("192.168.1.20", "198.51.100.3", "192.168.1.20"),  # private, but not one of the listed proxies
+    ],
+)
+def test_client_ip_behind_trusted_proxies(remote, forwarded, expected, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "::1", "172.16.0.0/12", "10.0.0.0/8"]
     request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
 
 
 def test_order_limit_counts_each_client_behind_the_proxy(monkeypatch, settings):
     FakeUpstream().install(monkeypatch)
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
     settings.ORDER_RATE_PER_SESSION = "100/m"
     settings.ORDER_RATE_PER_IP = "2/m"
 
@@ -134,6 +156,53 @@ def test_order_limit_counts_each_client_behind_the_proxy(monkeypatch, settings):
 
     assert [post("198.51.100.1") for _ in range(3)] == [302, 302, 429]
     assert post("198.51.100.2") == 302  # another buyer behind the same proxy is not affected
+
+
+def test_a_spoofed_header_picks_no_order_bucket_without_trusted_proxies(monkeypatch, settings):
+    """A plain proxy_pass forwarding the client's own header (or a client reaching the shop directly):
+    a fresh address in each request's header still lands in the connection's one bucket."""
+    FakeUpstream().install(monkeypatch)
+    settings.ORDER_RATE_PER_SESSION = "100/m"
+    settings.ORDER_RATE_PER_IP = "2/m"
+    codes = [
+        Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").post("/rent/", {"country": 6})
+        for i in range(4)
+    ]
+    assert [response.status_code for response in codes] == [302, 302, 429, 429]
+
+
+def test_a_spoofed_header_does_not_reset_the_login_lock(staff, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]  # a proxy, but not the one this guesser connects from
+    codes = [
+        login(Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}"), "boss", "wrong").status_code
+        for i in range(6)
+    ]
+    assert codes == [200] * 5 + [429]
+
+
+def test_the_login_lock_follows_the_client_behind_a_trusted_proxy(staff, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    guesser = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    for _ in range(5):
+        assert login(guesser, "boss", "wrong").status_code == 200
+    assert login(guesser, "boss", PASSWORD).status_code == 429
+    # The operator, behind the same proxy, is not locked out by someone else's guesses.
+    operator = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.60")
+    assert login(operator, "boss", PASSWORD).status_code == 302
+
+
+# Redis down ---------------------------------------------------------------------------------------------
+
+
+def test_login_throttle_fails_open_while_redis_is_down(staff, settings, redis_down, caplog):
+    """Fail open: the operator can still log in (and wrong passwords are still refused) during an outage."""
+    guesser = Client(REMOTE_ADDR="203.0.113.70")
+    for _ in range(6):
+        response = login(guesser, "boss", "wrong")
+        assert response.status_code == 200
+        assert "Please enter the correct username and password" in response.content.decode()
+    assert login(guesser, "boss", PASSWORD).status_code == 302
+    assert "admin login throttle off: Redis did not answer" in caplog.text
 
 
 # Nothing tells which order ids exist -------------------------------------------------------------------

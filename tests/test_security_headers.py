@@ -103,11 +103,19 @@ def test_errors_have_the_headers(client, settings, upstream):
     for response in (client.get("/o/00000000-0000-0000-0000-000000000000/"), client.get("/no-such-page")):
         assert response.status_code == 404
         assert_secure_headers(response)
-    client.post("/send/", {"phone": "x", "message": "y"})
-    too_many = client.post("/send/", {"phone": "x", "message": "y"})
+    sms = {"phone": "+447911123456", "message": "y"}  # valid: only placed orders count
+    assert client.post("/send/", sms).status_code == 302
+    too_many = client.post("/send/", sms)
     assert too_many.status_code == 429
     assert_secure_headers(too_many)
     assert_no_inline_code(too_many.content.decode())
+
+
+def test_the_orders_paused_page_has_the_headers(client, upstream, redis_down):
+    paused = client.post("/send/", {"phone": "+447911123456", "message": "y"})
+    assert paused.status_code == 503
+    assert_secure_headers(paused)
+    assert_no_inline_code(paused.content.decode())
 
 
 def test_admin_pages_allow_inline_styles_but_never_inline_scripts(client, admin_client):
