@@ -6,10 +6,10 @@
   else can choose a bucket with the header, and by default nobody is trusted.
 - ``KeyedSha256``: the hash of the rate-limit cache keys (``RATELIMIT_HASH_ALGORITHM``). An HMAC with the
   secret key, so that the keys in Redis cannot be turned back into IP addresses by trying all 2^32 of them.
-- Orders: ``take_order_slot`` counts a placed order per client address and per browser session
-  (``ORDER_RATE_PER_IP``, ``ORDER_RATE_PER_SESSION``). Only orders about to be placed are counted: an invalid
-  form never reaches it, and a refused order does not count. Redis unreachable: ``LimitsUnavailable``
-  (the views answer "orders are paused").
+- Orders: placed orders are counted per client address and per browser session (``ORDER_RATE_PER_IP``,
+  ``ORDER_RATE_PER_SESSION``): ``order_limit_reached`` before placing one, ``count_order`` as it is placed.
+  An invalid form never reaches them, and a refused order does not count. Redis unreachable:
+  ``LimitsUnavailable`` (the views answer "orders are paused").
 - The admin login throttle: after ``ADMIN_LOGIN_FAILURES_PER_USER`` failed logins for one address and
   user name, or ``ADMIN_LOGIN_FAILURES_PER_IP`` for one address whatever the name, within
   ``ADMIN_LOGIN_WINDOW_SECONDS``, the login form refuses to check passwords (HTTP 429, a message saying
@@ -116,16 +116,14 @@ def _over(request, increment):
     return any(usage["count"] >= usage["limit"] for usage in usages)  # a peek: the orders already placed
 
 
-def take_order_slot(request, before_counting=None):
-    """True when this request may place an order now, which is then counted; False when over a limit
-    (nothing counted). ``before_counting`` runs once the order is allowed, before it is counted (the view
-    gives the browser its session there, so that this first order counts for the session too). Raises
-    ``LimitsUnavailable`` when Redis does not answer."""
-    if _over(request, increment=False):
-        return False
-    if before_counting:
-        before_counting()
-    # Counting is atomic (INCR); two requests racing past the peek are both counted, and the later refused.
+def order_limit_reached(request):
+    """True when the orders already placed from this address or session fill a limit (counts nothing)."""
+    return _over(request, increment=False)
+
+
+def count_order(request):
+    """Count an order about to be placed; False when it goes over a limit after all (two requests raced past
+    ``order_limit_reached``: counting is atomic, so the later one is refused)."""
     return not _over(request, increment=True)
 
 

@@ -56,12 +56,14 @@ def _place(request, **fields):
     """Place the order from a valid form, if the rate limits allow it (429 beyond them; 503 "orders are
     paused" while Redis, which counts them, is away). The browser gets its session only for a placed order."""
     try:
-        allowed = ratelimits.take_order_slot(request, before_counting=lambda: _ensure_session(request))
+        if ratelimits.order_limit_reached(request):
+            return _too_many(request)
+        _ensure_session(request)  # before counting, so that a browser's first order counts for its session too
+        if not ratelimits.count_order(request):
+            return _too_many(request)
     except ratelimits.LimitsUnavailable as exc:
         log.warning("orders paused: the rate limits cannot be counted (%s)", exc)
         return _orders_paused(request)
-    if not allowed:
-        return _too_many(request)
     with transaction.atomic():
         order = lifecycle.place_order(session_key=request.session.session_key, **fields)
     return redirect(order.get_absolute_url())
