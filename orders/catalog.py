@@ -65,11 +65,11 @@ def _k_price(cc, code):
 
 
 def _ttl():
-    return getattr(settings, "CATALOG_CACHE_SECONDS", 600)
+    return settings.CATALOG_CACHE_SECONDS
 
 
 def _timeout():
-    return float(getattr(settings, "CATALOG_TIMEOUT", 3.0))
+    return settings.CATALOG_TIMEOUT
 
 
 class CatalogError(Exception):

@@ -293,7 +293,7 @@ def status_context(order, now=None, upstream_down=None):
         "invoice_countdown": _countdown(order.invoice_expires_at, now),
         "auto_cancel_countdown": _countdown(order.auto_cancel_at, now),
         "cancel_countdown": _countdown(order.cancel_allowed_at, now),
-        "poll_ms": int(float(getattr(settings, "STATUS_POLL_SECONDS", 2)) * 1000),
+        "poll_ms": int(settings.STATUS_POLL_SECONDS * 1000),
         "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
         "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
         "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
