@@ -37,7 +37,7 @@ lint: $(DEV_STAMP)
 # Known advisories for the pinned packages and what they pull in (bin/audit.py); needs the network, and
 # only warns when the advisory service cannot be reached. Not part of `make test`.
 AUDIT_REQUIREMENTS ?= requirements.txt
-audit: $(STAMP)
+audit: $(DEV_STAMP)
 	$(BIN)/python bin/audit.py $(AUDIT_REQUIREMENTS)
 
 clean:
