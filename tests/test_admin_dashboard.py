@@ -112,10 +112,12 @@ def test_status_counts(shop):
         "unpaid": 1,
         "held": 0,
         "waiting_code": 1,
+        "active": 0,
         "completed": 6,
         "refunded": 2,
         "expired": 1,
         "failed": 1,
+        "ended": 0,
     }
     assert list(figures["counts"]) == [s.value for s in Status]
 
