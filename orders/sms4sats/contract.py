@@ -1,36 +1,22 @@
-"""Client for the sms4sats HTTP API (the contract is docs/sms4sats-api.md).
+"""The sms4sats API as this shop relies on it (docs/sms4sats-api.md): the errors, the typed results, the tolerant
+parsers, and one ``Call`` per endpoint (the request and the parser of its answer). No I/O here:
+``transport`` executes the calls.
 
-Each endpoint is described once, by a function that returns a ``Call``: the request (method, path,
-query or JSON body, whether it needs the API key) and the parser that turns the decoded JSON into a
-typed result. ``Sms4satsClient`` (sync, for views, tasks, admin) and ``AsyncSms4satsClient`` (for the
-poller) only execute calls; the error mapping lives once in ``finish`` and ``request_failed``.
-
-Only ``Sms4satsError`` subclasses leave this module:
-- ``UpstreamUnavailable``: unreachable, timed out or 5xx, so try again later;
+Only ``Sms4satsError`` subclasses leave the client:
+- ``UpstreamUnavailable``: unreachable, timed out or 5xx, so the request may work later; ``request_sent``
+  says whether it may have reached sms4sats (False only when it surely did not: connection refused, DNS
+  failure, connect timeout);
 - ``UpstreamRejected``: 4xx or ``{"status": "error"}``, ``.reason`` from the body;
-- ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field.
+- ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field, a value that cannot be kept.
 """
 
-import logging
-import os
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from django.conf import settings
-from httpx_aiohttp import AiohttpTransport
-
-from . import upstream_health
-
-logger = logging.getLogger(__name__)
-
 AUTO_SELECT = 999  # the provider's "any country" id (0 is Russia)
-CONNECT_TIMEOUT = 3.0  # seconds; a host that does not accept a connection quickly is down
-
 
 # Errors ---------------------------------------------------------------------------------------
 
@@ -45,9 +31,14 @@ class Sms4satsError(Exception):
 class UpstreamUnavailable(Sms4satsError):
     """Unreachable, timed out or 5xx: the same request may work later.
 
-    After a timeout the request may still have reached the upstream; such a reason always contains
-    "timed out" (callers that must not repeat a create rely on it).
+    ``request_sent`` is False only when the request surely never reached sms4sats (connection refused,
+    DNS failure, connect timeout): then repeating a create is safe. True means "sent, no answer" (a read
+    timeout, a connection reset after sending, a 5xx, perhaps from a proxy): sms4sats may have acted on it.
     """
+
+    def __init__(self, reason: str, *, status_code: int | None = None, request_sent: bool = True):
+        super().__init__(reason, status_code=status_code)
+        self.request_sent = request_sent
 
 
 class UpstreamRejected(Sms4satsError):
@@ -445,276 +436,10 @@ def history_call() -> Call:
     return Call("history", "GET", "/history", parse_history, needs_key=True)
 
 
-# Executing a call: shared by both clients ----------------------------------------------------------
-
-
-def _fail(call: Call, error: Sms4satsError) -> Sms4satsError:
-    # Never log headers or the client: the API key must not reach the logs.
-    logger.warning("sms4sats %s: %s: %s", call.name, type(error).__name__, error.reason)
-    return error
-
-
-def _body_reason(body: Any) -> str | None:
+def error_reason(body: Any) -> str | None:
+    """The reason of an error envelope ``{"status": "error", "reason": ...}`` (or ``error``), if any."""
     if isinstance(body, dict):
         reason = _first(body, "reason", "error")
         if reason is not None and str(reason).strip():
             return str(reason).strip()[:500]
     return None
-
-
-def request_failed(call: Call, exc: httpx.HTTPError) -> Sms4satsError:
-    """Map an httpx exception (no answer, or an unreadable one) to the taxonomy."""
-    if isinstance(exc, httpx.TimeoutException):
-        error = UpstreamUnavailable(f"{call.name}: timed out ({type(exc).__name__})")
-    elif isinstance(exc, httpx.TransportError):
-        error = UpstreamUnavailable(f"{call.name}: unreachable ({type(exc).__name__}: {exc})")
-    else:  # e.g. a body that cannot be decoded, too many redirects
-        error = UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}")
-    upstream_health.record(not isinstance(error, UpstreamUnavailable), error.reason)
-    return _fail(call, error)
-
-
-def finish(call: Call, response: httpx.Response) -> Any:
-    """Turn an HTTP answer into the call's result, or raise the matching Sms4satsError."""
-    status = response.status_code
-    try:
-        body, is_json = response.json(), True
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors; also an empty body
-        body, is_json = None, False
-    reason = _body_reason(body) or f"HTTP {status}"
-    # Every answer passes here: a 5xx counts as sms4sats not answering, anything else as answering.
-    upstream_health.record(status < 500, reason)
-    if status >= 500:
-        raise _fail(call, UpstreamUnavailable(reason, status_code=status))
-    if status >= 400:
-        raise _fail(call, UpstreamRejected(reason, status_code=status))
-    if not 200 <= status < 300:
-        raise _fail(call, UpstreamMalformed(f"{call.name}: unexpected HTTP {status}", status_code=status))
-    if not call.expects_json:
-        return call.parse(None)
-    if not is_json:
-        raise _fail(call, UpstreamMalformed(f"{call.name}: the answer is not JSON", status_code=status))
-    if isinstance(body, dict) and str(body.get("status", "")).lower() == "error":
-        raise _fail(call, UpstreamRejected(reason, status_code=status))
-    try:
-        return call.parse(body)
-    except UpstreamMalformed as exc:
-        raise _fail(call, UpstreamMalformed(f"{call.name}: {exc.reason}", status_code=status)) from exc
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        # A parser bug or a shape nobody anticipated: still the caller's "malformed", never a traceback.
-        raise _fail(call, UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}", status_code=status)) from exc
-
-
-# The clients ------------------------------------------------------------------------------------------
-
-
-class _ClientBase:
-    """Configuration and request building shared by the sync and async clients."""
-
-    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None):
-        # None means "from settings"; an empty string means "none", e.g. to go without a configured key.
-        self.base_url = (base_url if base_url is not None else settings.SMS4SATS_API_URL).rstrip("/")
-        self.api_key = (api_key if api_key is not None else settings.SMS4SATS_API_KEY) or None
-        self.ref = (ref if ref is not None else settings.SMS4SATS_REF) or None
-        self.timeout = float(timeout if timeout is not None else settings.SMS4SATS_TIMEOUT)
-
-    def _http_options(self) -> dict:
-        return {
-            "base_url": self.base_url,
-            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
-            "headers": {"Accept": "application/json"},
-        }
-
-    def _headers(self, call: Call) -> dict:
-        if not call.needs_key:
-            return {}
-        if not self.api_key:
-            raise _fail(call, UpstreamRejected("SMS4SATS_API_KEY is not set"))
-        return {"X-API-Key": self.api_key}
-
-    def __repr__(self):  # no key in reprs (they end up in logs and tracebacks)
-        return f"<{type(self).__name__} {self.base_url}>"
-
-
-class Sms4satsClient(_ClientBase):
-    """Sync client; one pooled connection per instance (see ``get_client`` for the shared one)."""
-
-    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
-        super().__init__(base_url, api_key, ref, timeout)
-        self._http = httpx.Client(transport=transport, **self._http_options())
-
-    def _run(self, call: Call) -> Any:
-        headers = self._headers(call)
-        try:
-            response = self._http.request(call.method, call.path, params=call.params, json=call.body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise request_failed(call, exc) from exc
-        return finish(call, response)
-
-    def ping(self) -> None:
-        """Raise a Sms4satsError if the upstream does not answer its base URL with a 2xx."""
-        self._run(availability_call())
-
-    def is_up(self) -> bool:
-        try:
-            self.ping()
-        except Sms4satsError:
-            return False
-        return True
-
-    def countries(self) -> list[Country]:
-        return self._run(countries_call())
-
-    def services(self, country: int) -> list[Service]:
-        return self._run(services_call(country))
-
-    def rental_countries(self, service: str = "full") -> list[RentalCountry]:
-        return self._run(rental_countries_call(service))
-
-    def price(self, country=None, service=None) -> Price:
-        return self._run(price_call(country, service))
-
-    def create_order(
-        self, country: int, service: str, *, is_rental=False, realphone=False, immediate=False
-    ) -> CreatedOrder:
-        return self._run(
-            create_order_call(
-                country, service, is_rental=is_rental, realphone=realphone, immediate=immediate, ref=self.ref
-            )
-        )
-
-    def order_status(self, order_id: str) -> OrderStatus:
-        return self._run(order_status_call(order_id))
-
-    def cancel_order(self, order_id: str) -> None:
-        return self._run(cancel_order_call(order_id))
-
-    def create_send_order(self, phone: str, message: str, *, webhook_url=None, immediate=False) -> CreatedOrder:
-        return self._run(
-            create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate, ref=self.ref)
-        )
-
-    def fund(self, amount: int) -> CreatedOrder:
-        return self._run(fund_call(amount))
-
-    def balance(self) -> int:
-        return self._run(balance_call())
-
-    def history(self) -> History:
-        return self._run(history_call())
-
-    def close(self):
-        self._http.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-class AsyncSms4satsClient(_ClientBase):
-    """Async client for the poller: the same calls, executed on one pooled httpx.AsyncClient."""
-
-    def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
-        super().__init__(base_url, api_key, ref, timeout)
-        # aiohttp underneath: a third of httpx's own CPU per call, and the poller makes hundreds a second
-        # (BENCHMARKS.md). Same httpx requests, responses and exceptions above it.
-        self._http = httpx.AsyncClient(transport=transport or AiohttpTransport(), **self._http_options())
-
-    async def _run(self, call: Call) -> Any:
-        headers = self._headers(call)
-        try:
-            response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.body, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise request_failed(call, exc) from exc
-        return finish(call, response)
-
-    async def ping(self) -> None:
-        await self._run(availability_call())
-
-    async def is_up(self) -> bool:
-        try:
-            await self.ping()
-        except Sms4satsError:
-            return False
-        return True
-
-    async def countries(self) -> list[Country]:
-        return await self._run(countries_call())
-
-    async def services(self, country: int) -> list[Service]:
-        return await self._run(services_call(country))
-
-    async def rental_countries(self, service: str = "full") -> list[RentalCountry]:
-        return await self._run(rental_countries_call(service))
-
-    async def price(self, country=None, service=None) -> Price:
-        return await self._run(price_call(country, service))
-
-    async def create_order(
-        self, country: int, service: str, *, is_rental=False, realphone=False, immediate=False
-    ) -> CreatedOrder:
-        return await self._run(
-            create_order_call(
-                country, service, is_rental=is_rental, realphone=realphone, immediate=immediate, ref=self.ref
-            )
-        )
-
-    async def order_status(self, order_id: str) -> OrderStatus:
-        return await self._run(order_status_call(order_id))
-
-    async def cancel_order(self, order_id: str) -> None:
-        return await self._run(cancel_order_call(order_id))
-
-    async def create_send_order(self, phone: str, message: str, *, webhook_url=None, immediate=False) -> CreatedOrder:
-        return await self._run(
-            create_send_order_call(phone, message, webhook_url=webhook_url, immediate=immediate, ref=self.ref)
-        )
-
-    async def fund(self, amount: int) -> CreatedOrder:
-        return await self._run(fund_call(amount))
-
-    async def balance(self) -> int:
-        return await self._run(balance_call())
-
-    async def history(self) -> History:
-        return await self._run(history_call())
-
-    async def aclose(self):
-        await self._http.aclose()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info):
-        await self.aclose()
-
-
-# The per-process shared client ------------------------------------------------------------------------
-
-_shared_lock = threading.Lock()
-_shared: tuple[tuple, Sms4satsClient] | None = None
-
-
-def get_client() -> Sms4satsClient:
-    """The process's shared sync client (one connection pool), rebuilt when the settings change.
-
-    The pid is part of the key so that a forked worker never reuses its parent's sockets.
-    """
-    global _shared
-    key = (
-        os.getpid(),
-        settings.SMS4SATS_API_URL,
-        settings.SMS4SATS_API_KEY,
-        settings.SMS4SATS_REF,
-        settings.SMS4SATS_TIMEOUT,
-    )
-    with _shared_lock:
-        if _shared is None or _shared[0] != key:
-            # The old client is not closed: another thread may still be using it; it is garbage
-            # collected with its sockets once unused.
-            _shared = (key, Sms4satsClient())
-        return _shared[1]
