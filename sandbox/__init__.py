@@ -1,6 +1,10 @@
 """The sandbox: a simulated sms4sats API at /sandbox/api (SMS4SATS_API_URL = <site>/sandbox/api), a test
 wallet at /sandbox/wallet/ and a control switch at /sandbox/control. Installed only when settings.SANDBOX.
 
+Modules: ``api`` (the simulated API's views), ``models`` (its orders, whose state is derived from time),
+``wallet`` (paying its invoices, and the wallet pages), ``control`` (global scenarios and faults, and the
+control view), ``tasks`` (webhooks), ``catalog``, ``invoices``, ``clock``.
+
 Shapes and JSON types follow docs/sms4sats-api.md (``receive``/``s4s`` strings, ``send``/``rent``
 numbers, bare arrays for lists, ``code``/``number``/``id`` numbers for receive orders, ``id`` "SM..." for
 send orders, country and service NAMES in /orderstatus, timestamps in ms). Errors are

@@ -7,6 +7,7 @@ import time
 
 import redis
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
@@ -64,3 +65,24 @@ def fault_response(request):
         # Cut-off JSON under a JSON content type: the nastiest kind of malformed.
         return HttpResponse('{"status": "OK", "paid": tr', content_type="application/json")
     return None
+
+
+def refused(reason, status=400):
+    return JsonResponse({"status": "error", "reason": reason}, status=status)
+
+
+@csrf_exempt
+def control_view(request):
+    """GET: the current global scenario and faults. POST: replace them (JSON)."""
+    if request.method == "POST":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return refused("body must be JSON")
+        try:
+            return JsonResponse(set_control(data))
+        except ValueError as exc:
+            return refused(str(exc))
+    if request.method != "GET":
+        return refused("use GET or POST", 405)
+    return JsonResponse(get_control())

@@ -402,6 +402,26 @@ def test_fund_balance_history_immediate(client, clock):
     assert get(client, "/balance", **KEY)["balance"] == 9500 - price - 3000
 
 
+def test_balance_lock_never_frees_another_holders_lock():
+    """A holder that outlived its lock must not delete the lock another holder has taken since."""
+    from sandbox.api import ApiError, key_lock
+    from sms4sats_site.shared_redis import shared_key, shared_redis
+
+    name = shared_key("sandbox:balance-lock:slow-key")
+    with key_lock("slow-key", hold_seconds=0.2):
+        time.sleep(0.4)  # expired meanwhile
+        other = shared_redis().lock(name, timeout=10)
+        assert other.acquire(blocking=False)
+    assert other.owned()  # still the other holder's lock
+    with pytest.raises(ApiError, match="busy"), mock.patch("redis.lock.Lock.acquire", return_value=False):
+        with key_lock("slow-key"):
+            pass
+    other.release()
+    with key_lock("slow-key"):  # free again
+        assert shared_redis().get(name) is not None
+    assert shared_redis().get(name) is None
+
+
 # --- webhooks ----------------------------------------------------------------------------------
 
 
