@@ -10,6 +10,7 @@ Only ``Sms4satsError`` subclasses leave the client:
 - ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field, a value that cannot be kept.
 """
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,6 +231,70 @@ def _required(obj: dict, *keys: str) -> Any:
     return value
 
 
+# What the shop keeps ------------------------------------------------------------------------------
+# Every value the shop stores must fit its column (orders.models.Order; tests/test_fuzz_client.py checks
+# these against the model) and be storable text on PostgreSQL (no NUL, no lone surrogate).
+
+NAME_MAX = 100  # country_name, service_name: display names, shortened to fit
+SERVICE_CODE_MAX = 40  # service_code
+NUMBER_MAX = 32  # number
+CODE_MAX = 64  # code
+ORDER_ID_MAX = 64  # upstream_id
+SMS_STATUS_MAX = 10  # sms_status
+ERROR_MAX = 1000  # upstream_error (text): enough for any real reason
+CC_MAX = 2**31 - 1  # country_code, an integer column
+WEEKS_MAX = 2**15 - 1  # rental_weeks, a smallint column
+SATS_MAX = 2**63 - 1  # quoted_sats, a bigint column
+PHONE_NUMBER = re.compile(rf"\+?[0-9]{{1,{NUMBER_MAX - 1}}}")
+
+
+def _plain(text: str) -> str:
+    """Text PostgreSQL can store: no NUL character, no lone surrogate (JSON can encode both)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _fits(text: str, limit: int) -> bool:
+    """An identifier kept as is: printable and short enough (never cut: a cut id names something else)."""
+    return len(text) <= limit and text.isprintable()
+
+
+def _display_name(value: Any, name: str, default: str = "") -> str:
+    """A name shown to people: control characters removed, spaces collapsed, shortened to NAME_MAX."""
+    text = _str(value, name, default)
+    text = " ".join("".join(c if c.isprintable() else " " for c in _plain(text)).split())
+    return text if len(text) <= NAME_MAX else text[: NAME_MAX - 1] + "…"
+
+
+def _storable(value: Any) -> Any:
+    """A decoded JSON answer as the order's timeline keeps it (a JSON column): every string plain."""
+    if isinstance(value, str):
+        return _plain(value)
+    if isinstance(value, dict):
+        return {_plain(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # the decoder reads 1e999 as inf, which no JSON column accepts back
+    return value
+
+
+def _storable_country(cc: int) -> bool:
+    return 0 <= cc <= CC_MAX
+
+
+def _sats(value: Any, name: str) -> int:
+    sats = _int(value, name)
+    if sats > SATS_MAX:
+        raise UpstreamMalformed(f"{name}: {sats} sats is not a price")
+    return sats
+
+
+def _opt_sats(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    return _sats(value, name)
+
+
 # Parsers: decoded JSON -> results ---------------------------------------------------------------
 
 
@@ -240,9 +305,10 @@ def parse_countries(body: Any) -> list[Country]:
     for item in _array(body):
         item = _object(item, "country")
         cc = _int(_required(item, "id", "cc"), "country id")
-        name = _str(_required(item, "eng", "country", "name"), "country name")
+        name = _display_name(_required(item, "eng", "country", "name"), "country name")
         rent = _bool(item.get("rent"), "country rent")
-        by_cc.setdefault(cc, Country(cc=cc, name=name, rent=rent))
+        if _storable_country(cc):
+            by_cc.setdefault(cc, Country(cc=cc, name=name, rent=rent))
     # Auto-Select first (the natural default), otherwise the upstream's order (sort is stable).
     return sorted(by_cc.values(), key=lambda country: country.cc != AUTO_SELECT)
 
@@ -254,41 +320,43 @@ def parse_services(body: Any) -> list[Service]:
         code = _str(_required(item, "value", "key"), "service value")
         image = item.get("image")
         src = _first(image, "src") if isinstance(image, dict) else image
-        services.append(
-            Service(
-                code=code,
-                name=_str(item.get("text"), "service text", default=code),
-                # "count" is a string in the known typings and never read by clients: tolerate junk.
-                count=_lenient_int(item.get("count")),
-                image=_str(src, "service image"),
-            )
+        service = Service(
+            code=code,
+            name=_display_name(item.get("text"), "service text", default=code),
+            # "count" is a string in the known typings and never read by clients: tolerate junk.
+            count=_lenient_int(item.get("count")),
+            image=_str(src, "service image"),
         )
+        if _fits(code, SERVICE_CODE_MAX):  # a code the shop cannot store is a service it cannot sell
+            services.append(service)
     return services
 
 
 def parse_rental_countries(body: Any) -> list[RentalCountry]:
-    return [
-        RentalCountry(
+    rentals = []
+    for item in (_object(entry, "rental country") for entry in _array(body)):
+        rental = RentalCountry(
             cc=_int(_required(item, "cc", "id"), "cc"),
-            name=_str(_required(item, "country", "eng", "name"), "country"),
+            name=_display_name(_required(item, "country", "eng", "name"), "country"),
             weeks=_int(_required(item, "duration"), "duration"),  # a string of weeks in the docs
-            price=_int(_required(item, "price"), "price"),
+            price=_sats(_required(item, "price"), "price"),
         )
-        for item in (_object(entry, "rental country") for entry in _array(body))
-    ]
+        if _storable_country(rental.cc) and 1 <= rental.weeks <= WEEKS_MAX:
+            rentals.append(rental)
+    return rentals
 
 
 def parse_price(body: Any) -> Price:
     body = _object(body)
     computed = _object(body.get("computed") or {}, "computed")
     return Price(
-        receive=_opt_int(body.get("receive"), "receive"),  # a string in the docs
-        send=_opt_int(body.get("send"), "send"),  # a number in the docs
-        rent=_opt_int(body.get("rent"), "rent"),
+        receive=_opt_sats(body.get("receive"), "receive"),  # a string in the docs
+        send=_opt_sats(body.get("send"), "send"),  # a number in the docs
+        rent=_opt_sats(body.get("rent"), "rent"),
         fee=_opt_int(body.get("s4s"), "s4s"),
-        price=_opt_int(_first(computed, "price") if computed else body.get("price"), "computed.price"),
+        price=_opt_sats(_first(computed, "price") if computed else body.get("price"), "computed.price"),
         country=_opt_int(computed.get("country"), "computed.country"),
-        description=_str(computed.get("description"), "computed.description"),
+        description=_plain(_str(computed.get("description"), "computed.description")),
     )
 
 
@@ -298,6 +366,10 @@ def parse_created_order(body: Any) -> CreatedOrder:
     payreq = _str(_required(body, "payreq"), "payreq").strip()
     if not order_id or not payreq:
         raise UpstreamMalformed("empty orderId or payreq")
+    if not _fits(order_id, ORDER_ID_MAX) or " " in order_id:
+        raise UpstreamMalformed(f"orderId: not an order id: {order_id[:40]!r}")
+    if not payreq.isprintable():
+        raise UpstreamMalformed("payreq: not an invoice")
     return CreatedOrder(order_id=order_id, payreq=payreq)
 
 
@@ -305,20 +377,32 @@ def parse_order_status(body: Any) -> OrderStatus:
     body = _object(body)
     number = _text(body.get("number"), "number")
     code = _text(body.get("code"), "code")
+    # A zero is what a typed (Go-style) upstream sends for "none yet": never a real code or number.
+    if code == "0" and not isinstance(body.get("code"), str):
+        code = None
+    if number is not None and number.lstrip("+") == "0":
+        number = None
+    sms_status = _text(body.get("smsStatus"), "smsStatus")
+    # What the order keeps must fit its columns: anything else is not a number, a code or an SMS status.
+    if number is not None and not PHONE_NUMBER.fullmatch(number):
+        raise UpstreamMalformed(f"number: not a phone number: {number[:40]!r}")
+    if code is not None and not _fits(code, CODE_MAX):
+        raise UpstreamMalformed(f"code: not a code ({len(code)} characters): {code[:40]!r}")
+    if sms_status is not None and not _fits(sms_status, SMS_STATUS_MAX):
+        raise UpstreamMalformed(f"smsStatus: not an SMS status: {sms_status[:40]!r}")
     return OrderStatus(
         # Not documented before payment; clients treat a missing "paid" as not paid.
         paid=_bool(body.get("paid"), "paid"),
-        # A zero is what a typed (Go-style) upstream sends for "none yet": never a real code or number.
-        code=None if code == "0" and not isinstance(body.get("code"), str) else code,
-        number=None if number is not None and number.lstrip("+") == "0" else number,
+        code=code,
+        number=number,
         activation_id=_text(body.get("id"), "id"),
-        sms_status=_text(body.get("smsStatus"), "smsStatus"),
-        country=_str(body.get("country"), "country"),
-        service=_str(body.get("service"), "service"),
+        sms_status=sms_status,
+        country=_display_name(body.get("country"), "country"),
+        service=_display_name(body.get("service"), "service"),
         timestamp=_timestamp(body.get("timestamp"), "timestamp"),
         # The no-number failure comes as a 200 with status "OK" and this text.
-        error=_str(body.get("error"), "error") or None,
-        raw=body,
+        error=_plain(_str(body.get("error"), "error"))[:ERROR_MAX] or None,
+        raw=_storable(body),
     )
 
 
