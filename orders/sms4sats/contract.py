@@ -3,9 +3,8 @@ parsers, and one ``Call`` per endpoint (the request and the parser of its answer
 ``transport`` executes the calls.
 
 Only ``Sms4satsError`` subclasses leave the client:
-- ``UpstreamUnavailable``: unreachable, timed out or 5xx, so the request may work later; ``request_sent``
-  says whether it may have reached sms4sats (False only when it surely did not: connection refused, DNS
-  failure, connect timeout);
+- ``UpstreamUnavailable``: unreachable, timed out or 5xx, so the request may work later; ``answer_lost``
+  when it may have reached sms4sats and been acted on unseen (``request_sent`` and not ``answered``);
 - ``UpstreamRejected``: 4xx or ``{"status": "error"}``, ``.reason`` from the body;
 - ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field, a value that cannot be kept.
 """
@@ -33,13 +32,23 @@ class UpstreamUnavailable(Sms4satsError):
     """Unreachable, timed out or 5xx: the same request may work later.
 
     ``request_sent`` is False only when the request surely never reached sms4sats (connection refused,
-    DNS failure, connect timeout): then repeating a create is safe. True means "sent, no answer" (a read
-    timeout, a connection reset after sending, a 5xx, perhaps from a proxy): sms4sats may have acted on it.
+    DNS failure, connect timeout). ``answered`` is True when sms4sats itself answered the 5xx with its
+    error envelope (``{"status": "error", ...}``): it says it failed. Sent but not answered (a read timeout,
+    a connection reset after sending, a proxy's 502 page) means sms4sats may have acted on the request
+    without the shop learning of it: ``answer_lost``.
     """
 
-    def __init__(self, reason: str, *, status_code: int | None = None, request_sent: bool = True):
+    def __init__(
+        self, reason: str, *, status_code: int | None = None, request_sent: bool = True, answered: bool = False
+    ):
         super().__init__(reason, status_code=status_code)
         self.request_sent = request_sent
+        self.answered = answered
+
+    @property
+    def answer_lost(self) -> bool:
+        """sms4sats may have done what was asked (created an order) and the shop cannot know."""
+        return self.request_sent and not self.answered
 
 
 class UpstreamRejected(Sms4satsError):

@@ -110,8 +110,10 @@ def finish(call: Call, response: httpx.Response) -> Any:
         body, is_json = None, False
     reason = error_reason(body) or f"HTTP {status}"
     if status >= 500:
-        # It reached a server (sms4sats or a proxy in front of it): sms4sats may have acted on it.
-        raise UpstreamUnavailable(reason, status_code=status, request_sent=True)
+        # It reached a server. With sms4sats' own error envelope, sms4sats answered that it failed; any other
+        # 5xx (a proxy's 502 page) says nothing of what sms4sats did with it.
+        answered = isinstance(body, dict) and str(body.get("status", "")).lower() == "error"
+        raise UpstreamUnavailable(reason, status_code=status, request_sent=True, answered=answered)
     if status >= 400:
         raise UpstreamRejected(reason, status_code=status)
     if not 200 <= status < 300:
