@@ -47,7 +47,14 @@ Scenarios (magic values):
   error_rate -> 500 {"status":"error","reason":"backend error"}, slow_seconds -> a delay before the
   answer, malformed_rate -> 200 with a cut-off JSON body. A request can force one fault with the header
   ``X-Sandbox-Fault: error|malformed|slow``.
+  The control takes only a same-origin JSON POST: ``Content-Type: application/json`` and an ``Origin`` (or
+  ``Referer``) naming this site or PUBLIC_BASE_URL; anything else is refused with 403 (a cross-site form
+  or ``text/plain`` POST cannot switch a tester's sandbox). From a script:
+  ``curl -H 'Origin: http://127.0.0.1:8000' --json '{"scenario": "no_code"}' http://127.0.0.1:8000/sandbox/control``.
 
 Webhooks: a send order's webhookUrl gets a JSON POST of the /orderstatus body at each smsStatus change,
 from Celery tasks scheduled when it is paid, and from the beat task sandbox.tasks.deliver_due_webhooks.
+A sandbox choice (the real sms4sats takes any URL): the webhookUrl must be on the shop's own address
+(the origin of PUBLIC_BASE_URL), else /createsendorder refuses it with 400, and a stored one that is not
+(the shop moved) is never posted; an open sandbox never POSTs wherever a caller asks.
 """

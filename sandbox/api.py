@@ -22,6 +22,7 @@ from sms4sats_site.shared_redis import shared_key, shared_redis
 from . import catalog, clock, control
 from .invoices import make_invoice, new_preimage
 from .models import SandboxOrder, balance, ms
+from .tasks import webhook_allowed
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 140
@@ -289,6 +290,9 @@ def create_send_order(request):
     webhook_url = optional_str(data, "webhookUrl", 500)
     if webhook_url and not re.match(r"^https?://[^\s/]+", webhook_url):
         raise ApiError("webhookUrl must be an http(s) URL")
+    if webhook_url and not webhook_allowed(webhook_url):
+        # A sandbox choice (the real sms4sats takes any URL): an open sandbox must not POST anywhere it is told.
+        raise ApiError("webhookUrl must be on this shop's own address (PUBLIC_BASE_URL) in the sandbox")
     failing = phone.endswith("0000") or control.global_scenario() == "sms_fail"
     fields = {
         "phone": phone, "message": message, "webhook_url": webhook_url, "ref": optional_str(data, "ref"),

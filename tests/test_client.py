@@ -57,7 +57,8 @@ def sats_of(payreq):
 
 
 def control(sandbox_url, **switches):
-    response = httpx.post(sandbox_url.removesuffix("/api") + "/control", json=switches)
+    site = sandbox_url.removesuffix("/sandbox/api")
+    response = httpx.post(site + "/sandbox/control", json=switches, headers={"Origin": site})
     assert response.status_code == 200, response.text
 
 
