@@ -19,7 +19,12 @@ Prices are deterministic: a receive invoice = /price computed.price, a rental = 
 Time drives everything (see SandboxOrder.timeline; nothing is stored but timestamps):
 - receive: paid (held) -> number after SANDBOX_NUMBER_DELAY -> code SANDBOX_CODE_DELAY later (settled).
   With no code, auto-canceled SANDBOX_AUTO_CANCEL seconds after payment.
-- rental: like receive, but no auto-cancel and no cancel (rentals are not refundable).
+- rental: paid (held) -> number after SANDBOX_NUMBER_DELAY -> its first SMS SANDBOX_CODE_DELAY later, then
+  one SMS every SANDBOX_RENTAL_SMS_INTERVAL seconds, SANDBOX_RENTAL_SMS_COUNT in all, none after the rental's
+  end (payment + its weeks). /orderstatus's ``code`` is the latest SMS's code (a sandbox choice: the
+  contract does not say how later SMS show; most likely so), each one different; there is no message text
+  field. No auto-cancel and no /cancelorder (400: rentals are not refundable). Scenario "no_number": the
+  no-number error at the number's time, the payment returned; "no_code": the number, and never an SMS.
 - send: paid -> smsStatus "created" -> "sent" after SANDBOX_SMS_SENT_DELAY -> "delivered"
   SANDBOX_SMS_DELIVERED_DELAY later; or "failed" (payment canceled) in the sms_fail scenario.
 - fund: credited to the API key's balance when paid. Immediate orders (immediate: true + key) are
@@ -41,7 +46,8 @@ Scenarios (magic values):
 - service ``nonumber``: no number is available after payment (the payment is returned);
 - service ``nocode``: a number is assigned, the code never comes (auto-cancel);
 - send order to a phone ending in ``0000``: the SMS fails;
-- globally: POST /sandbox/control {"scenario": null|"no_number"|"no_code"|"sms_fail", "error_rate": 0..1,
+- globally (the only way for rentals, whose service is always "full"): POST /sandbox/control
+  {"scenario": null|"no_number"|"no_code"|"sms_fail", "error_rate": 0..1,
   "slow_seconds": float, "malformed_rate": 0..1} (GET reads it; stored in the cache, shared by all
   processes). A scenario applies to orders created while it is set. Faults apply to /sandbox/api/*:
   error_rate -> 500 {"status":"error","reason":"backend error"}, slow_seconds -> a delay before the

@@ -226,7 +226,8 @@ def create_order(request):
         if offer is None:
             raise ApiError(f"no rental numbers for {service} in {name}")
         return new_order(request, data, SandboxOrder.RENTAL, offer["price"],
-                         f"sms4sats rental {name} {service} {offer['duration']} weeks", **fields)  # fmt: skip
+                         f"sms4sats rental {name} {service} {offer['duration']} weeks",
+                         rental_weeks=int(offer["duration"]), **fields)  # fmt: skip
     if service == catalog.RENTAL_SERVICE[0]:
         raise ApiError("service full is for rentals only (isRental: true)")
     amount = catalog.receive_price(cc, service)

@@ -208,6 +208,27 @@ def test_rental_order_invoice_is_the_rental_price(client, clock):
     assert_error(post(client, "/createorder", {"country": 999, "service": "full", "isRental": True}, 400))
 
 
+def test_rental_sms_follow_the_clock_within_the_rental(client, clock, settings):
+    settings.SANDBOX_RENTAL_SMS_INTERVAL = 3600
+    settings.SANDBOX_RENTAL_SMS_COUNT = 1000
+    offer = get(client, "/getRentalCountries")[0]
+    body = create(client, country=offer["cc"], service="full", isRental=True)
+    pay(body["payreq"])
+    clock.advance(3.1)
+    assert "code" not in status(client, body["orderId"])
+    seen = []
+    for _ in range(5):
+        clock.advance(3600)
+        seen.append(status(client, body["orderId"])["code"])
+    assert len(set(seen)) == 5 and all(isinstance(code, int) and code >= 10000 for code in seen)
+    clock.advance(int(offer["duration"]) * 7 * 24 * 3600)  # past the rental's end: no more SMS
+    last = status(client, body["orderId"])
+    clock.advance(3 * 3600)
+    assert status(client, body["orderId"]) == last and "error" not in last
+    order = SandboxOrder.objects.get(order_id=body["orderId"])
+    assert len(order.rental_sms_times()) == int(offer["duration"]) * 7 * 24  # one an hour, within its weeks
+
+
 # --- time-driven receive orders ----------------------------------------------------------------
 
 
