@@ -222,17 +222,20 @@ def webhook_url(order):
 
 
 def retry_or_fail_creation(order, exc):
-    """Upstream unreachable or 5xx: it did not take the order, so trying again is safe, for a while."""
-    age = (timezone.now() - order.created_at).total_seconds()
-    if "timed out" in exc.reason.lower():
-        # The request may have reached sms4sats; we never saw the invoice, so the buyer cannot pay it.
+    """sms4sats unreachable, or a 5xx. Repeating the create is safe only when sms4sats surely has no order from
+    the first request: it never arrived (refused, DNS, connect timeout) or sms4sats answered that it failed.
+    When the answer was lost (a read timeout, a reset after sending, a proxy's 502), sms4sats may have created
+    an order the shop never saw: trying again would make another one, so the order fails honestly."""
+    if exc.answer_lost:
+        # The buyer never saw an invoice, so nothing can be paid: no money moved.
         transition(
             order,
             Status.FAILED,
-            note=f"Creation timed out: {exc.reason}",
-            failure_reason="sms4sats did not answer in time. No invoice was shown and no money moved.",
+            note=f"Creation sent, no answer: {exc.reason}",
+            failure_reason="sms4sats did not answer. No invoice was shown and no money moved.",
         )
         return order
+    age = (timezone.now() - order.created_at).total_seconds()
     if age >= settings.CREATE_RETRY_SECONDS:
         transition(
             order,

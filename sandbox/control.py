@@ -6,9 +6,13 @@ import random
 import time
 
 import redis
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
+
+from .tasks import origin
 
 CACHE_KEY = "sandbox:control"
 SCENARIOS = (None, "no_number", "no_code", "sms_fail")
@@ -64,3 +68,41 @@ def fault_response(request):
         # Cut-off JSON under a JSON content type: the nastiest kind of malformed.
         return HttpResponse('{"status": "OK", "paid": tr', content_type="application/json")
     return None
+
+
+def refused(reason, status=400):
+    return JsonResponse({"status": "error", "reason": reason}, status=status)
+
+
+def same_origin_json(request):
+    """Why a POST to the control is refused, or None. Only a JSON POST from this site itself (or a script
+    that says it is): a cross-site form or text/plain POST, which a browser sends without asking, is refused."""
+    if request.content_type != "application/json":
+        return "the control takes a JSON body (Content-Type: application/json)"
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source:
+        return "the control takes a same-origin POST: send an Origin header naming this site"
+    own = {origin(request.build_absolute_uri("/")), origin(settings.PUBLIC_BASE_URL)}
+    if origin(source) not in own:
+        return "the control takes a same-origin POST only"
+    return None
+
+
+@csrf_exempt
+def control_view(request):
+    """GET: the current global scenario and faults. POST: replace them (a same-origin JSON POST)."""
+    if request.method == "POST":
+        refusal = same_origin_json(request)
+        if refusal:
+            return refused(refusal, 403)
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return refused("body must be JSON")
+        try:
+            return JsonResponse(set_control(data))
+        except ValueError as exc:
+            return refused(str(exc))
+    if request.method != "GET":
+        return refused("use GET or POST", 405)
+    return JsonResponse(get_control())

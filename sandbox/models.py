@@ -46,6 +46,7 @@ class SandboxOrder(models.Model):
     api_key = models.CharField(max_length=200, blank=True)  # fund orders and immediate orders
     immediate = models.BooleanField(default=False)
     scenario = models.CharField(max_length=20, blank=True)  # "", no_number, no_code, sms_fail
+    rental_weeks = models.PositiveSmallIntegerField(null=True, blank=True)  # rentals: the rented weeks
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -91,12 +92,23 @@ class SandboxOrder(models.Model):
             return events + [(number_at, "no_number")]
         events.append((number_at, "waiting_code"))
         if self.kind == self.RENTAL:
-            # Rentals are not refundable: no auto-cancel; the first SMS shows up like a code.
-            return events if self.scenario == "no_code" else events + [(code_at, "code")]
+            # Rentals are not refundable: no auto-cancel, and SMS keep coming during the rented weeks.
+            return events if self.scenario == "no_code" else events + [(at, "code") for at in self.rental_sms_times()]
         timeout_at = paid + seconds(settings.SANDBOX_AUTO_CANCEL)
         if self.scenario == "no_code" or code_at >= timeout_at:
             return events + [(timeout_at, "timed_out")]
         return events + [(code_at, "code")]
+
+    def rental_end(self):
+        return self.paid_at + timedelta(weeks=self.rental_weeks or 1)
+
+    def rental_sms_times(self):
+        """When a rented number receives its SMS: the first SANDBOX_CODE_DELAY after the number, then one every
+        SANDBOX_RENTAL_SMS_INTERVAL, SANDBOX_RENTAL_SMS_COUNT in all, none after the rental's end."""
+        first = self.number_at() + seconds(settings.SANDBOX_CODE_DELAY)
+        every = seconds(settings.SANDBOX_RENTAL_SMS_INTERVAL)
+        times = (first + i * every for i in range(settings.SANDBOX_RENTAL_SMS_COUNT))
+        return [at for at in times if at < self.rental_end()]
 
     def state_at(self, when):
         """(state, since) at a moment."""
@@ -144,7 +156,7 @@ class SandboxOrder(models.Model):
             }
         )
         if state == "code":
-            body["code"] = self.sms_code
+            body["code"] = self.latest_code(when)
         elif state == "timed_out":
             body["error"] = TIMED_OUT_ERROR
         elif state == "canceled":
@@ -173,7 +185,18 @@ class SandboxOrder(models.Model):
 
     @property
     def sms_code(self):
-        return 10000 + self._h("code") % 90000  # 5 digits, never a leading zero (JSON numbers lose it)
+        return self.nth_code(0)
+
+    def nth_code(self, n):
+        # 5 digits, never a leading zero (JSON numbers lose it); a step prime to 90000 keeps all of them distinct.
+        return 10000 + (self._h("code") + n * 7919) % 90000
+
+    def latest_code(self, when):
+        """/orderstatus's code: a rental's is the last SMS received so far (a sandbox choice: the contract does not
+        say how later SMS show; most likely this way)."""
+        if self.kind != self.RENTAL:
+            return self.sms_code
+        return self.nth_code(sum(1 for at in self.rental_sms_times() if at <= when) - 1)
 
     @property
     def sms_id(self):

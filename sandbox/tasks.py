@@ -4,9 +4,11 @@ the pay action schedules one task per future smsStatus change, and the beat task
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from celery import shared_task
+from django.conf import settings
 
 from . import clock
 from .models import SMS_STATUSES, SandboxOrder
@@ -16,8 +18,26 @@ WEBHOOK_TIMEOUT = 3.0
 FINAL = ("delivered", "failed")
 
 
+def origin(url):
+    """scheme://host:port of a URL, default ports spelled out, so that equal origins compare equal."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is not a number
+        return None
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+
+
+def webhook_allowed(url):
+    """The sandbox posts only to the shop it serves (PUBLIC_BASE_URL): never a server for anyone who asks."""
+    return bool(url) and origin(url) == origin(settings.PUBLIC_BASE_URL)
+
+
 def deliver_webhooks(order):
     """POST each smsStatus change that is due and not yet posted, oldest first. Fire-and-forget."""
+    if not webhook_allowed(order.webhook_url):
+        log.warning("sandbox: webhook to %s refused: not this shop's address (PUBLIC_BASE_URL)", order.webhook_url)
+        return
     now = clock.now()
     for when, state in order.timeline():
         if when > now or state not in SMS_STATUSES:

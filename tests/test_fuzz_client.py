@@ -214,3 +214,168 @@ def test_transport_errors_are_client_errors(error, method):
     with pytest.raises(Sms4satsError):
         getattr(client, method[0])(*method[1])
     client.close()
+
+
+# What the shop keeps fits its columns ------------------------------------------------------------------------
+# Run on PostgreSQL too (DATABASE_URL=postgres://...): it enforces the lengths, refuses NUL characters and lone
+# surrogates in text and JSON, and "Infinity" in JSON, where SQLite forgives most of it.
+
+HOSTILE = [
+    "\x00", "a\x00b", "\ud800", "x" * 101, "9" * 33, "+" + "1" * 40, "c" * 65, "s" * 11, "Telegram\n\r\t", "🇺🇸" * 60,
+    "١٢٣", "1e309", "delivered", "+447911123456", "48010", "٠",
+]  # fmt: skip
+hostile_text = st.one_of(
+    st.text(max_size=120),
+    st.sampled_from(HOSTILE),
+    st.tuples(st.sampled_from(HOSTILE), st.text(max_size=80)).map("".join),
+)
+hostile_value = st.one_of(hostile_text, st.integers(), st.floats(), st.none(), st.just(float("inf")))
+
+
+def model_limit(name):
+    from orders.models import Order
+
+    return Order._meta.get_field(name).max_length
+
+
+def test_the_bounds_are_the_models_columns():
+    assert sms4sats.contract.NAME_MAX == model_limit("country_name") == model_limit("service_name")
+    assert sms4sats.contract.SERVICE_CODE_MAX == model_limit("service_code")
+    assert sms4sats.contract.NUMBER_MAX == model_limit("number")
+    assert sms4sats.contract.CODE_MAX == model_limit("code")
+    assert sms4sats.contract.ORDER_ID_MAX == model_limit("upstream_id")
+    assert sms4sats.contract.SMS_STATUS_MAX == model_limit("sms_status")
+
+
+def keep(**fields):
+    """Store what an order would keep from the parsed answers, then roll it back. The database must take it."""
+    from django.db import transaction
+
+    from orders.models import Order, OrderEvent
+
+    raw = fields.pop("raw", None)
+    note = fields.pop("note", "")
+    for name, value in fields.items():
+        limit = model_limit(name)
+        if isinstance(value, str) and limit:
+            assert len(value) <= limit, (name, value)
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        order = Order.objects.create(kind="receive", quoted_sats=fields.pop("quoted_sats", 1), **fields)
+        OrderEvent.objects.create(order=order, to_status="held", note=note, upstream=raw)
+        raise Rollback
+
+
+@pytest.mark.django_db
+@settings(max_examples=80, deadline=None)
+@given(
+    number=hostile_value, code=hostile_value, sms_status=hostile_value, error=hostile_value,
+    country=hostile_value, extra_key=hostile_text, extra=hostile_value,
+)  # fmt: skip
+def test_order_status_values_fit_the_order(number, code, sms_status, error, country, extra_key, extra):
+    body = {"status": "OK", "paid": True, "number": number, "code": code, "smsStatus": sms_status,
+            "error": error, "country": country, extra_key: extra}  # fmt: skip
+    try:
+        status = sms4sats.parse_order_status(body)
+    except Sms4satsError:
+        return
+    keep(
+        number=status.number or "",
+        code=status.code or "",
+        sms_status=status.sms_status or "",
+        upstream_error=status.error or "",
+        note=f"Payment canceled upstream: {status.error}",
+        raw=status.raw,
+    )
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None)
+@given(cc=hostile_value, name=hostile_value, code=hostile_value, weeks=hostile_value, price=hostile_value)
+def test_catalog_values_fit_the_order(cc, name, code, weeks, price):
+    for parse, body in (
+        (sms4sats.parse_countries, [{"id": cc, "eng": name}]),
+        (sms4sats.parse_services, [{"value": code, "text": name}]),
+        (sms4sats.parse_rental_countries, [{"cc": cc, "country": name, "duration": weeks, "price": price}]),
+    ):
+        try:
+            [entry] = parse(body) or [None]
+        except Sms4satsError:
+            continue
+        if entry is None:
+            continue
+        if isinstance(entry, Service):
+            keep(service_code=entry.code, service_name=entry.name)
+        elif isinstance(entry, RentalCountry):
+            keep(country_code=entry.cc, country_name=entry.name, rental_weeks=entry.weeks, quoted_sats=abs(entry.price))
+        else:
+            keep(country_code=entry.cc, country_name=entry.name)
+    try:
+        quote = sms4sats.parse_price({"computed": {"price": price, "country": cc}})
+    except Sms4satsError:
+        return
+    if quote.price is not None:
+        keep(quoted_sats=abs(quote.price))
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None)
+@given(order_id=hostile_value, payreq=hostile_text)
+def test_created_order_values_fit_the_order(order_id, payreq):
+    try:
+        created = sms4sats.parse_created_order({"status": "OK", "orderId": order_id, "payreq": payreq})
+    except Sms4satsError:
+        return
+    keep(upstream_id=created.order_id, bolt11=created.payreq, raw={"payreq": created.payreq})
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("number", "1" * 33), ("number", "+1 555 0100"), ("number", "١٢٣٤"), ("code", "7" * 65), ("smsStatus", "s" * 11)],
+)
+def test_impossible_number_code_or_status_is_malformed(field, value):
+    with pytest.raises(UpstreamMalformed, match=field):
+        sms4sats.parse_order_status({"status": "OK", "paid": True, field: value})
+
+
+def test_long_display_names_are_shortened():
+    [country] = sms4sats.parse_countries([{"id": 5, "eng": "N\tame\x00 " + "x" * 300}])
+    assert len(country.name) == 100 and country.name.startswith("N ame x") and country.name.endswith("…")
+    [service] = sms4sats.parse_services([{"value": "tg", "text": "T" * 101}, {"value": "s" * 41, "text": "long code"}])
+    assert service.code == "tg" and len(service.name) == 100  # a code the shop cannot store is not offered
+
+
+@pytest.mark.django_db
+def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
+    """The poller keeps the order as it was and looks again later, like for any malformed answer."""
+    from django.utils import timezone
+
+    from orders import polling
+    from orders.models import Order
+
+    def answer(request):
+        order_id = request.url.params["orderId"]
+        number = "1" * 40 if order_id == "bad" else "15550100"
+        return httpx.Response(200, json={"status": "OK", "paid": True, "number": number})
+
+    orders = [
+        Order.objects.create(kind="receive", status="held", quoted_sats=1, upstream_id=uid, paid_at=timezone.now())
+        for uid in ("bad", "good")
+    ]
+
+    async def fetch():
+        async with sms4sats.AsyncSms4satsClient(
+            base_url="http://upstream.invalid", transport=httpx.MockTransport(answer)
+        ) as client:
+            return await polling.fetch_statuses(["bad", "good"], 2, client)
+
+    results = asyncio.run(fetch())
+    assert isinstance(results["bad"], UpstreamMalformed) and "number" in results["bad"].reason
+    for order in orders:
+        polling.apply_one(order, results[order.upstream_id])
+    bad, good = (Order.objects.get(pk=o.pk) for o in orders)
+    assert (bad.status, bad.number, bad.poll_failures) == ("held", "", 1)
+    assert (good.status, good.number) == ("waiting_code", "15550100")

@@ -208,6 +208,27 @@ def test_rental_order_invoice_is_the_rental_price(client, clock):
     assert_error(post(client, "/createorder", {"country": 999, "service": "full", "isRental": True}, 400))
 
 
+def test_rental_sms_follow_the_clock_within_the_rental(client, clock, settings):
+    settings.SANDBOX_RENTAL_SMS_INTERVAL = 3600
+    settings.SANDBOX_RENTAL_SMS_COUNT = 1000
+    offer = get(client, "/getRentalCountries")[0]
+    body = create(client, country=offer["cc"], service="full", isRental=True)
+    pay(body["payreq"])
+    clock.advance(3.1)
+    assert "code" not in status(client, body["orderId"])
+    seen = []
+    for _ in range(5):
+        clock.advance(3600)
+        seen.append(status(client, body["orderId"])["code"])
+    assert len(set(seen)) == 5 and all(isinstance(code, int) and code >= 10000 for code in seen)
+    clock.advance(int(offer["duration"]) * 7 * 24 * 3600)  # past the rental's end: no more SMS
+    last = status(client, body["orderId"])
+    clock.advance(3 * 3600)
+    assert status(client, body["orderId"]) == last and "error" not in last
+    order = SandboxOrder.objects.get(order_id=body["orderId"])
+    assert len(order.rental_sms_times()) == int(offer["duration"]) * 7 * 24  # one an hour, within its weeks
+
+
 # --- time-driven receive orders ----------------------------------------------------------------
 
 
@@ -335,7 +356,7 @@ def test_send_to_0000_fails(client, clock):
     ],
 )
 def test_global_receive_scenarios(client, clock, scenario, check):
-    assert client.post("/sandbox/control", {"scenario": scenario}, content_type="application/json").status_code == 200
+    set_control(client, {"scenario": scenario})
     body = create(client)
     pay(body["payreq"])
     clock.advance(60)
@@ -343,7 +364,7 @@ def test_global_receive_scenarios(client, clock, scenario, check):
 
 
 def test_global_sms_fail(client, clock):
-    client.post("/sandbox/control", {"scenario": "sms_fail"}, content_type="application/json")
+    set_control(client, {"scenario": "sms_fail"})
     body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456"})
     pay(body["payreq"])
     clock.advance(60)
@@ -402,11 +423,32 @@ def test_fund_balance_history_immediate(client, clock):
     assert get(client, "/balance", **KEY)["balance"] == 9500 - price - 3000
 
 
+def test_balance_lock_never_frees_another_holders_lock():
+    """A holder that outlived its lock must not delete the lock another holder has taken since."""
+    from sandbox.api import ApiError, key_lock
+    from sms4sats_site.shared_redis import shared_key, shared_redis
+
+    name = shared_key("sandbox:balance-lock:slow-key")
+    with key_lock("slow-key", hold_seconds=0.2):
+        time.sleep(0.4)  # expired meanwhile
+        other = shared_redis().lock(name, timeout=10)
+        assert other.acquire(blocking=False)
+    assert other.owned()  # still the other holder's lock
+    with pytest.raises(ApiError, match="busy"), mock.patch("redis.lock.Lock.acquire", return_value=False):
+        with key_lock("slow-key"):
+            pass
+    other.release()
+    with key_lock("slow-key"):  # free again
+        assert shared_redis().get(name) is not None
+    assert shared_redis().get(name) is None
+
+
 # --- webhooks ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def webhook_receiver():
+def webhook_receiver(settings):
+    """A stand-in for the shop's webhook view, at the shop's address (the only one the sandbox posts to)."""
     received = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -421,6 +463,7 @@ def webhook_receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{server.server_port}"
     yield f"http://127.0.0.1:{server.server_port}/hook", received
     server.shutdown()
 
@@ -442,11 +485,13 @@ def test_webhooks_post_each_sms_status_once(client, clock, webhook_receiver):
     assert all(r["id"] == received[0]["id"] and r["paid"] is True for r in received)
 
 
-def test_webhook_failed_and_unreachable(client, clock, webhook_receiver):
+def test_webhook_failed_and_unreachable(client, clock, webhook_receiver, settings):
     url, received = webhook_receiver
     failing = post(client, "/createsendorder", {"message": "hi", "phone": "+447911120000", "webhookUrl": url})
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # the shop was there when this order was made
     dead = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456",
                                              "webhookUrl": "http://127.0.0.1:9/nothing"})  # fmt: skip
+    settings.PUBLIC_BASE_URL = url.removesuffix("/hook")
     pay(failing["payreq"])
     pay(dead["payreq"])
     clock.advance(60)
@@ -454,11 +499,37 @@ def test_webhook_failed_and_unreachable(client, clock, webhook_receiver):
     assert [r["smsStatus"] for r in received] == ["created", "failed"]
 
 
+@pytest.mark.parametrize(
+    "webhook_url",
+    ["http://169.254.169.254/latest/meta-data", "http://127.0.0.1:6379/", "https://example.com/hook",
+     "http://testserver.evil.example/hook", "https://127.0.0.1:8000/hook"],
+)  # fmt: skip
+def test_webhooks_go_only_to_the_shops_own_address(client, webhook_url, settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    body = {"message": "hi", "phone": "+447911123456", "webhookUrl": webhook_url}
+    assert "PUBLIC_BASE_URL" in post(client, "/createsendorder", body, 400)["reason"]
+    own = post(client, "/createsendorder", {**body, "webhookUrl": "http://127.0.0.1:8000/orders/x/webhook"})
+    assert own["status"] == "OK"
+
+
+def test_a_stored_foreign_webhook_is_never_posted(client, clock, webhook_receiver, settings):
+    url, received = webhook_receiver
+    body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456", "webhookUrl": url})
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # the shop moved: the old address is foreign now
+    pay(body["payreq"])
+    clock.advance(60)
+    deliver_due_webhooks()
+    assert received == []
+
+
 # --- faults and control ------------------------------------------------------------------------
 
 
+SAME_ORIGIN = {"Origin": "http://testserver"}
+
+
 def set_control(client, data, status=200):
-    response = client.post("/sandbox/control", data, content_type="application/json")
+    response = client.post("/sandbox/control", data, content_type="application/json", headers=SAME_ORIGIN)
     assert response.status_code == status, response.content
     return response.json()
 
@@ -471,7 +542,29 @@ def test_control_read_and_validate(client):
     assert client.get("/sandbox/control").json()["error_rate"] == 0.5
     for bad in ({"scenario": "nope"}, {"error_rate": 2}, {"slow_seconds": -1}, {"malformed_rate": "x"}, {"x": 1}, [1]):
         assert_error(set_control(client, bad, 400))
-    assert_error(client.post("/sandbox/control", "{", content_type="application/json").json())
+    assert_error(client.post("/sandbox/control", "{", content_type="application/json", headers=SAME_ORIGIN).json())
+
+
+@pytest.mark.parametrize(
+    "content_type, headers",
+    [
+        ("text/plain", {"Origin": "http://testserver"}),  # what a cross-site form can send without asking
+        ("application/x-www-form-urlencoded", {"Origin": "http://testserver"}),
+        ("application/json", {"Origin": "https://evil.example"}),
+        ("application/json", {"Referer": "https://evil.example/page"}),
+        ("application/json", {}),  # no origin at all
+    ],
+)
+def test_control_takes_only_a_same_origin_json_post(client, content_type, headers):
+    before = client.get("/sandbox/control").json()
+    response = client.post("/sandbox/control", '{"scenario": "no_code"}', content_type=content_type, headers=headers)
+    assert response.status_code == 403
+    assert_error(response.json())
+    assert client.get("/sandbox/control").json() == before
+    referer = {"Referer": "http://testserver/sandbox/wallet/"}
+    assert set_control(client, {"scenario": "no_code"}) == {**before, "scenario": "no_code"}
+    response = client.post("/sandbox/control", {}, content_type="application/json", headers=referer)
+    assert response.status_code == 200
 
 
 def test_fault_error_rate(client):
@@ -647,12 +740,15 @@ def test_sandbox_over_http(sandbox_url):
         assert bad.status_code == 400 and bad.json()["status"] == "error"
 
 
-def test_paying_schedules_one_webhook_task_per_status(client, clock, monkeypatch, django_capture_on_commit_callbacks):
+def test_paying_schedules_one_webhook_task_per_status(
+    client, clock, monkeypatch, django_capture_on_commit_callbacks, settings
+):
     scheduled = []
     monkeypatch.setattr(
         "sandbox.tasks.deliver_order_webhooks.apply_async",
         lambda args, countdown: scheduled.append((args[0], round(countdown, 1))),
     )
+    settings.PUBLIC_BASE_URL = "http://x"
     body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456", "webhookUrl": "http://x/"})
     with django_capture_on_commit_callbacks(execute=True):
         pay(body["payreq"])

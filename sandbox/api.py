@@ -1,30 +1,28 @@
-"""Views of the simulated sms4sats API (JSON, CSRF-exempt), its control switch, and the sandbox wallet.
+"""The simulated sms4sats API (mounted at /sandbox/api): JSON, CSRF-exempt, faults applied first.
 
-Every API answer is JSON: success bodies exactly as in the contract, failures as
+Every answer is JSON: success bodies exactly as in the contract (docs/), failures as
 ``{"status": "error", "reason": ...}`` with 400 for the caller's mistakes and 500 otherwise.
 """
 
 import json
 import logging
 import re
-import time
 from contextlib import contextmanager
 from functools import wraps
 
 import phonenumbers
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+
+from sms4sats_site.shared_redis import shared_key, shared_redis
 
 from . import catalog, clock, control
 from .invoices import make_invoice, new_preimage
 from .models import SandboxOrder, balance, ms
-from .wallet import pay_invoice
+from .tasks import webhook_allowed
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 140
@@ -114,19 +112,21 @@ def find_order(request):
 
 
 @contextmanager
-def key_lock(key):
-    """One immediate order at a time per API key (a lock in the shared cache), so two concurrent orders
-    cannot spend the same sats."""
-    name = f"sandbox:balance-lock:{key}"
-    deadline = time.monotonic() + 5
-    while not cache.add(name, 1, timeout=10):
-        if time.monotonic() > deadline:
-            raise ApiError("balance is busy, try again", 500)
-        time.sleep(0.02)
+def key_lock(key, hold_seconds=10):
+    """One immediate order at a time per API key, so two concurrent orders cannot spend the same sats.
+
+    redis-py's lock: its release deletes the key only while it still holds this holder's token, so a holder
+    that outlived ``hold_seconds`` never frees a lock someone else has taken since."""
+    lock = shared_redis().lock(shared_key(f"sandbox:balance-lock:{key}"), timeout=hold_seconds, blocking_timeout=5)
+    if not lock.acquire():
+        raise ApiError("balance is busy, try again", 500)
     try:
         yield
     finally:
-        cache.delete(name)
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # expired and perhaps taken by another: theirs now
+            log.warning("sandbox: the balance lock of an API key expired before its holder finished")
 
 
 def new_order(request, data, kind, amount, description, **fields):
@@ -226,7 +226,8 @@ def create_order(request):
         if offer is None:
             raise ApiError(f"no rental numbers for {service} in {name}")
         return new_order(request, data, SandboxOrder.RENTAL, offer["price"],
-                         f"sms4sats rental {name} {service} {offer['duration']} weeks", **fields)  # fmt: skip
+                         f"sms4sats rental {name} {service} {offer['duration']} weeks",
+                         rental_weeks=int(offer["duration"]), **fields)  # fmt: skip
     if service == catalog.RENTAL_SERVICE[0]:
         raise ApiError("service full is for rentals only (isRental: true)")
     amount = catalog.receive_price(cc, service)
@@ -290,6 +291,9 @@ def create_send_order(request):
     webhook_url = optional_str(data, "webhookUrl", 500)
     if webhook_url and not re.match(r"^https?://[^\s/]+", webhook_url):
         raise ApiError("webhookUrl must be an http(s) URL")
+    if webhook_url and not webhook_allowed(webhook_url):
+        # A sandbox choice (the real sms4sats takes any URL): an open sandbox must not POST anywhere it is told.
+        raise ApiError("webhookUrl must be on this shop's own address (PUBLIC_BASE_URL) in the sandbox")
     failing = phone.endswith("0000") or control.global_scenario() == "sms_fail"
     fields = {
         "phone": phone, "message": message, "webhook_url": webhook_url, "ref": optional_str(data, "ref"),
@@ -341,59 +345,3 @@ def history(request):
 @api("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
 def not_found(request, rest=""):
     raise ApiError(f"no such endpoint: /{rest}", 404)
-
-
-# --- control ---------------------------------------------------------------------------------
-
-
-@csrf_exempt
-def control_view(request):
-    """GET: the current global scenario and faults. POST: replace them (JSON)."""
-    if request.method == "POST":
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return error("body must be JSON")
-        try:
-            return JsonResponse(control.set_control(data))
-        except ValueError as exc:
-            return error(str(exc))
-    if request.method != "GET":
-        return error("use GET or POST", 405)
-    return JsonResponse(control.get_control())
-
-
-# --- the wallet ------------------------------------------------------------------------------
-
-
-def wallet(request):
-    now = clock.now()
-    open_invoices = SandboxOrder.objects.filter(paid_at__isnull=True, expires_at__gt=now).exclude(payreq="")[:10]
-    return render(
-        request,
-        "sandbox/wallet.html",
-        {
-            "payreq": request.GET.get("payreq", ""),
-            "next": safe_next(request, request.GET.get("next")),
-            "open_invoices": open_invoices,
-            "control": control.get_control(),
-            "settings": settings,
-        },
-    )
-
-
-def safe_next(request, url):
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}) and url.startswith("/"):
-        return url
-    return ""
-
-
-@require_POST
-def wallet_pay(request):
-    ok, reason = pay_invoice(request.POST.get("payreq", ""))
-    if "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse({"ok": True} if ok else {"ok": False, "reason": reason}, status=200 if ok else 400)
-    next_url = safe_next(request, request.POST.get("next"))
-    if ok and next_url:
-        return redirect(next_url)
-    return render(request, "sandbox/wallet_result.html", {"ok": ok, "reason": reason}, status=200 if ok else 400)
