@@ -24,6 +24,7 @@ def engine(settings, sandbox_url, celery_worker):
     settings.SANDBOX_SMS_DELIVERED_DELAY = 0.3
     settings.POLL_FAST_SECONDS = 0.2
     settings.POLL_UNWATCHED_SECONDS = 0.2
+    settings.POLL_RENTAL_UNWATCHED_SECONDS = 0.2
     settings.POLL_RECONCILE_SECONDS = 0.5
     settings.POLL_MAX_BACKOFF_SECONDS = 0.5
     control.set_control({})
@@ -148,13 +149,31 @@ def test_send_webhook_makes_the_order_due(engine, client):
     assert order.next_poll_at <= timezone.now()
 
 
-def test_rental(engine):
+def test_a_rental_receives_three_sms_over_time_and_ends_at_its_end_date(engine, settings):
     from sandbox import catalog
 
+    settings.SANDBOX_CODE_DELAY = 0.5
+    settings.SANDBOX_RENTAL_SMS_INTERVAL = 1.0
+    settings.SANDBOX_RENTAL_SMS_COUNT = 3
     cc = catalog.rental_countries()[0]["cc"]
-    order = pay(place(kind=Kind.RENTAL, country=cc, service="full"))
-    order = wait_for(order, status_is(Status.COMPLETED, Status.WAITING_CODE))
-    assert order.number
+    order = pay(place(kind=Kind.RENTAL, country=cc, service="full", rental_weeks=2))
+    order = wait_for(order, status_is(Status.ACTIVE))
+    assert order.number and order.rental_ends_at - order.number_at == timedelta(weeks=2)
+    order = wait_for(order, lambda o: o.sms_count >= 3)
+    time.sleep(1.5)  # more polls of the same latest code
+    for _ in range(3):
+        poll_due_orders.delay()
+        time.sleep(0.3)
+    order.refresh_from_db()
+    codes = [m.code for m in order.messages.order_by("at")]
+    assert len(codes) == 3 and len(set(codes)) == 3  # each recorded once
+    assert order.sms_count == 3 and order.code == codes[-1]
+    assert order.status == Status.ACTIVE and not order.refunded_at  # nothing refunded by the shop
+    assert order.events.filter(note="SMS received").count() == 3
+    # Its end date passes: one more look at sms4sats, then it ends.
+    Order.objects.filter(pk=order.pk).update(rental_ends_at=timezone.now(), next_poll_at=timezone.now())
+    order = wait_for(order, status_is(Status.ENDED))
+    assert order.next_poll_at is None and order.messages.count() == 3
 
 
 def test_fund_is_credited(engine):
