@@ -235,7 +235,17 @@ def _format_duration(value):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("short_id", "kind_code", "status", "country", "service", "price", "created", "time_to_code")
+    list_display = (
+        "short_id",
+        "kind_code",
+        "status",
+        "country",
+        "service",
+        "price",
+        "created",
+        "time_to_code",
+        "rental",
+    )
     list_filter = (
         "status",
         "kind",
@@ -350,6 +360,14 @@ class OrderAdmin(admin.ModelAdmin):
             return _format_duration(order.to_code)
         seconds = order.seconds_to_code
         return _format_duration(None if seconds is None else timedelta(seconds=seconds))
+
+    @admin.display(description="rental")
+    def rental(self, order):
+        """A rental's end date and how many SMS its inbox holds."""
+        if order.kind != Kind.RENTAL or order.rental_ends_at is None:
+            return "—"
+        ends = order.rental_ends_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        return f"until {ends} · {order.sms_count} SMS"
 
     def view_on_site(self, order):
         if order.kind == Kind.FUND:

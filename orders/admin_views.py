@@ -4,7 +4,7 @@ The shop's admin site (``orders.admin_site``) serves them, each wrapped in ``sit
 only); each view checks the order permissions.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.conf import settings
@@ -67,8 +67,14 @@ def dashboard_view(request, site):
         p50=duration_text(figures["to_code"]["p50"]),
         p90=duration_text(figures["to_code"]["p90"]),
         heartbeat=duration_text(figures["upstream"]["workers"]["heartbeat_age"]),
+        creation_lag=duration_text(figures["upstream"]["engine"]["creation_lag"]),
+        engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
+
+
+def _clock(epoch):
+    return "—" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
 
 
 def percent(rate):

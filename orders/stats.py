@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
-from .models import PAID_STATUSES, Kind, Order, RefundReason, Status
+from .models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
 
 REFERRAL_SHARE_PERCENT = 10
 UPSTREAM_UP_CACHE_KEY = "admin:sms4sats-up"
@@ -355,12 +355,34 @@ def due_for_polling(now=None) -> int:
     return Order.objects.filter(next_poll_at__lte=now or timezone.now()).order_by().count()
 
 
+def engine_state() -> dict:
+    """The engine's own view: the shared upstream health, the creation lag, rentals running, and the orders it
+    stopped reconciling (past the horizon without an answer of sms4sats) for the operator to look at."""
+    from sms4sats_site.health import creation_lag_seconds
+
+    from . import upstream_health
+
+    live = Order.objects.exclude(status__in=TERMINAL_STATUSES)
+    counts = live.aggregate(
+        active_rentals=Count("pk", filter=Q(status=Status.ACTIVE)),
+        abandoned=Count("pk", filter=Q(reconcile_abandoned_at__isnull=False)),
+    )
+    lag = creation_lag_seconds()
+    return {
+        "health": upstream_health.state(),
+        "creation_lag": lag,
+        "creation_lagging": lag > settings.CREATION_LAG_MAX_SECONDS,
+        **counts,
+    }
+
+
 def upstream_state(now=None, check_upstream=True) -> dict:
-    """sms4sats answered lately, the workers' heartbeat, the orders due for polling."""
+    """sms4sats answered lately, the workers' heartbeat, the orders due for polling, the engine's view."""
     return {
         "sms4sats": upstream_up() if check_upstream else None,
         "workers": workers_state(),
         "due_for_polling": due_for_polling(now),
+        "engine": engine_state(),
     }
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders import charts, stats
-from orders.models import Kind, RefundReason, Status
+from orders.models import Kind, Order, RefundReason, Status
 from sms4sats_site.health import record_heartbeat
 from tests.test_admin_factories import make_order
 
@@ -296,3 +296,22 @@ def test_admin_index_links_to_the_dashboard(admin_client, db):
     body = admin_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:dashboard") in body
     assert reverse("admin:prepaid_account") in body
+
+
+def test_dashboard_shows_the_engines_view_creation_lag_rentals_and_unsettled_orders(admin_client, db, settings):
+    from orders import upstream_health
+
+    now = timezone.now()
+    Order.objects.create(kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=now - timedelta(minutes=5))
+    Order.objects.create(kind=Kind.RENTAL, status=Status.ACTIVE, quoted_sats=1, rental_ends_at=now + timedelta(7))
+    Order.objects.create(kind=Kind.RECEIVE, status=Status.UNPAID, quoted_sats=1, reconcile_abandoned_at=now)
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "orderstatus: unreachable (ConnectError)")
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=False):
+        body = admin_client.get(reverse("admin:dashboard")).content.decode()
+    engine = body.split('id="engine-health"', 1)[1].split("</div>\n      </div>", 1)[0]
+    assert "not answering" in engine and "ConnectError" in engine
+    lag = body.split('id="creation-lag"', 1)[1][:300]
+    assert "shop-bad" in lag and "5 min" in lag
+    assert '<div class="value">1</div>' in body.split('id="active-rentals"', 1)[1][:200]
+    assert "shop-bad" in body.split('id="needs-a-look"', 1)[1][:200]
