@@ -1,5 +1,7 @@
-"""Shared fixtures: a private Celery queue and cache prefix per run, the sandbox on a live server,
-and a real Celery worker (in a thread) consuming from the real Redis."""
+"""Shared fixtures: a private Celery queue and cache prefix per run, the scripted upstream, the sandbox on a
+live server, and a real Celery worker (in a thread) consuming from the real Redis.
+
+Orders are made with tests/factories.py; the scripted sms4sats is tests/fake_upstream.py."""
 
 import os
 import uuid
@@ -25,6 +27,14 @@ local_state.prepare()  # var/ for the SQLite test databases (the settings create
 def _clear_cache():
     yield
     cache.clear()
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    """The scripted sms4sats behind the catalog (tests/fake_upstream.py)."""
+    from tests.fake_upstream import FakeUpstream
+
+    return FakeUpstream().install(monkeypatch)
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from django.test import Client, RequestFactory
 
 from orders.models import Kind, Status
 from orders.ratelimits import KeyedSha256, client_ip
-from tests.test_catalog import FakeUpstream
-from tests.test_views_order import make
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -144,8 +143,7 @@ def test_client_ip_behind_trusted_proxies(remote, forwarded, expected, settings)
     assert client_ip(request) == expected
 
 
-def test_order_limit_counts_each_client_behind_the_proxy(monkeypatch, settings):
-    FakeUpstream().install(monkeypatch)
+def test_order_limit_counts_each_client_behind_the_proxy(upstream, settings):
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     settings.ORDER_RATE_PER_SESSION = "100/m"
     settings.ORDER_RATE_PER_IP = "2/m"
@@ -158,10 +156,9 @@ def test_order_limit_counts_each_client_behind_the_proxy(monkeypatch, settings):
     assert post("198.51.100.2") == 302  # another buyer behind the same proxy is not affected
 
 
-def test_a_spoofed_header_picks_no_order_bucket_without_trusted_proxies(monkeypatch, settings):
+def test_a_spoofed_header_picks_no_order_bucket_without_trusted_proxies(upstream, settings):
     """A plain proxy_pass forwarding the client's own header (or a client reaching the shop directly):
     a fresh address in each request's header still lands in the connection's one bucket."""
-    FakeUpstream().install(monkeypatch)
     settings.ORDER_RATE_PER_SESSION = "100/m"
     settings.ORDER_RATE_PER_IP = "2/m"
     codes = [
@@ -209,8 +206,8 @@ def test_login_throttle_fails_open_while_redis_is_down(staff, settings, redis_do
 
 
 def test_webhook_answers_alike_for_wrong_secret_unknown_order_and_wrong_kind(client):
-    send = make(Status.HELD, kind=Kind.SEND)
-    receive = make(Status.WAITING_CODE)
+    send = make_order(Status.HELD, kind=Kind.SEND)
+    receive = make_order(Status.WAITING_CODE)
     answers = [
         client.post(f"/hooks/send/{send.public_id}/wrong-secret"),
         client.post(f"/hooks/send/{uuid.uuid4()}/wrong-secret"),
@@ -228,7 +225,7 @@ def test_webhook_answers_alike_for_wrong_secret_unknown_order_and_wrong_kind(cli
 
 
 def test_status_and_order_pages_answer_alike_for_unknown_and_hidden_orders(client):
-    fund = make(Status.UNPAID, kind=Kind.FUND)  # the operator's: not public
+    fund = make_order(Status.UNPAID, kind=Kind.FUND)  # the operator's: not public
     for suffix in ("", "status"):
         answers = [
             client.get(f"/o/{uuid.uuid4()}/{suffix}"),

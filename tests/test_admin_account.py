@@ -13,7 +13,7 @@ from orders.sms4sats import History, HistoryEntry, UpstreamRejected, UpstreamUna
 from orders.tasks import poll_due_orders
 from sandbox import control
 from sandbox.wallet import pay_invoice
-from tests.test_admin_factories import make_order
+from tests.factories import make_order
 
 ACCOUNT = "admin:prepaid_account"
 

@@ -13,7 +13,7 @@ from orders import lifecycle
 from orders.models import Kind, Order, RefundReason, Status
 from sandbox import control
 from sandbox.wallet import pay_invoice
-from tests.test_admin_factories import make_order
+from tests.factories import make_order
 
 CHANGELIST = "admin:orders_order_changelist"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from orders import charts, stats
 from orders.models import Kind, Order, RefundReason, Status
 from sms4sats_site.health import record_heartbeat
-from tests.test_admin_factories import make_order
+from tests.factories import make_order
 
 
 def day_start(days_ago):
@@ -23,9 +23,10 @@ def shop(db):
     """Twelve buyers' orders and one fund order; the expected figures are worked out by hand below."""
     now = timezone.now()
     o = {}
-    o[1] = make_order(created_at=day_start(0), paid_after=20, code_after=10, invoice_sats=3000)
-    o[2] = make_order(created_at=day_start(0), paid_after=20, code_after=20, invoice_sats=3000)
+    o[1] = make_order(status=Status.COMPLETED, created_at=day_start(0), paid_after=20, code_after=10, invoice_sats=3000)
+    o[2] = make_order(status=Status.COMPLETED, created_at=day_start(0), paid_after=20, code_after=20, invoice_sats=3000)
     o[3] = make_order(
+        status=Status.COMPLETED,
         created_at=day_start(0),
         paid_after=20,
         code_after=30,
@@ -36,6 +37,7 @@ def shop(db):
         service_name="WhatsApp",
     )
     o[4] = make_order(
+        status=Status.COMPLETED,
         kind=Kind.RENTAL,
         created_at=day_start(1),
         paid_after=20,
@@ -45,6 +47,7 @@ def shop(db):
         service_name="Any service",
     )
     o[5] = make_order(
+        status=Status.COMPLETED,
         created_at=day_start(1),
         paid_after=20,
         code_after=100,
@@ -52,7 +55,9 @@ def shop(db):
         country_code=16,
         country_name="United Kingdom",
     )
-    o[6] = make_order(kind=Kind.SEND, created_at=day_start(2), paid_after=5, code_after=8, quoted_sats=900)
+    o[6] = make_order(
+        status=Status.COMPLETED, kind=Kind.SEND, created_at=day_start(2), paid_after=5, code_after=8, quoted_sats=900
+    )
     o[7] = make_order(
         status=Status.REFUNDED,
         refund_reason=RefundReason.TIMEOUT,
@@ -90,6 +95,7 @@ def shop(db):
         next_poll_at=now + timedelta(seconds=60),
     )
     o["fund"] = make_order(
+        status=Status.COMPLETED,
         kind=Kind.FUND,
         created_at=day_start(0),
         paid_after=10,
@@ -179,7 +185,7 @@ def test_time_to_code_percentiles(shop):
 )
 def test_time_to_code_interpolates(db, durations, p50, p90):
     for seconds in durations:
-        make_order(paid_after=1, code_after=seconds)
+        make_order(status=Status.COMPLETED, paid_after=1, code_after=seconds)
     figures = stats.time_to_code()
     assert figures["count"] == len(durations)
     assert figures["p50"] == pytest.approx(p50)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from orders.models import Kind, Order, RefundReason, Status
-from tests.test_admin_factories import make_order
+from tests.factories import make_order
 
 CHANGELIST = "admin:orders_order_changelist"
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -20,9 +20,11 @@ T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 def orders(db):
     return {
         "done_us_tg": make_order(
+            status=Status.COMPLETED,
             created_at=T0,
             paid_after=10,
             code_after=125,
+            quoted_sats=3000,
             invoice_sats=3100,
             upstream_id="up-aaa111",
             number="12025550143",
@@ -55,6 +57,7 @@ def orders(db):
             upstream_id="up-ddd444",
             phone="+33612345678",
             quoted_sats=900,
+            invoice_sats=None,
         ),
         "rental_expired": make_order(
             kind=Kind.RENTAL,
@@ -133,8 +136,8 @@ def test_each_filter(admin_client, orders, params, expected):
 def test_date_filter_relative_choices(admin_client, db):
     from django.utils import timezone
 
-    recent = make_order(created_at=timezone.now() - timedelta(minutes=5))
-    old = make_order(created_at=timezone.now() - timedelta(days=20))
+    recent = make_order(status=Status.COMPLETED, created_at=timezone.now() - timedelta(minutes=5))
+    old = make_order(status=Status.COMPLETED, created_at=timezone.now() - timedelta(days=20))
     response = admin_client.get(reverse(CHANGELIST))
     body = response.content.decode()
     assert "Past 7 days" in body
@@ -296,7 +299,7 @@ def test_csv_export_of_everything_a_filter_matches(admin_client, orders):
 
 
 def test_csv_export_neutralises_formulas(admin_client, db):
-    order = make_order(country_name='=HYPERLINK("http://x")', service_name="@SUM(A1)")
+    order = make_order(status=Status.COMPLETED, country_name='=HYPERLINK("http://x")', service_name="@SUM(A1)")
     rows = export(admin_client, {"_selected_action": [order.pk]})
     assert rows[0]["country_name"].startswith("'=")
     assert rows[0]["service_name"] == "'@SUM(A1)"

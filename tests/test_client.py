@@ -3,7 +3,6 @@ the documented variants and the errors; and ``manage.py sms4sats_check`` both wa
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC
@@ -24,6 +23,7 @@ from orders.sms4sats import (
     UpstreamUnavailable,
     get_client,
 )
+from tests.fake_upstream import unreachable_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REF = "shop@example.com"
@@ -60,12 +60,6 @@ def control(sandbox_url, **switches):
     site = sandbox_url.removesuffix("/sandbox/api")
     response = httpx.post(site + "/sandbox/control", json=switches, headers={"Origin": site})
     assert response.status_code == 200, response.text
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- catalog ---
@@ -305,7 +299,7 @@ def test_fund_rejects_a_bad_amount(client):
 
 
 def test_nothing_listening_is_unavailable(db):
-    with Sms4satsClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=2) as client:
+    with Sms4satsClient(base_url=unreachable_url(), timeout=2) as client:
         assert not client.is_up()
         with pytest.raises(UpstreamUnavailable, match="unreachable"):
             client.countries()
@@ -396,7 +390,7 @@ def test_async_errors(sandbox_url, settings):
         arun("order_status", "0" * 64)
     with pytest.raises(UpstreamRejected, match="unknown country"):
         arun("services", 123456)
-    settings.SMS4SATS_API_URL = f"http://127.0.0.1:{free_port()}"
+    settings.SMS4SATS_API_URL = unreachable_url()
     with pytest.raises(UpstreamUnavailable) as info:
         arun("order_status", "0" * 64)
     assert info.value.request_sent is False  # nothing listens: it surely never arrived
@@ -445,7 +439,7 @@ def test_check_command_reports_each_failure(sandbox_url, settings):
 
 
 def test_check_command_nothing_listening(settings, db):
-    settings.SMS4SATS_API_URL = f"http://127.0.0.1:{free_port()}"
+    settings.SMS4SATS_API_URL = unreachable_url()
     out, err = StringIO(), StringIO()
     with pytest.raises(SystemExit) as info:
         call_command("sms4sats_check", stdout=out, stderr=err, no_color=True)
@@ -457,7 +451,7 @@ def test_check_command_nothing_listening(settings, db):
 
 def test_check_command_process_exit_code():
     """The operator's view: one line on stderr (no log noise, no traceback), exit code 1."""
-    url = f"http://127.0.0.1:{free_port()}"
+    url = unreachable_url()
     env = {**os.environ, "SMS4SATS_API_URL": url, "SANDBOX": "on", "SMS4SATS_API_KEY": "k"}
     result = subprocess.run(
         [sys.executable, "manage.py", "sms4sats_check"],

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders.models import Kind, Status
-from tests.test_catalog import FakeUpstream
-from tests.test_views_order import make
+from tests.factories import make_order
+from tests.fake_upstream import FakeUpstream
 
 pytestmark = pytest.mark.django_db
 
@@ -47,9 +47,10 @@ extra = st.dictionaries(
 
 
 @pytest.fixture
-def upstream(monkeypatch, settings):
+def upstream(upstream, settings):
+    """conftest's scripted upstream, with the order limits out of the fuzzer's way."""
     settings.ORDER_RATE_PER_IP = settings.ORDER_RATE_PER_SESSION = "1000000/m"
-    return FakeUpstream().install(monkeypatch)
+    return upstream
 
 
 def browser():
@@ -142,11 +143,11 @@ def test_raw_bodies(upstream, raw, content_type):
 @pytest.fixture
 def orders(db):
     return [
-        make(Status.UNPAID),
-        make(Status.WAITING_CODE, number="4915123456789"),
-        make(Status.COMPLETED, number="4915123456789", code="123456"),
-        make(Status.HELD, kind=Kind.SEND),
-        make(Status.REFUNDED, refund_reason="legacy-rsn"),
+        make_order(Status.UNPAID),
+        make_order(Status.WAITING_CODE, number="4915123456789"),
+        make_order(Status.COMPLETED, number="4915123456789", code="123456"),
+        make_order(Status.HELD, kind=Kind.SEND),
+        make_order(Status.REFUNDED, refund_reason="legacy-rsn"),
     ]
 
 

@@ -9,16 +9,11 @@ from orders import lifecycle
 from orders.lifecycle import ALLOWED, TransitionRefused, transition
 from orders.models import Kind, Order, RefundReason, SmsStatus, Status
 from orders.sms4sats import OrderStatus
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
 ALL = list(Status)
-
-
-def make_order(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
-    fields.setdefault("quoted_sats", 1500)
-    fields.setdefault("upstream_id", None)
-    return Order.objects.create(kind=kind, status=status, **fields)
 
 
 def upstream(paid=False, code=None, number=None, error=None, sms_status=None):

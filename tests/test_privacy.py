@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from orders.models import Kind, Order, OrderEvent, Status
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,7 @@ def test_no_model_can_hold_an_ip_address():
             assert "addr" not in field.name.lower(), f"{model.__name__}.{field.name}"
 
 
-def test_placing_an_order_stores_no_ip_address(client, monkeypatch, settings):
-    from tests.test_catalog import FakeUpstream
-
-    FakeUpstream().install(monkeypatch)
+def test_placing_an_order_stores_no_ip_address(client, upstream, settings):
     address = "198.51.100.123"
     response = client.post("/", {"country": 43, "service": "tg"}, REMOTE_ADDR=address)
     assert response.status_code == 302
@@ -37,12 +35,9 @@ def test_placing_an_order_stores_no_ip_address(client, monkeypatch, settings):
 
 
 def order(age_days, status=Status.COMPLETED, kind=Kind.RECEIVE, **fields):
-    created = timezone.now() - timedelta(days=age_days)
-    values = dict(
-        kind=kind,
-        status=status,
-        quoted_sats=1500,
-        created_at=created,
+    """An order placed ``age_days`` ago with personal data: its number and code (a send order: its phone and
+    message), the buyer's session, and the upstream's snapshot in its timeline."""
+    personal = dict(
         country_code=43,
         country_name="Germany",
         service_code="tg",
@@ -52,18 +47,15 @@ def order(age_days, status=Status.COMPLETED, kind=Kind.RECEIVE, **fields):
         session_key="s" * 32,
     )
     if kind == Kind.SEND:
-        values.update(phone="+447911123456", message="my secret", number="", code="")
-    values.update(fields)
-    o = Order.objects.create(**values)
-    OrderEvent.objects.create(order=o, to_status=Status.NEW, note="Order placed")
-    OrderEvent.objects.create(
-        order=o,
-        from_status=Status.WAITING_CODE,
-        to_status=status,
-        note="Code received",
-        upstream={"number": o.number, "code": o.code, "paid": True},
-    )
-    return o
+        personal.update(phone="+447911123456", message="my secret", number="", code="")
+    personal.update(fields)
+    snapshot = {"number": personal["number"], "code": personal["code"], "paid": True}
+    events = [
+        dict(to_status=Status.NEW, note="Order placed"),
+        dict(from_status=Status.WAITING_CODE, to_status=status, note="Code received", upstream=snapshot),
+    ]
+    created_at = timezone.now() - timedelta(days=age_days)
+    return make_order(status, kind, created_at=created_at, events=events, **personal)
 
 
 def test_purge_blanks_personal_data_of_old_final_orders_only():

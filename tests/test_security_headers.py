@@ -12,15 +12,9 @@ from django.urls import reverse
 
 from orders.models import Kind, Status
 from sms4sats_site.settings import BASE_DIR
-from tests.test_catalog import FakeUpstream
-from tests.test_views_order import make
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def csp_of(response):
@@ -57,11 +51,11 @@ def assert_no_inline_code(html):
 
 def storefront_orders():
     return [
-        make(Status.UNPAID),
-        make(Status.WAITING_CODE, number="4915123456789"),
-        make(Status.COMPLETED, number="4915123456789", code="123456", completed_at=None),
-        make(Status.REFUNDED, refund_reason="no_number"),
-        make(Status.HELD, kind=Kind.SEND),
+        make_order(Status.UNPAID),
+        make_order(Status.WAITING_CODE, number="4915123456789"),
+        make_order(Status.COMPLETED, number="4915123456789", code="123456", completed_at=None),
+        make_order(Status.REFUNDED, refund_reason="no_number"),
+        make_order(Status.HELD, kind=Kind.SEND),
     ]
 
 
@@ -84,7 +78,7 @@ def test_htmx_is_local_without_its_indicator_styles(client, upstream):
 
 
 def test_partials_and_posts(client, upstream):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     responses = [
         client.get(reverse("orders:status", args=[order.public_id])),
         client.get("/catalog/services?country=43"),
@@ -122,7 +116,7 @@ def test_admin_pages_allow_inline_styles_but_never_inline_scripts(client, admin_
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert_secure_headers(response, inline_styles=True)
-    make(Status.COMPLETED, number="4915123456789", code="123456")
+    make_order(Status.COMPLETED, number="4915123456789", code="123456")
     for url in ("/admin/", "/admin/orders/order/"):
         response = admin_client.get(url)
         assert response.status_code == 200, url

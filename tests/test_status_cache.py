@@ -12,20 +12,9 @@ from django.utils import timezone
 from orders import lifecycle, status_cache
 from orders.models import Kind, Order, Status
 from orders.status_cache import PollState
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
-
-BOLT11 = "lnbcrt15u1pn" + "x" * 200
-
-
-def make(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
-    now = timezone.now()
-    defaults = dict(kind=kind, status=status, quoted_sats=1500, invoice_sats=1500, bolt11=BOLT11)
-    defaults["invoice_expires_at"] = now + timedelta(minutes=15)
-    if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
-        defaults["paid_at"] = now - timedelta(seconds=30)
-    defaults.update(fields)
-    return Order.objects.create(**defaults)
 
 
 def poll(client, order, version=None):
@@ -39,7 +28,7 @@ def shown_version(client, order):
 
 
 def test_an_unchanged_poll_costs_no_query_once_cached(client, django_assert_num_queries):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     with django_assert_num_queries(1):  # a miss: the row, and the entry is filled
         assert poll(client, order, version).status_code == 204
@@ -50,7 +39,7 @@ def test_an_unchanged_poll_costs_no_query_once_cached(client, django_assert_num_
 
 
 def test_a_lifecycle_change_shows_at_the_next_poll(client, django_capture_on_commit_callbacks):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     assert poll(client, order, version).status_code == 204  # cached now
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,7 +50,7 @@ def test_a_lifecycle_change_shows_at_the_next_poll(client, django_capture_on_com
 
 
 def test_a_sms_status_change_is_a_change_too(client, django_capture_on_commit_callbacks):
-    order = make(Status.COMPLETED, kind=Kind.SEND, sms_status="sent", completed_at=timezone.now())
+    order = make_order(Status.COMPLETED, kind=Kind.SEND, sms_status="sent", completed_at=timezone.now())
     order.next_poll_at = timezone.now()
     order.save()
     version = shown_version(client, order)
@@ -76,7 +65,7 @@ def test_a_sms_status_change_is_a_change_too(client, django_capture_on_commit_ca
 def test_the_engine_letting_go_of_a_final_order_stops_the_page(client, django_capture_on_commit_callbacks):
     # Expired but still watched (a late payment would show), then the grace window ends.
     expired_long_ago = timezone.now() - timedelta(hours=1)
-    order = make(Status.EXPIRED, invoice_expires_at=expired_long_ago, next_poll_at=timezone.now())
+    order = make_order(Status.EXPIRED, invoice_expires_at=expired_long_ago, next_poll_at=timezone.now())
     version = shown_version(client, order)
     assert poll(client, order, version).status_code == 204
     with django_capture_on_commit_callbacks(execute=True):
@@ -87,7 +76,7 @@ def test_the_engine_letting_go_of_a_final_order_stops_the_page(client, django_ca
 
 
 def test_a_view_that_read_an_older_row_cannot_overwrite_the_lifecycle(client):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     stale = Order.objects.get(pk=order.pk)
     order.status, order.code = Status.COMPLETED, "482913"
     status_cache.remember(order)
@@ -119,7 +108,7 @@ def test_a_passing_local_deadline_changes_the_version_without_a_write(settings):
 
 
 def test_cached_state_follows_the_clock_for_the_cancel_button(client):
-    order = make(Status.WAITING_CODE, number="4915123456789", paid_at=timezone.now() - timedelta(seconds=119))
+    order = make_order(Status.WAITING_CODE, number="4915123456789", paid_at=timezone.now() - timedelta(seconds=119))
     version = shown_version(client, order)  # no cancel button yet
     assert poll(client, order, version).status_code == 204
     later = time.time() + 2  # the two minutes are up
@@ -133,7 +122,7 @@ def test_cached_state_follows_the_clock_for_the_cancel_button(client):
 
 
 def test_fund_orders_are_never_cached_nor_shown(client):
-    order = make(Status.UNPAID, kind=Kind.FUND)
+    order = make_order(Status.UNPAID, kind=Kind.FUND)
     status_cache.remember(order)
     assert status_cache.recall(order.public_id) is None
     assert poll(client, order, "0123456789abcdef").status_code == 404
@@ -147,7 +136,7 @@ def test_unknown_order_with_a_version_is_404(client):
 
 
 def test_redis_trouble_falls_back_to_the_row(client):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     with mock.patch.object(status_cache, "shared_redis", return_value=down):
@@ -157,7 +146,7 @@ def test_redis_trouble_falls_back_to_the_row(client):
 
 
 def test_the_entry_expires(client):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     version = shown_version(client, order)
     assert poll(client, order, version).status_code == 204
     assert 0 < status_cache.shared_redis().ttl(status_cache.key(order.public_id)) <= status_cache.TTL

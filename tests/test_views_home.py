@@ -5,14 +5,8 @@ from django.urls import reverse
 
 from orders.models import Kind, Order, Status
 from orders.sms4sats import Country
-from tests.test_catalog import FakeUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def test_home_lists_countries_auto_select_first_and_its_services(client, upstream):

@@ -7,14 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from orders.models import Order
-from tests.test_catalog import FakeUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def test_empty(client):

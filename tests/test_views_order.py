@@ -8,40 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders import lifecycle
-from orders.models import Kind, Order, OrderEvent, RefundReason, SmsStatus, Status
+from orders.models import Kind, OrderEvent, RefundReason, SmsStatus, Status
 from orders.qr import invoice_uri, qr_matrix
+from tests.factories import BOLT11, make_order
 
 pytestmark = pytest.mark.django_db
-
-BOLT11 = "lnbcrt15u1pn" + "x" * 200
-
-
-def make(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
-    now = timezone.now()
-    defaults = dict(
-        kind=kind,
-        status=status,
-        quoted_sats=1500,
-        country_code=43,
-        country_name="Germany",
-        service_code="tg",
-        service_name="Telegram",
-    )
-    if status != Status.NEW and status != Status.CREATING:
-        defaults.update(bolt11=BOLT11, invoice_sats=1500, invoice_expires_at=now + timedelta(minutes=15))
-    if status in (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED):
-        defaults["paid_at"] = now - timedelta(seconds=30)
-    if kind == Kind.SEND:
-        defaults.update(
-            country_code=None,
-            country_name="",
-            service_code="",
-            service_name="",
-            phone="+447911123456",
-            message="Hello <b>there</b>",
-        )
-    defaults.update(fields)
-    return Order.objects.create(**defaults)
 
 
 def page(client, order):
@@ -60,13 +31,13 @@ def test_unknown_and_malformed_ids_are_404(client):
     assert client.get(f"/o/{uuid.uuid4()}/status").status_code == 404
     assert client.get("/o/1/status").status_code == 404
     assert client.post(f"/o/{uuid.uuid4()}/cancel").status_code == 404
-    fund = make(kind=Kind.FUND)
+    fund = make_order(kind=Kind.FUND)
     assert client.get(fund.get_absolute_url()).status_code == 404
 
 
 @pytest.mark.parametrize("state", [Status.NEW, Status.CREATING])
 def test_preparing(client, state):
-    html = page(client, make(state))
+    html = page(client, make_order(state))
     assert "Preparing your invoice" in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert 'hx-trigger="every 2000ms, poll-now"' in html
@@ -74,7 +45,7 @@ def test_preparing(client, state):
 
 def test_unpaid_shows_qr_amount_countdown_copy_wallet_and_sandbox(client, settings):
     settings.SANDBOX = True
-    order = make()
+    order = make_order()
     html = page(client, order)
     assert 'class="qr-svg"' in html
     assert f'href="lightning:{BOLT11}"' in html
@@ -90,7 +61,7 @@ def test_unpaid_shows_qr_amount_countdown_copy_wallet_and_sandbox(client, settin
 
 def test_unpaid_without_sandbox_has_no_sandbox_button(client, settings):
     settings.SANDBOX = False
-    assert "sandbox wallet" not in page(client, make())
+    assert "sandbox wallet" not in page(client, make_order())
 
 
 def test_qr_encodes_lightning_and_upper_case_invoice():
@@ -104,7 +75,7 @@ def test_qr_encodes_lightning_and_upper_case_invoice():
 
 
 def test_held_without_number(client):
-    html = page(client, make(Status.HELD))
+    html = page(client, make_order(Status.HELD))
     assert "getting your number" in html
     assert "locked, not spent" in html
     assert "returns to your wallet automatically" in html
@@ -115,7 +86,7 @@ def test_held_without_number(client):
 
 
 def test_waiting_code_shows_the_number_and_cancel_after_two_minutes(client):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     html = page(client, order)
     assert "+4915123456789" in html
     assert 'data-copy="+4915123456789"' in html
@@ -128,7 +99,7 @@ def test_waiting_code_shows_the_number_and_cancel_after_two_minutes(client):
 
 
 def test_completed_receive_shows_the_code(client):
-    html = page(client, make(Status.COMPLETED, number="4915123456789", code="48010", completed_at=timezone.now()))
+    html = page(client, make_order(Status.COMPLETED, number="4915123456789", code="48010", completed_at=timezone.now()))
     assert '<span class="bigcode-value" data-code>48010</span>' in html
     assert 'data-copy="48010"' in html
     assert "<noscript><meta" not in html
@@ -144,21 +115,21 @@ def test_completed_receive_shows_the_code(client):
     ],
 )
 def test_refunded_says_the_money_came_back(client, reason, words):
-    html = page(client, make(Status.REFUNDED, refund_reason=reason, refunded_at=timezone.now()))
+    html = page(client, make_order(Status.REFUNDED, refund_reason=reason, refunded_at=timezone.now()))
     assert f"Refunded: {words}" in html
     assert "Nothing was charged." in html and "back in your wallet automatically" in html
 
 
 def test_expired_and_failed(client):
-    html = page(client, make(Status.EXPIRED))
+    html = page(client, make_order(Status.EXPIRED))
     assert "Invoice expired" in html and "Nothing was charged." in html
-    html = page(client, make(Status.FAILED, bolt11="", failure_reason="<b>boom</b>"))
+    html = page(client, make_order(Status.FAILED, bolt11="", failure_reason="<b>boom</b>"))
     assert "No money moved." in html
     assert "<b>boom</b>" not in html
 
 
 def test_expired_order_keeps_polling_during_the_grace_window(client):
-    order = make(Status.EXPIRED, next_poll_at=timezone.now())
+    order = make_order(Status.EXPIRED, next_poll_at=timezone.now())
     assert status(client, order).status_code == 200  # a late payment would still show up
     order.next_poll_at = None
     order.save()
@@ -166,7 +137,7 @@ def test_expired_order_keeps_polling_during_the_grace_window(client):
 
 
 def test_send_order_progress(client):
-    order = make(Status.HELD, kind=Kind.SEND, sms_status=SmsStatus.CREATED)
+    order = make_order(Status.HELD, kind=Kind.SEND, sms_status=SmsStatus.CREATED, message="Hello <b>there</b>")
     html = page(client, order)
     assert "sending your SMS" in html
     assert 'aria-current="step">Queued' in html
@@ -187,7 +158,7 @@ def test_send_order_progress(client):
 def test_send_order_failed_is_refunded(client):
     html = page(
         client,
-        make(Status.REFUNDED, kind=Kind.SEND, sms_status=SmsStatus.FAILED, refund_reason=RefundReason.SMS_FAILED),
+        make_order(Status.REFUNDED, kind=Kind.SEND, sms_status=SmsStatus.FAILED, refund_reason=RefundReason.SMS_FAILED),
     )
     assert "could not be sent" in html and "Nothing was charged." in html
 
@@ -206,7 +177,7 @@ def test_send_order_failed_is_refunded(client):
     ],
 )
 def test_status_part_reads_one_row(client, django_assert_num_queries, state, fields):
-    order = make(state, **fields)
+    order = make_order(state, **fields)
     with django_assert_num_queries(1):
         response = status(client, order)
     assert response.status_code in (200, 286)
@@ -216,13 +187,13 @@ def test_status_part_reads_one_row(client, django_assert_num_queries, state, fie
 
 @pytest.mark.parametrize("state", [Status.COMPLETED, Status.REFUNDED, Status.EXPIRED, Status.FAILED])
 def test_status_part_stops_polling_at_a_terminal_state(client, state):
-    response = status(client, make(state, code="1", refund_reason=RefundReason.TIMEOUT))
+    response = status(client, make_order(state, code="1", refund_reason=RefundReason.TIMEOUT))
     assert response.status_code == 286
     assert "hx-get" not in response.content.decode()
 
 
 def test_status_part_204_when_nothing_changed(client, django_capture_on_commit_callbacks):
-    order = make(Status.UNPAID)
+    order = make_order(Status.UNPAID)
     first = status(client, order)
     assert first.status_code == 200
     assert 'hx-trigger="every 2000ms, poll-now"' in first.content.decode()
@@ -237,7 +208,7 @@ def test_status_part_204_when_nothing_changed(client, django_capture_on_commit_c
 
 
 def test_status_part_286_even_with_a_matching_version(client):
-    order = make(Status.EXPIRED)
+    order = make_order(Status.EXPIRED)
     version = status(client, order).content.decode().split('data-version="')[1].split('"')[0]
     unchanged = status(client, order, **{"X-Order-Version": version})
     assert unchanged.status_code == 286
@@ -245,7 +216,7 @@ def test_status_part_286_even_with_a_matching_version(client):
 
 
 def test_cancel_refused_before_two_minutes(client):
-    order = make(Status.WAITING_CODE, number="4915123456789")
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
     response = client.post(reverse("orders:cancel", args=[order.public_id]), follow=True)
     assert response.status_code == 200
     assert "2 minutes after payment" in response.content.decode()
@@ -253,7 +224,7 @@ def test_cancel_refused_before_two_minutes(client):
 
 
 def test_cancel_after_two_minutes_is_requested(client):
-    order = make(Status.WAITING_CODE, number="4915123456789", paid_at=timezone.now() - timedelta(minutes=3))
+    order = make_order(Status.WAITING_CODE, number="4915123456789", paid_at=timezone.now() - timedelta(minutes=3))
     response = client.post(reverse("orders:cancel", args=[order.public_id]), follow=True)
     assert "Cancel requested" in response.content.decode()
     assert OrderEvent.objects.filter(order=order, note__startswith="Cancel requested").exists()
@@ -263,13 +234,15 @@ def test_cancel_after_two_minutes_is_requested(client):
 
 @pytest.mark.parametrize("state", [Status.COMPLETED, Status.UNPAID, Status.REFUNDED])
 def test_cancel_refused_in_other_states(client, state):
-    order = make(state, code="1" if state == Status.COMPLETED else "", paid_at=timezone.now() - timedelta(minutes=3))
+    order = make_order(
+        state, code="1" if state == Status.COMPLETED else "", paid_at=timezone.now() - timedelta(minutes=3)
+    )
     response = client.post(reverse("orders:cancel", args=[order.public_id]), follow=True)
     assert "can no longer be canceled" in response.content.decode()
 
 
 def test_cancel_needs_post_and_csrf(client):
-    order = make(Status.WAITING_CODE, paid_at=timezone.now() - timedelta(minutes=3))
+    order = make_order(Status.WAITING_CODE, paid_at=timezone.now() - timedelta(minutes=3))
     url = reverse("orders:cancel", args=[order.public_id])
     assert client.get(url).status_code == 405
     from django.test import Client
@@ -279,7 +252,7 @@ def test_cancel_needs_post_and_csrf(client):
 
 
 def test_a_pending_cancel_is_shown_instead_of_the_button(client):
-    order = make(Status.WAITING_CODE, number="4915000000000", paid_at=timezone.now() - timedelta(minutes=3))
+    order = make_order(Status.WAITING_CODE, number="4915000000000", paid_at=timezone.now() - timedelta(minutes=3))
     assert "Cancel and return my payment" in page(client, order)
     order.cancel_requested_at = timezone.now()
     order.save()

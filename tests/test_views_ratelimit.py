@@ -5,14 +5,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from orders.models import Order
-from tests.test_catalog import FakeUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def test_per_session_limit(client, upstream, settings):

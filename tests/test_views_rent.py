@@ -3,14 +3,8 @@
 import pytest
 
 from orders.models import Kind, Order
-from tests.test_catalog import FakeUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def test_rent_page_lists_countries_weeks_and_prices(client, upstream):
