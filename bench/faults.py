@@ -1,25 +1,31 @@
 #!/usr/bin/env python
-"""Infrastructure faults: a batch of orders through the sandbox while Redis restarts, a worker is killed and
-the database refuses connections; then check that nothing was lost, doubled or mixed up.
+"""Infrastructure faults: a batch of orders placed through the shop's pages while Redis restarts, a worker is
+killed and the database refuses connections; then check that nothing was lost, doubled or mixed up.
 
-    .venv/bin/python bench/faults.py [--orders 30] [--keep-logs]
+    .venv/bin/python bench/faults.py [--orders 30] [--keep-logs] [--scenario NAME]
 
-What runs (all children of this script, on 127.0.0.1 only, stopped at the end whatever happens):
+What runs (bench/stack.py's Stack; all children of this script, on 127.0.0.1 only, stopped at the end
+whatever happens):
 - PostgreSQL database ``sms4sats_faults`` on 127.0.0.1:5432 (user postgres), created if missing, migrated.
   The shop's processes reach it through a TCP proxy inside this script, so the database can be made to
   refuse connections (the proxy stops listening and cuts every open connection) for a few seconds.
-  This script itself (the "buyers" and the checks) talks to PostgreSQL directly.
+  This script itself (its bookkeeping and the checks) talks to PostgreSQL directly.
 - a private redis-server on a free port, without persistence: a restart loses the queues and the cache,
   like a crashed Redis without a volume (the worst case).
-- gunicorn (the shop and the sandbox upstream), two Celery worker processes, Celery beat.
+- gunicorn (the shop and the sandbox upstream), two Celery worker processes, Celery beat. The shop reaches
+  the sandbox upstream through a second TCP proxy, so sms4sats can be made unreachable (the scenarios of
+  issue #13, ``--scenario``).
 
-Timings are shortened by a settings module written to the run directory (``faults_settings.py``, which
+Timings are shortened by a settings module written to the run directory (``bench_settings.py``, which
 imports the real settings): sandbox delays of seconds, a 30 s code timeout, fast polls and sweeps.
 
 Scenarios (cycled over the batch): receive (code arrives), receive with no number, receive with no code
 (auto-cancel), receive canceled by the buyer, send (delivered), send that fails, rental, and an invoice
-never paid. Orders are placed one by one through ``lifecycle.place_order`` (what the views call) while
-the faults happen; the buyers pay with the sandbox wallet as soon as an invoice shows up.
+never paid. Each order is placed as a buyer's browser places it: its own cookies, the order form's page read
+for its CSRF token, the form posted, the redirect followed to the order page. The buyer then polls the
+order's live status part as shop.js does (sending the version it shows), pays with the page's "Pay with the
+sandbox wallet" button as soon as the invoice shows, and presses "Cancel" once the page enables it. A POST
+that fails during a fault is not simply repeated: the buyer first looks at "my orders", as a person would.
 
 Faults, in order, while orders are in flight: worker 1 killed with SIGKILL (its whole process group) and
 started again 3 s later; Redis killed with SIGKILL and started again (empty) 3 s later; the database
@@ -39,26 +45,25 @@ import argparse
 import contextlib
 import os
 import random
+import re
+import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import _die_with_parent, ensure_database, free_port  # noqa: E402
+from stack import Stack  # noqa: E402
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 DATABASE_URL = os.environ.get("FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sms4sats_faults")
 TIME_LIMIT = 280  # seconds for the whole run, setup included (the brief: at most 5 minutes)
+EXPIRY_GRACE_SECONDS = 10
+AUTO_CANCEL_SECONDS = 30
+AUTO_CANCEL_GRACE_SECONDS = 10
 
-SETTINGS_OVERRIDES = """
+SETTINGS_OVERRIDES = f"""
 from sms4sats_site.settings import *  # noqa: F401,F403
 from sms4sats_site.settings import CELERY_BEAT_SCHEDULE
 
@@ -66,17 +71,17 @@ POLL_FAST_SECONDS = 1
 POLL_MAX_BACKOFF_SECONDS = 4
 CREATE_RETRY_SECONDS = 60
 CREATE_STUCK_SECONDS = 20
-EXPIRY_GRACE_SECONDS = 10
-AUTO_CANCEL_SECONDS = 30
-AUTO_CANCEL_GRACE_SECONDS = 10
+EXPIRY_GRACE_SECONDS = {EXPIRY_GRACE_SECONDS}
+AUTO_CANCEL_SECONDS = {AUTO_CANCEL_SECONDS}
+AUTO_CANCEL_GRACE_SECONDS = {AUTO_CANCEL_GRACE_SECONDS}
 CANCEL_AFTER_SECONDS = 5
 ORDER_RATE_PER_IP = ORDER_RATE_PER_SESSION = "10000/m"
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE = {{
     **CELERY_BEAT_SCHEDULE,
-    "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 1.0},
-    "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 5.0},
-    "heartbeat": {"task": "orders.tasks.heartbeat", "schedule": 5.0},
-}
+    "poll-due-orders": {{"task": "orders.tasks.poll_due_orders", "schedule": 1.0}},
+    "sweep-orders": {{"task": "orders.tasks.sweep_orders", "schedule": 5.0}},
+    "heartbeat": {{"task": "orders.tasks.heartbeat", "schedule": 5.0}},
+}}
 """
 
 SANDBOX_ENV = {
@@ -112,264 +117,135 @@ def log(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-# A TCP proxy in front of PostgreSQL, which can refuse connections for a while --------------------------------
+# The buyers: browsers on the real pages ---------------------------------------------------------------------
+
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+ORDER_LINK = re.compile(r'href="/o/([0-9a-f-]{36})/"')
+PAY_FORM = re.compile(r'<form method="post" action="([^"]+)" class="sandbox-pay".*?</form>', re.S)
+CANCEL_FORM = re.compile(r'<form method="post" action="([^"]+)" class="cancel-form">.*?</form>', re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+VERSION = re.compile(r'data-version="([^"]+)"')
 
 
-class TcpProxy:
-    def __init__(self, target):
-        self.target = target
-        self.port = 0  # chosen by the first bind, then kept across restarts
-        self.conns = set()
-        self.lock = threading.Lock()
-        self.listener = None
-        self.accepting = threading.Event()
+class PageError(Exception):
+    """A page answered what a browser could not use (a 5xx, no form, a refused connection)."""
 
-    def start(self):
-        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=128)
-        self.port = self.listener.getsockname()[1]
-        self.listener.settimeout(0.2)
-        self.accepting.set()
-        threading.Thread(target=self._accept_loop, args=(self.listener,), daemon=True).start()
-
-    def _accept_loop(self, listener):
-        while self.accepting.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-                client.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.conns.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, source, sink):
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                with self.lock:
-                    self.conns.discard(sock)
-
-    def refuse(self):
-        """Stop listening (connect() is refused) and cut every open connection, like a database restart."""
-        self.accepting.clear()
-        self.listener.close()
-        with self.lock:
-            conns = list(self.conns)
-        for sock in conns:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        return len(conns) // 2
-
-    def stop(self):
-        self.refuse()
+    def __str__(self):  # counted by kind: the same error on two orders' pages is one line of the report
+        return re.sub(r"/o/[0-9a-f-]{36}/", "/o/<id>/", super().__str__())
 
 
-# The stack ----------------------------------------------------------------------------------------------------
+class Browser:
+    """One buyer's browser: its own cookies (the session, the CSRF token), the shop's forms and buttons as the
+    pages show them, and the order page's live status part polled as shop.js polls it."""
 
-
-class Stack:
-    def __init__(self, run_dir):
-        self.run_dir = run_dir
-        self.procs = {}
-        self.redis_port = free_port()
-        self.web_port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.web_port}"
-        pg = urlsplit(DATABASE_URL)
-        self.proxy = TcpProxy((pg.hostname or "127.0.0.1", pg.port or 5432))
-        self.run_id = uuid.uuid4().hex[:8]
-        self.env = None
-
-    def spawn(self, label, argv, env=None):
-        out = open(self.run_dir / f"{label}.log", "ab")
-        proc = subprocess.Popen(
-            argv,
-            cwd=BASE_DIR,
-            env=env or self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        out.close()
-        self.procs[label] = proc
-        return proc
-
-    def kill(self, label, sig=signal.SIGKILL):
-        proc = self.procs.get(label)
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-    def start_redis(self):
-        from with_redis import redis_server_binary
-
-        argv = [
-            redis_server_binary(),
-            "--port",
-            str(self.redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.run_dir),
-            "--protected-mode",
-            "yes",
-        ]
-        self.spawn("redis", argv, env=dict(os.environ))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.redis_port), 0.3) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def start_worker(self, n):
-        argv = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "sms4sats_site",
-            "worker",
-            "--loglevel",
-            "WARNING",
-            "--concurrency",
-            "2",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            f"faults{n}-{self.run_id}@%h",
-        ]
-        return self.spawn(f"worker{n}", argv)
-
-    def start_beat(self):
-        argv = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "sms4sats_site",
-            "beat",
-            "--loglevel",
-            "WARNING",
-            "--schedule",
-            str(self.run_dir / "beat-schedule"),
-        ]
-        return self.spawn("beat", argv)
-
-    def start_web(self):
-        argv = [
-            str(VENV_BIN / "gunicorn"),
-            "sms4sats_site.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.web_port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--timeout",
-            "30",
-            "--error-logfile",
-            "-",
-        ]
-        self.spawn("web", argv)
+    def __init__(self, base_url):
         import httpx
 
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base_url + "/how-it-works/", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer")
+        self.http = httpx.Client(base_url=base_url, timeout=5)
+        self.shown = {}  # public_id -> (version, html) of the status part the page shows
 
-    def setup(self):
-        ensure_database(DATABASE_URL)
-        self.start_redis()
-        self.proxy.start()
-        (self.run_dir / "faults_settings.py").write_text(SETTINGS_OVERRIDES)
-        proxied = urlunsplit(urlsplit(DATABASE_URL)._replace(netloc=f"postgres@127.0.0.1:{self.proxy.port}"))
-        pg = urlsplit(DATABASE_URL)
-        if pg.password or (pg.username and pg.username != "postgres"):
-            auth = f"{pg.username}:{pg.password}@" if pg.password else f"{pg.username}@"
-            proxied = urlunsplit(pg._replace(netloc=f"{auth}127.0.0.1:{self.proxy.port}"))
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("SMS4SATS_", "SANDBOX", "DJANGO_"))}
-        self.env = {
-            **keep,
-            **SANDBOX_ENV,
-            "DJANGO_SETTINGS_MODULE": "faults_settings",
-            "PYTHONPATH": os.pathsep.join([str(self.run_dir), str(BASE_DIR)]),
-            "DATABASE_URL": proxied,
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "PUBLIC_BASE_URL": self.base_url,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SANDBOX": "on",
-            "DEBUG": "false",
-            "SMS4SATS_TIMEOUT": "5",
-            "CELERY_QUEUE": f"sms4sats-faults-{self.run_id}",
-            "CACHE_KEY_PREFIX": f"sms4sats-faults-{self.run_id}",
-            "LOG_LEVEL": "WARNING",
-            "VAR_DIR": str(self.run_dir / "var"),
-            "PYTHONUNBUFFERED": "1",
-        }
-        # This process: the same settings, straight to PostgreSQL (the buyers and the checks are not under test).
-        os.environ.clear()
-        os.environ.update(self.env, DATABASE_URL=DATABASE_URL)
-        sys.path.insert(0, str(self.run_dir))
-        import django
+    def get(self, path, **kwargs):
+        import httpx
 
-        django.setup()
-        from django.core.management import call_command
+        try:
+            response = self.http.get(path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PageError(f"GET {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise PageError(f"GET {path}: {response.status_code}")
+        return response
 
-        call_command("migrate", "--noinput", verbosity=0)
-        self.start_web()
-        self.start_worker(1)
-        self.start_worker(2)
-        self.start_beat()
+    def post(self, path, fields, **kwargs):
+        import httpx
 
-    def stop(self):
-        for label in list(self.procs):
-            if label != "redis":
-                self.kill(label, signal.SIGTERM)
-        self.kill("redis", signal.SIGTERM)
-        with contextlib.suppress(Exception):
-            self.proxy.stop()
+        try:
+            response = self.http.post(path, data=fields, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PageError(f"POST {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise PageError(f"POST {path}: {response.status_code}")
+        return response
 
+    def submit(self, form_page, fields):
+        """Open ``form_page`` and post its form with ``fields`` and the page's CSRF token; the redirect's target."""
+        html = self.get(form_page).text
+        token = CSRF_TOKEN.search(html)
+        if token is None:
+            raise PageError(f"{form_page}: no form (the catalog is unavailable?)")
+        response = self.post(form_page, {**fields, "csrfmiddlewaretoken": token.group(1)})
+        if response.status_code != 302:
+            raise PageError(f"POST {form_page}: {response.status_code}")
+        return response.headers["location"]
 
-# The buyers ---------------------------------------------------------------------------------------------------
+    def place(self, scenario, i):
+        """Place this scenario's order through its form; returns the order's public id."""
+        if scenario in ("receive", "no_number", "no_code", "cancel", "unpaid"):
+            service = {"no_number": "nonumber", "no_code": "nocode", "cancel": "nocode"}.get(scenario, "tg")
+            location = self.submit("/", {"country": "187", "service": service})
+        elif scenario == "rental":
+            rent_page = self.get("/rent/").text
+            first = re.search(r'name="country" value="(\d+)"', rent_page)
+            if first is None:
+                raise PageError("/rent/: no rental country offered")
+            location = self.submit("/rent/", {"country": first.group(1)})
+        else:
+            phone = "+14155550000" if scenario == "send_fails" else f"+1415555{1000 + i:04d}"
+            location = self.submit("/send/", {"phone": phone, "message": f"fault run order {i}"})
+        return ORDER_LINK.search(f'href="{location}"').group(1)
+
+    def my_orders(self):
+        """The public ids "my orders" lists for this browser (an order placed by a POST whose answer was lost)."""
+        return ORDER_LINK.findall(self.get("/orders/").text)
+
+    def poll(self, public_id):
+        """One poll of the status part, sending the version the page shows; returns (status code, html)."""
+        version, html = self.shown.get(public_id, ("", ""))
+        headers = {"HX-Request": "true", **({"X-Order-Version": version} if version else {})}
+        response = self.get(f"/o/{public_id}/status", headers=headers)
+        if response.content:
+            html = response.text
+            found = VERSION.search(html)
+            self.shown[public_id] = (found.group(1) if found else "", html)
+        return response.status_code, html
+
+    def press(self, form_html, **headers):
+        """Submit a form of the page (the sandbox wallet's pay button, the cancel button) as the browser would."""
+        action = re.search(r'action="([^"]+)"', form_html).group(1)
+        return self.post(action, dict(HIDDEN.findall(form_html)), headers=headers)
+
+    def pay(self, html):
+        """Press "Pay with the sandbox wallet" (as shop.js does: JSON answer); True once the invoice is paid."""
+        form = PAY_FORM.search(html)
+        if form is None:
+            return False
+        answer = self.press(form.group(0), Accept="application/json").json()
+        if answer.get("ok") or "already paid" in answer.get("reason", ""):
+            return True
+        raise PageError(f"pay: {answer.get('reason')}")
+
+    def cancel(self, html):
+        """Press "Cancel and return my payment" once the page enables it; True when pressed."""
+        form = CANCEL_FORM.search(html)
+        if form is None or "disabled" in form.group(0):
+            return False
+        self.press(form.group(0))
+        return True
+
+    def close(self):
+        self.http.close()
 
 
 class Buyers:
-    """Place the orders one by one, pay each invoice as it shows up, cancel the "cancel" ones."""
+    """Place the orders one by one through the pages, each from its own browser; pay each invoice as the page
+    shows it, press cancel for the "cancel" ones; poll every order's page until it stops polling."""
 
     def __init__(self, count, base_url):
         self.count = count
         self.base_url = base_url
         self.placed = {}  # order pk -> scenario
+        self.browsers = {}  # order pk -> (browser, public id)
+        self.unsure = []  # (browser, scenario, i): a POST failed; look at "my orders" before posting again
+        self.final = set()
         self.paid = set()
         self.cancel_asked = set()
         self.errors = Counter()
@@ -377,77 +253,59 @@ class Buyers:
         self.web_codes = Counter()
         self.phase = "no fault"
 
+    def adopt(self, browser, scenario, public_id):
+        from orders.models import Order
+
+        pk = Order.objects.values_list("pk", flat=True).get(public_id=public_id)
+        self.placed[pk] = scenario
+        self.browsers[pk] = (browser, public_id)
+
     def place(self, scenario, i):
-        from django.db import transaction
-
-        from orders import lifecycle
-        from orders.models import Kind
-        from sandbox import catalog
-
-        fields = dict(session_key=f"faults-buyer-{i}")
-        if scenario in ("receive", "no_number", "no_code", "cancel", "unpaid"):
-            service = {"no_number": "nonumber", "no_code": "nocode", "cancel": "nocode"}.get(scenario, "tg")
-            fields.update(
-                kind=Kind.RECEIVE,
-                country_code=187,
-                service_code=service,
-                quoted_sats=catalog.receive_price(187, service),
-            )
-        elif scenario == "rental":
-            cc = catalog.rental_countries()[0]["cc"]
-            fields.update(kind=Kind.RENTAL, country_code=cc, service_code="full", quoted_sats=catalog.rental_price(cc))
-        else:
-            phone = "+14155550000" if scenario == "send_fails" else f"+1415555{1000 + i:04d}"
-            fields.update(kind=Kind.SEND, phone=phone, message=f"fault run order {i}", quoted_sats=catalog.SEND_PRICE)
-        # As the view does: the row commits even if Redis is down when the creation task is enqueued.
+        browser = Browser(self.base_url)
         try:
-            with transaction.atomic():
-                order = lifecycle.place_order(**fields)
-        except Exception as exc:  # Redis down at on_commit: the row is saved; the poll safety net enqueues it
-            self.errors[f"place: {type(exc).__module__}.{type(exc).__name__}"] += 1
-            from orders.models import Order
+            self.adopt(browser, scenario, browser.place(scenario, i))
+        except PageError as exc:
+            self.errors[f"place: {exc}"] += 1
+            self.unsure.append((browser, scenario, i))
 
-            order = Order.objects.filter(session_key=fields["session_key"]).first()
-            if order is None:
-                raise
-        self.placed[order.pk] = scenario
+    def retry_unsure(self):
+        """A buyer whose order POST failed looks at "my orders", then posts again if nothing is there."""
+        still = []
+        for browser, scenario, i in self.unsure:
+            try:
+                listed = browser.my_orders()
+                self.adopt(browser, scenario, listed[0] if listed else browser.place(scenario, i))
+            except PageError as exc:
+                self.errors[f"place again: {exc}"] += 1
+                still.append((browser, scenario, i))
+        self.unsure = still
 
     def act(self):
         from django.db import close_old_connections
 
-        from orders import lifecycle
-        from orders.models import Order, Status
-        from sandbox.wallet import pay_invoice
-
         close_old_connections()
-        for order in Order.objects.filter(pk__in=list(self.placed)):
-            scenario = self.placed[order.pk]
+        for pk, (browser, public_id) in list(self.browsers.items()):
+            if pk in self.final:
+                continue
+            scenario = self.placed[pk]
             try:
-                if order.status == Status.UNPAID and order.pk not in self.paid and scenario != "unpaid":
-                    ok, reason = pay_invoice(order.bolt11)
-                    if ok or "already paid" in reason:
-                        self.paid.add(order.pk)
-                    else:
-                        self.errors[f"pay: {reason}"] += 1
-                if scenario == "cancel" and order.pk not in self.cancel_asked and order.can_cancel():
-                    from django.db import transaction
-
-                    with transaction.atomic():
-                        lifecycle.request_cancel(order)
-                    self.cancel_asked.add(order.pk)
-            except lifecycle.CancelRefused:
-                pass
-            except Exception as exc:  # Redis down: enqueueing the cancel fails; the buyer tries again
-                self.errors[f"buyer: {type(exc).__name__}"] += 1
+                code, html = browser.poll(public_id)
+                if code == 286:
+                    self.final.add(pk)
+                    continue
+                if scenario != "unpaid" and pk not in self.paid and browser.pay(html):
+                    self.paid.add(pk)
+                if scenario == "cancel" and pk not in self.cancel_asked and browser.cancel(html):
+                    self.cancel_asked.add(pk)
+            except PageError as exc:  # a fault: the buyer tries again on the next poll
+                self.errors[f"buyer: {exc}"] += 1
 
     def probe_web(self):
         import httpx
 
-        from orders.models import Order
-
         with contextlib.suppress(Exception):
-            order = Order.objects.filter(pk__in=list(self.placed)).order_by("?").first()
-            for path in ("/", "/how-it-works/", order.get_absolute_url() if order else "/orders/"):
+            order = random.choice([public_id for _, public_id in self.browsers.values()] or [None])
+            for path in ("/", "/how-it-works/", f"/o/{order}/" if order else "/orders/"):
                 try:
                     code = httpx.get(self.base_url + path, timeout=5).status_code
                     self.web_codes[(self.phase, f"{code // 100}xx")] += 1
@@ -459,18 +317,23 @@ class Buyers:
         i = 0
         while not self.done.is_set():
             if i < self.count and time.monotonic() >= next_place:
-                try:
-                    self.place(CYCLE[i % len(CYCLE)], i)
-                    i += 1
-                except Exception as exc:  # the bench's own database access is not under test: retry
-                    self.errors[f"place: {type(exc).__name__}"] += 1
+                self.place(CYCLE[i % len(CYCLE)], i)
+                i += 1
                 next_place += place_every
             try:
+                self.retry_unsure()
                 self.act()
                 self.probe_web()
-            except Exception as exc:
-                self.errors[f"loop: {type(exc).__name__}"] += 1
+            except Exception as exc:  # the bench's own bookkeeping is not under test: go on
+                self.errors[f"loop: {type(exc).__name__}: {exc}"] += 1
             time.sleep(0.3)
+
+    def all_placed(self):
+        return len(self.placed) >= self.count and not self.unsure
+
+    def close(self):
+        for browser, _ in self.browsers.values():
+            browser.close()
 
 
 # The faults ---------------------------------------------------------------------------------------------------
@@ -486,7 +349,7 @@ def inject_faults(stack, buyers, log_fault):
     stack.kill("worker1", signal.SIGKILL)
     phase("worker1 down", "worker1 killed with SIGKILL (its process group)")
     time.sleep(3)
-    stack.start_worker(1)
+    stack.start_workers(label="worker1", wait=False)
     phase("after worker1 restart", "worker1 started again")
     time.sleep(7)
     stack.kill("redis", signal.SIGKILL)
@@ -495,16 +358,16 @@ def inject_faults(stack, buyers, log_fault):
     stack.start_redis()
     phase("after Redis restart", "Redis started again, empty")
     time.sleep(8)
-    cut = stack.proxy.refuse()
+    cut = stack.database.refuse()
     phase("database down", f"database refusing connections ({cut} open connections cut)")
     time.sleep(5)
-    stack.proxy.start()
+    stack.database.start()
     phase("after database back", "database accepting connections again")
     time.sleep(6)
     stack.kill("worker2", signal.SIGKILL)
     phase("worker2 down", "worker2 killed with SIGKILL")
     time.sleep(2)
-    stack.start_worker(2)
+    stack.start_workers(label="worker2", wait=False)
     phase("settling", "worker2 started again")
 
 
@@ -649,90 +512,291 @@ def check(buyers, started_at, base_url):
     return results, failures, warnings
 
 
+def fault_stack():
+    """The stack of a fault run: its own Redis (which can be killed), proxies in front of PostgreSQL and of the
+    sandbox upstream (which can refuse connections), the shortened timings."""
+    return Stack(
+        "faults",
+        database_url=DATABASE_URL,
+        private_redis=True,
+        proxy_database=True,
+        proxy_upstream=True,
+        settings_overrides=SETTINGS_OVERRIDES,
+        extra_env={**SANDBOX_ENV, "SMS4SATS_TIMEOUT": "5"},
+    )
+
+
+def start_shop(stack):
+    """gunicorn (the shop and the sandbox), two Celery workers and beat."""
+    stack.start_web(access_log=True)
+    stack.start_workers(label="worker1")
+    stack.start_workers(label="worker2")
+    stack.start_beat()
+
+
+def run_infrastructure_faults(stack, args, t0):
+    """The batch of orders while workers, Redis and the database fail in turn; prints the report, True if every
+    check passed."""
+    from django.db import close_old_connections
+    from django.utils import timezone
+
+    from orders.models import TERMINAL_STATUSES, Order
+
+    started_at = timezone.now()
+    faults = []
+    log(f"stack up in {time.monotonic() - t0:.0f} s; placing {args.orders} orders through the pages, one every 1.2 s")
+    buyers = Buyers(args.orders, stack.base_url)
+    buyer_thread = threading.Thread(target=buyers.run, args=(1.2,), daemon=True)
+    buyer_thread.start()
+
+    def log_fault(text):
+        faults.append(text)
+        log(f"FAULT: {text}")
+
+    inject_faults(stack, buyers, log_fault)
+    # Wait for everything to settle: all placed and terminal, or the time limit.
+    while time.monotonic() - t0 < TIME_LIMIT - 25:
+        close_old_connections()
+        with contextlib.suppress(Exception):
+            if buyers.all_placed():
+                open_orders = Order.objects.filter(pk__in=list(buyers.placed)).exclude(status__in=TERMINAL_STATUSES)
+                if not open_orders.exists():
+                    break
+        time.sleep(1)
+    buyers.done.set()
+    buyer_thread.join(timeout=10)
+    buyers.close()
+    log(f"orders settled after {time.monotonic() - t0:.0f} s; checking")
+    results, failures, warnings = check(buyers, started_at, stack.base_url)
+    print()
+    print(f"Faults injected ({len(faults)}):")
+    for fault in faults:
+        print(f"  - {fault}")
+    outcomes = Counter(
+        f"{buyers.placed[o.pk]} -> {o.status}{' ' + o.refund_reason if o.refund_reason else ''}"
+        for o in Order.objects.filter(pk__in=list(buyers.placed))
+    )
+    print(f"Orders ({len(buyers.placed)}): " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
+    print("Web probes (home, how it works, an order page) by phase:")
+    phases = list(dict.fromkeys(p for p, _ in buyers.web_codes))
+    for name in phases:
+        codes = {c: n for (p, c), n in buyers.web_codes.items() if p == name}
+        print(f"  {name}: " + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())))
+    if buyers.errors:
+        print(f"Buyer-side errors during faults (retried): {dict(buyers.errors)}")
+    print("Checks:")
+    for name, passed in results:
+        print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
+    for failure in failures[:40]:
+        print(f"    {failure}")
+    for warning in warnings:
+        print(f"  [WARN] {warning}")
+    return not failures
+
+
+# The upstream scenarios of issue #13 -------------------------------------------------------------------------
+# Not in the default run: they test the engine of #13 (money states only from sms4sats, one upstream health
+# state, creation on its own queue), and expect what that engine promises. Run one with --scenario NAME. Each
+# takes the started stack and returns True when its checks pass. The building blocks come first.
+
+
+@contextlib.contextmanager
+def sms4sats_unreachable(stack):
+    """While the block runs, every connection from the shop (web and workers) to sms4sats is refused and open ones
+    are cut; the buyers' browsers, the sandbox's wallet and its clock carry on."""
+    cut = stack.upstream.refuse()
+    log(f"FAULT: sms4sats unreachable ({cut} open connections cut)")
+    try:
+        yield
+    finally:
+        stack.upstream.start()
+        log("sms4sats reachable again")
+
+
+@contextlib.contextmanager
+def sms4sats_failing(stack, error_rate=1.0):
+    """While the block runs, sms4sats answers 500 to that share of calls (the sandbox's control switch)."""
+    sandbox_control(stack, error_rate=error_rate)
+    log(f"FAULT: sms4sats answers 500 to {error_rate:.0%} of calls")
+    try:
+        yield
+    finally:
+        sandbox_control(stack, error_rate=0)
+        log("sms4sats answers again")
+
+
+def sandbox_control(stack, **switches):
+    import httpx
+
+    httpx.post(f"{stack.base_url}/sandbox/control", json=switches, timeout=5).raise_for_status()
+
+
+def wait_for(predicate, seconds, every=0.2):
+    """``predicate()``'s first true value within ``seconds``, else None."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(PageError):
+            if value := predicate():
+                return value
+        time.sleep(every)
+    return None
+
+
+def the_order(public_id):
+    from django.db import close_old_connections
+
+    from orders.models import Order
+
+    close_old_connections()
+    return Order.objects.get(public_id=public_id)
+
+
+def place_until_invoice(browser, scenario="receive", i=0):
+    """Place an order through its form and poll its page until the invoice shows; returns (public id, seconds
+    from the POST to the invoice on the page), or (public id, None) if no invoice showed within 60 s."""
+    started = time.monotonic()
+    public_id = browser.place(scenario, i)
+    shown = wait_for(lambda: PAY_FORM.search(browser.poll(public_id)[1]), 60)
+    return public_id, (time.monotonic() - started if shown else None)
+
+
+def pay_on_the_page(browser, public_id):
+    _, html = browser.poll(public_id)
+    if not browser.pay(html):
+        raise PageError(f"{public_id}: no pay button on the page")
+
+
+def page_shows_final(browser, public_id, seconds):
+    """Poll the order's page until it stops polling (286); the final part, or None."""
+    return wait_for(lambda: (lambda code, html: html if code == 286 else None)(*browser.poll(public_id)), seconds)
+
+
+def verdicts(name, problems):
+    """Print one scenario's checks; True when there is no problem."""
+    print(f"  [{'FAIL' if problems else 'PASS'}] {name}")
+    for problem in problems:
+        print(f"    {problem}")
+    return not problems
+
+
+def outage_spanning_auto_cancel(stack):
+    """A paid receive order; sms4sats becomes unreachable as soon as the shop has seen the payment and stays so
+    past the shop's auto-cancel deadline (AUTO_CANCEL_SECONDS + AUTO_CANCEL_GRACE_SECONDS after the payment),
+    while the code arrives upstream. Expected: once sms4sats answers, the code is on the buyer's page and the
+    order is completed (charged), not refunded."""
+    from orders.models import Status
+
+    browser = Browser(stack.base_url)
+    public_id, _ = place_until_invoice(browser)
+    pay_on_the_page(browser, public_id)
+    wait_for(lambda: the_order(public_id).status != Status.UNPAID, 30)
+    with sms4sats_unreachable(stack):
+        time.sleep(AUTO_CANCEL_SECONDS + AUTO_CANCEL_GRACE_SECONDS + 10)
+    html = page_shows_final(browser, public_id, 60) or ""
+    order = the_order(public_id)
+    problems = [] if order.status == Status.COMPLETED else [f"{public_id} is {order.status} {order.refund_reason}"]
+    if not order.code or order.code not in html:
+        problems.append(f"{public_id}: the code {order.code!r} is not on the page")
+    return verdicts("outage spanning the auto-cancel deadline: the late code is shown and charged", problems)
+
+
+def payment_before_expiry_while_unreachable(stack):
+    """An unpaid receive order whose buyer pays 3 s before the invoice expires, while sms4sats is unreachable from
+    5 s before the expiry until past the shop's grace (EXPIRY_GRACE_SECONDS). Expected: held, then completed
+    with its code on the page; never expired."""
+    from orders.models import Status
+
+    browser = Browser(stack.base_url)
+    public_id, _ = place_until_invoice(browser)
+    expires_at = the_order(public_id).invoice_expires_at.timestamp()
+    time.sleep(max(0, expires_at - 5 - time.time()))
+    with sms4sats_unreachable(stack):
+        time.sleep(max(0, expires_at - 3 - time.time()))
+        pay_on_the_page(browser, public_id)  # the buyer's wallet reaches sms4sats; the shop does not
+        time.sleep(max(0, expires_at + EXPIRY_GRACE_SECONDS + 10 - time.time()))
+    html = page_shows_final(browser, public_id, 60) or ""
+    order = the_order(public_id)
+    moves = list(order.events.values_list("to_status", flat=True))
+    problems = [] if order.status == Status.COMPLETED else [f"{public_id} is {order.status}; moves {moves}"]
+    if Status.EXPIRED in moves:
+        problems.append(f"{public_id} was shown as expired on the way: {moves}")
+    if not order.code or order.code not in html:
+        problems.append(f"{public_id}: the code {order.code!r} is not on the page")
+    return verdicts("payment just before expiry while sms4sats is unreachable: held, then completed", problems)
+
+
+def flood_then_new_buyers(stack, flood=2000, new_buyers=10, threads=8):
+    """One client (one browser session) places ``flood`` receive orders through the order form, ``threads`` at a
+    time, and pays none; then ``new_buyers`` new buyers each place one order. Measured: the seconds from a new
+    buyer's POST to the invoice on its page (target p95 <= 3 s), and sms4sats /orderstatus calls per second
+    (gunicorn's access log) before and after the flood."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stack import percentile
+
+    flooder = Browser(stack.base_url)
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        placed = list(pool.map(lambda i: flooder.place("unpaid", i), range(flood)))
+    log(f"{len(placed)} unpaid orders placed by one client in {time.monotonic() - started:.0f} s")
+    before = status_calls_per_second(stack, 10)
+    latencies = [place_until_invoice(Browser(stack.base_url), i=i)[1] for i in range(new_buyers)]
+    shown = [x for x in latencies if x is not None]
+    print(f"  new buyers' invoice latency: {', '.join(f'{x:.1f}' for x in shown)} s; {len(shown)}/{new_buyers} shown")
+    print(f"  sms4sats /orderstatus calls per second with the flood live: {before:.1f}")
+    problems = [] if len(shown) == new_buyers else [f"{new_buyers - len(shown)} invoices not shown within 60 s"]
+    if shown and percentile(shown, 95) > 3:
+        problems.append(f"p95 {percentile(shown, 95):.1f} s > 3 s")
+    return verdicts(f"a flood of {flood} unpaid orders from one client: new buyers' invoices within 3 s", problems)
+
+
+def status_calls_per_second(stack, seconds):
+    """sms4sats /orderstatus calls per second over the next ``seconds``, counted in gunicorn's access log."""
+    log_file = stack.access_log
+    start = log_file.stat().st_size
+    time.sleep(seconds)
+    with open(log_file, "rb") as lines:
+        lines.seek(start)
+        return lines.read().count(b"/sandbox/api/orderstatus") / seconds
+
+
+PROMISE_SCENARIOS = {
+    "outage-spanning-auto-cancel": outage_spanning_auto_cancel,
+    "payment-before-expiry-while-unreachable": payment_before_expiry_while_unreachable,
+    "flood": flood_then_new_buyers,
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=30)
-    parser.add_argument("--keep-logs", action="store_true", help="keep var/faults/<run>/ even when all passed")
+    parser.add_argument("--keep-logs", action="store_true", help="keep var/bench/faults-<run>/ even when all passed")
+    parser.add_argument(
+        "--scenario",
+        choices=["infrastructure", *PROMISE_SCENARIOS],
+        default="infrastructure",
+        help="infrastructure (the default): the batch of orders through worker, Redis and database faults; "
+        "or one of the upstream scenarios (see PROMISE_SCENARIOS)",
+    )
     args = parser.parse_args()
     t0 = time.monotonic()
-    sys.path.insert(0, str(BASE_DIR / "bin"))
-    sys.path.insert(0, str(BASE_DIR))
-    run_dir = BASE_DIR / "var" / "faults" / time.strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "var").mkdir(exist_ok=True)
-    stack = Stack(run_dir)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("Stopped by SIGTERM."))
-    faults = []
     ok = False
-    try:
-        log(f"starting PostgreSQL proxy, Redis, gunicorn, 2 workers and beat (logs in {run_dir})")
-        stack.setup()
-        from django.utils import timezone
-
-        started_at = timezone.now()
-        log(f"stack up in {time.monotonic() - t0:.0f} s; placing {args.orders} orders, one every 1.2 s")
-        buyers = Buyers(args.orders, stack.base_url)
-        buyer_thread = threading.Thread(target=buyers.run, args=(1.2,), daemon=True)
-        buyer_thread.start()
-
-        def log_fault(text):
-            faults.append(text)
-            log(f"FAULT: {text}")
-
-        inject_faults(stack, buyers, log_fault)
-        # Wait for everything to settle: all placed and terminal, or the time limit.
-        from django.db import close_old_connections
-
-        from orders.models import TERMINAL_STATUSES, Order
-
-        while time.monotonic() - t0 < TIME_LIMIT - 25:
-            close_old_connections()
-            with contextlib.suppress(Exception):
-                if len(buyers.placed) == args.orders:
-                    open_orders = Order.objects.filter(pk__in=list(buyers.placed)).exclude(status__in=TERMINAL_STATUSES)
-                    if not open_orders.exists():
-                        break
-            time.sleep(1)
-        buyers.done.set()
-        buyer_thread.join(timeout=10)
-        log(f"orders settled after {time.monotonic() - t0:.0f} s; checking")
-        results, failures, warnings = check(buyers, started_at, stack.base_url)
-        print()
-        print(f"Faults injected ({len(faults)}):")
-        for fault in faults:
-            print(f"  - {fault}")
-        outcomes = Counter(
-            f"{buyers.placed[o.pk]} -> {o.status}{' ' + o.refund_reason if o.refund_reason else ''}"
-            for o in Order.objects.filter(pk__in=list(buyers.placed))
-        )
-        print(f"Orders ({len(buyers.placed)}): " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
-        print("Web probes (home, how it works, an order page) by phase:")
-        phases = list(dict.fromkeys(p for p, _ in buyers.web_codes))
-        for name in phases:
-            codes = {c: n for (p, c), n in buyers.web_codes.items() if p == name}
-            print(f"  {name}: " + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())))
-        if buyers.errors:
-            print(f"Buyer-side errors during faults (retried): {dict(buyers.errors)}")
-        print("Checks:")
-        for name, passed in results:
-            print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
-        for failure in failures[:40]:
-            print(f"    {failure}")
-        for warning in warnings:
-            print(f"  [WARN] {warning}")
-        ok = not failures
+    log("starting Redis, the PostgreSQL and upstream proxies, gunicorn, 2 workers and beat")
+    with fault_stack() as stack:
+        log(f"logs in {stack.dir}")
+        start_shop(stack)
+        if args.scenario == "infrastructure":
+            ok = run_infrastructure_faults(stack, args, t0)
+        else:
+            ok = PROMISE_SCENARIOS[args.scenario](stack)
         print(
             f"\n{'ALL CHECKS PASSED' if ok else 'SOME CHECKS FAILED'} in {time.monotonic() - t0:.0f} s "
-            f"(logs: {run_dir})"
+            f"(logs: {stack.dir})"
         )
-    finally:
-        stack.stop()
-        left = [label for label, proc in stack.procs.items() if proc.poll() is None]
-        log(f"stopped everything{'; still running: ' + ', '.join(left) if left else ''}")
-        if ok and not args.keep_logs:
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
+    left = stack.still_running()
+    log(f"stopped everything{'; still running: ' + ', '.join(left) if left else ''}")
+    if ok and not args.keep_logs:
+        shutil.rmtree(stack.dir, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -1,10 +1,16 @@
 """A production-like stack for one benchmark run, started and stopped by the script that uses it.
 
 PostgreSQL (database ``sms4sats_bench``, created if missing, migrated), Redis (127.0.0.1:6379 if it answers,
-else a private one as bin/with_redis.py starts it), gunicorn serving the site with the sandbox as the
-upstream, and real Celery workers and beat when asked. Every child runs in its own process group with its
-own environment (a unique CELERY_QUEUE and CACHE_KEY_PREFIX), and is stopped when the run ends: normally,
-on an exception, on Ctrl-C or SIGTERM, and (through PR_SET_PDEATHSIG) even if the script is killed.
+else a private redis-server, a child of the run), gunicorn serving the site with the sandbox as the upstream,
+and real Celery workers and beat when asked. Every child runs in its own process group with its own
+environment (a unique CELERY_QUEUE and CACHE_KEY_PREFIX), and is stopped when the run ends: normally, on an
+exception, on Ctrl-C or SIGTERM, and (through PR_SET_PDEATHSIG) even if the script is killed.
+
+For fault runs (bench/faults.py) the same stack can also: run its own Redis that can be killed and started
+again empty (``private_redis``); put a TCP proxy between the shop and PostgreSQL (``proxy_database``) and
+between the shop and the sandbox upstream (``proxy_upstream``), so either can refuse connections for a while
+(``stack.database.refuse()`` / ``stack.upstream.refuse()``, then ``.start()``); run the shop with settings
+overridden by a module written to the run directory (``settings_overrides``); kill a child (``kill``).
 
 Environment knobs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/sms4sats_bench),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/0 if it answers, else a private Redis).
@@ -19,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,18 +39,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
 CELERY_CONCURRENCY = 2  # as in the Procfile (prefork)
+SANDBOX_API_KEY = "sandbox-api-key"  # settings.SANDBOX_API_KEY: needed once SMS4SATS_API_URL is set
 
 sys.path.insert(0, str(BASE_DIR / "bin"))
 sys.path.insert(0, str(BASE_DIR))
 
-
-def free_port():
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port != 8000:
-            return port
+from with_redis import free_port, redis_argv, redis_server_binary  # noqa: E402
 
 
 def port_answers(host, port):
@@ -94,19 +95,106 @@ def machine_line():
     )
 
 
-class Stack:
-    """Use as a context manager; ``start_web()``, ``start_workers()``, ``start_beat()`` inside."""
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``target``, which can refuse connections for a while: ``refuse()``
+    stops listening (connect() is refused) and cuts every open connection, as a restart of the server would;
+    ``start()`` listens again on the same port."""
 
-    def __init__(self, name, *, extra_env=None):
+    def __init__(self, target):
+        self.target = target
+        self.port = 0  # chosen by the first bind, then kept across restarts
+        self.conns = set()
+        self.lock = threading.Lock()
+        self.listener = None
+        self.accepting = threading.Event()
+
+    def start(self):
+        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=128)
+        self.port = self.listener.getsockname()[1]
+        self.listener.settimeout(0.2)
+        self.accepting.set()
+        threading.Thread(target=self._accept_loop, args=(self.listener,), daemon=True).start()
+
+    def _accept_loop(self, listener):
+        while self.accepting.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+                client.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with self.lock:
+                    self.conns.discard(sock)
+
+    def refuse(self):
+        """Returns how many connections were cut."""
+        if not self.accepting.is_set():
+            return 0
+        self.accepting.clear()
+        self.listener.close()
+        with self.lock:
+            conns = list(self.conns)
+        for sock in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(conns) // 2
+
+
+class Stack:
+    """Use as a context manager; ``start_web()``, ``start_workers()``, ``start_beat()`` inside.
+
+    ``database_url``: default BENCH_DATABASE_URL or sms4sats_bench. ``extra_env``: the shop's environment on
+    top of the stack's. ``settings_overrides``: Python source of a settings module that starts with
+    ``from sms4sats_site.settings import *``; the shop's processes and this one run with it."""
+
+    def __init__(
+        self,
+        name,
+        *,
+        extra_env=None,
+        database_url=None,
+        private_redis=False,
+        proxy_database=False,
+        proxy_upstream=False,
+        settings_overrides=None,
+    ):
         self.name = name
         self.run_id = f"{name}-{uuid.uuid4().hex[:6]}"
         self.dir = BASE_DIR / "var" / "bench" / self.run_id
         self.procs = {}  # label -> Popen
         self.logs = {}
         self.extra_env = dict(extra_env or {})
+        self.database_url = database_url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+        self.private_redis = private_redis
+        self.settings_overrides = settings_overrides
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._exit = contextlib.ExitStack()
+        pg = urlsplit(self.database_url)
+        self.database = TcpProxy((pg.hostname or "127.0.0.1", pg.port or 5432)) if proxy_database else None
+        self.upstream = TcpProxy(("127.0.0.1", self.port)) if proxy_upstream else None
+        self.redis_port = None
         self.redis_url = None
         self.env = None
 
@@ -128,25 +216,24 @@ class Stack:
         raise SystemExit(f"Stopped by signal {signum}.")
 
     def _setup(self):
-        database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-        ensure_database(database_url)
-        self.redis_url = os.environ.get("BENCH_REDIS_URL")
+        ensure_database(self.database_url)
+        self.redis_url = None if self.private_redis else os.environ.get("BENCH_REDIS_URL")
         if not self.redis_url:
-            if port_answers("127.0.0.1", 6379):
+            if not self.private_redis and port_answers("127.0.0.1", 6379):
                 self.redis_url = DEFAULT_REDIS_URL
             else:
-                from with_redis import embedded_redis
-
-                self.redis_url = self._exit.enter_context(embedded_redis())
+                self.redis_port = free_port()
+                self.start_redis()
+                self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
                 print(f"Started a private Redis at {self.redis_url}.", flush=True)
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("SMS4SATS_API_URL", "SMS4SATS_API_KEY", "SMS4SATS_REF", "DJANGO_SETTINGS_MODULE")
+            if not k.startswith(("SMS4SATS_", "SANDBOX", "DJANGO_", "BENCH_", "FAULTS_"))
         }
         env.update(
             {
-                "DATABASE_URL": database_url,
+                "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "PUBLIC_BASE_URL": self.base_url,
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -155,16 +242,32 @@ class Stack:
                 "CELERY_QUEUE": f"sms4sats-bench-{self.run_id}",
                 "CACHE_KEY_PREFIX": f"sms4sats-bench-{self.run_id}",
                 "LOG_LEVEL": "WARNING",
+                "VAR_DIR": str(self.dir / "var"),
                 "PYTHONUNBUFFERED": "1",
                 "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                "DJANGO_SETTINGS_MODULE": "sms4sats_site.settings",
             }
         )
+        if self.settings_overrides:
+            (self.dir / "bench_settings.py").write_text(self.settings_overrides)
+            env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+            env["PYTHONPATH"] = os.pathsep.join([str(self.dir), str(BASE_DIR)])
+            sys.path.insert(0, str(self.dir))
+        if self.upstream:
+            self.upstream.start()
+            env["SMS4SATS_API_URL"] = f"http://127.0.0.1:{self.upstream.port}/sandbox/api"
+            env["SMS4SATS_API_KEY"] = SANDBOX_API_KEY
         env.update(self.extra_env)
-        self.env = env
-        # This process uses the ORM on the same database, with the same settings.
+        # This process uses the ORM on the same database, with the same settings, never through the proxy: the
+        # bench's own reads and checks are not under test.
         os.environ.clear()
         os.environ.update(env)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "sms4sats_site.settings"
+        if self.database:
+            self.database.start()
+            pg = urlsplit(self.database_url)
+            netloc = pg.netloc.rpartition("@")[0] + "@" if "@" in pg.netloc else ""
+            env["DATABASE_URL"] = urlunsplit(pg._replace(netloc=f"{netloc}127.0.0.1:{self.database.port}"))
+        self.env = env
         import django
 
         django.setup()
@@ -178,7 +281,7 @@ class Stack:
         log_path = self.dir / f"{label}.log"
         log = open(log_path, "ab")
         self.logs[label] = log_path
-        env = dict(self.env, **(env_overrides or {}))
+        env = dict(self.env or os.environ, **(env_overrides or {}))
         proc = subprocess.Popen(
             argv,
             cwd=BASE_DIR,
@@ -192,6 +295,19 @@ class Stack:
         log.close()
         self.procs[label] = proc
         return proc
+
+    def start_redis(self):
+        """The private Redis (again, empty, on the same port after a ``kill("redis")``)."""
+        argv = redis_argv(redis_server_binary(), self.redis_port, str(self.dir))
+        proc = self.spawn("redis", argv, dict(os.environ))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"redis-server exited at start (code {proc.returncode}); see {self.logs['redis']}")
+            if port_answers("127.0.0.1", self.redis_port):
+                return proc
+            time.sleep(0.05)
+        raise SystemExit(f"redis-server did not answer within 15 s; see {self.logs['redis']}")
 
     def start_web(self, *, workers=GUNICORN_WORKERS, threads=GUNICORN_THREADS, access_log=False, env=None):
         argv = [
@@ -215,7 +331,11 @@ class Stack:
         self.wait_http(self.base_url + "/sandbox/api", proc)
         return proc
 
-    def start_workers(self, *, concurrency=CELERY_CONCURRENCY, loglevel="INFO", env=None):
+    def start_workers(
+        self, *, label="worker", concurrency=CELERY_CONCURRENCY, queues=None, loglevel="INFO", env=None, wait=True
+    ):
+        """A Celery worker (prefork). ``queues``: the queue names it consumes (default: the shop's queue);
+        ``wait=False`` returns at once (a restart in the middle of a fault run)."""
         argv = [
             str(VENV_BIN / "celery"),
             "-A",
@@ -229,10 +349,15 @@ class Stack:
             "--without-gossip",
             "--without-heartbeat",
             "-n",
-            f"{self.run_id}@%h",
+            f"{label}-{self.run_id}@%h",
         ]
-        proc = self.spawn("worker", argv, dict({"LOG_LEVEL": "INFO"}, **(env or {})))
-        self.wait_log("worker", b"ready.", proc)
+        if queues:
+            argv += ["-Q", ",".join(queues)]
+        log_path = self.dir / f"{label}.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        proc = self.spawn(label, argv, dict({"LOG_LEVEL": "INFO"}, **(env or {})))
+        if wait:
+            self.wait_log(label, b"ready.", proc, offset=offset)
         return proc
 
     def start_beat(self, env=None):
@@ -263,15 +388,31 @@ class Stack:
             time.sleep(0.2)
         raise SystemExit(f"{url} did not answer within {seconds} s; see {self.logs['web']}")
 
-    def wait_log(self, label, marker, proc, seconds=60):
+    def wait_log(self, label, marker, proc, seconds=60, offset=0):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise SystemExit(f"{label} exited at start (code {proc.returncode}); see {self.logs[label]}")
-            if marker in self.logs[label].read_bytes():
-                return
+            with open(self.logs[label], "rb") as log:
+                log.seek(offset)
+                if marker in log.read():
+                    return
             time.sleep(0.2)
         raise SystemExit(f"{label} not ready within {seconds} s; see {self.logs[label]}")
+
+    def kill(self, label, sig=signal.SIGKILL):
+        """Send ``sig`` to a child's whole process group (a crash, with SIGKILL) and wait for it to end."""
+        proc = self.procs.get(label)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
     def stop(self, label, timeout=20):
         proc = self.procs.pop(label, None)
@@ -289,20 +430,30 @@ class Stack:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
+    def still_running(self):
+        return [label for label, proc in self.procs.items() if proc.poll() is None]
+
     # --- teardown -------------------------------------------------------------------------------
 
     def __exit__(self, *exc):
         # Ctrl-C during teardown must not leave children behind.
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            for label in ("beat", "worker", "web", *list(self.procs)):
+            workers = [label for label in self.procs if label not in ("beat", "web", "redis")]
+            for label in ("beat", *workers, "web"):
                 self.stop(label)
-            self._cleanup_redis()
+            if self.redis_port:
+                self.stop("redis")  # the run's own Redis: nothing to clean up
+            else:
+                self._cleanup_redis()
+            for proxy in (self.database, self.upstream):
+                if proxy:
+                    with contextlib.suppress(Exception):
+                        proxy.refuse()
             with contextlib.suppress(Exception):
                 from django.db import connections
 
                 connections.close_all()
-            self._exit.close()
         finally:
             signal.signal(signal.SIGINT, previous_int)
             for sig, handler in getattr(self, "_previous_handlers", {}).items():

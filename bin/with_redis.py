@@ -76,6 +76,7 @@ def redis_argv(binary, port, directory):
 
 
 def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (the tests and the bench scripts use it too)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
