@@ -9,8 +9,14 @@ Needs wrk (Debian: apt-get install -y wrk). Each request carries ``HX-Request: t
 (bench/status_partial.lua) rotates over the orders' URLs. Two ways of polling are measured:
 
 - "full": no X-Order-Version header, so every answer is the rendered partial (a first poll, or a change);
-- "browser": the X-Order-Version of the order's current state, as shop.js sends it, so a live order that
-  did not change answers 204 and a final one 286 with the partial (what a page polling every 2 s costs).
+- "browser": the X-Order-Version a polling page sends: the version of the part it last received for that
+  order (read from the answers during the run), so a live order that did not change answers 204, one whose
+  part changed (its cancel button turns active 2 minutes after the payment) is rendered once, and a final
+  one answers an empty 286 (what a page polling every 2 s costs).
+
+``--compare-first-versions`` adds "browser, first versions": the version read before the run, never updated
+(this script until 2026-11-28). Those go stale as the paid orders reach their cancel window, about 80 s into
+a run, and every later poll of them is a full render: not what browsers do.
 
 The trivial view is /ping when the site has one (200), else the closest cheap page: a 404 for a path that no
 view serves (the whole middleware stack, URL resolution and a short response, no template, no query; gunicorn
@@ -109,10 +115,15 @@ def make_orders(count):
     return Order.objects.bulk_create(rows)
 
 
-def wrk(url, connections, seconds, targets_file):
-    """Run wrk; returns the dict printed by the Lua script's done()."""
+def wrk(url, connections, seconds, targets_file, versions="last"):
+    """Run wrk; returns the dict printed by the Lua script's done(). ``versions``: "last" (each order's version
+    as last received) or "first" (as read before the run)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url]
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "BENCH_TARGETS": str(targets_file) if targets_file else ""}
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "BENCH_TARGETS": str(targets_file) if targets_file else "",
+        "BENCH_VERSIONS": versions,
+    }
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if line is None:
@@ -126,6 +137,11 @@ def main():
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="py-spy the gunicorn workers during the runs")
+    parser.add_argument(
+        "--compare-first-versions",
+        action="store_true",
+        help="also run the browser mix with the versions read before the run, never updated (the old mix)",
+    )
     args = parser.parse_args()
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -165,12 +181,15 @@ def main():
         print(f"trivial view: {trivial_label}", flush=True)
 
         results, profiles = {}, {}
+        runs = [
+            ("trivial", trivial, None, "last"),
+            ("partial full", None, targets["full"], "last"),
+            ("partial browser", None, targets["browser"], "last"),
+        ]
+        if args.compare_first_versions:
+            runs.append(("browser, first v.", None, targets["browser"], "first"))
         for connections in args.connections:
-            for name, path, target in (
-                ("trivial", trivial, None),
-                ("partial full", None, targets["full"]),
-                ("partial browser", None, targets["browser"]),
-            ):
+            for name, path, target, versions in runs:
                 url = stack.base_url + (path or "/")
                 spies = []
                 if args.profile:
@@ -180,14 +199,14 @@ def main():
                 # Let the previous run's queued requests drain first: wrk opens its connections at the start, and
                 # a gunicorn worker still busy then accepts none of them, so the other serves the whole run.
                 time.sleep(PAUSE_SECONDS)
-                result = wrk(url, connections, args.seconds, target)
+                result = wrk(url, connections, args.seconds, target, versions)
                 for spy in spies:
                     spy.wait(30)
                 if spies:
                     profiles[(connections, name)] = py_spy_summary(stack.dir.glob(f"{label}-*.txt"))
                 results[(connections, name)] = result
                 print(
-                    f"  c={connections:<4d} {name:16s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+                    f"  c={connections:<4d} {name:17s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
                     f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  codes {result['codes']}",
                     flush=True,
                 )
@@ -198,14 +217,18 @@ def main():
         f"Status partial vs {trivial_label}, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, "
         f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):"
     )
-    print(f"  {'conns':>5s} {'view':16s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s}")
+    print(
+        f"  {'conns':>5s} {'view':17s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s} {'full renders':>17s}"
+    )
     for connections in args.connections:
         base = results[(connections, "trivial")]["rps"]
-        for name in ("trivial", "partial full", "partial browser"):
+        for name, *_ in runs:
             r = results[(connections, name)]
+            rendered = r["codes"].get("200", 0) if name != "trivial" else 0
+            answers = sum(r["codes"].values())
             print(
-                f"  {connections:5d} {name:16s} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-                f"{r['rps'] / base:6.2f}"
+                f"  {connections:5d} {name:17s} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+                f"{r['rps'] / base:6.2f} {rendered:>7d} of {answers:<7d}"
             )
     for (connections, name), lines in profiles.items():
         print(
