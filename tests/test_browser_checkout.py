@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 from orders.models import Kind, Order, RefundReason, SmsStatus, Status  # noqa: E402
+from tests.factories import make_order  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -255,18 +256,10 @@ def test_a_final_order_already_shown_stops_polling_and_stays_on_the_page(live_se
 
     settings.STATUS_POLL_SECONDS = 0.3
     long_ago = timezone.now() - timedelta(hours=1)
-    order = Order.objects.create(
-        kind=Kind.RECEIVE,
-        status=Status.EXPIRED,
-        quoted_sats=1500,
-        invoice_sats=1500,
-        bolt11="lnbcrt15u1pn" + "x" * 200,
+    order = make_order(
+        Status.EXPIRED,
         invoice_expires_at=long_ago,
         next_poll_at=timezone.now(),  # still watched: a late payment would show
-        country_code=43,
-        country_name="Germany",
-        service_code="tg",
-        service_name="Telegram",
     )
     answers = []
     page.on("response", lambda r: answers.append(r.status) if r.url.endswith("/status") else None)

@@ -13,6 +13,7 @@ from orders.tasks import create_order, poll_due_orders
 from sandbox import control
 from sandbox.models import SandboxOrder
 from sandbox.wallet import pay_invoice
+from tests.factories import make_order
 
 
 @pytest.fixture
@@ -285,7 +286,7 @@ def test_lost_creation_task_is_enqueued_again_by_the_sweep(engine, monkeypatch, 
 @pytest.mark.django_db
 def test_sweep_fails_a_creation_stuck_mid_call(settings):
     settings.CREATE_STUCK_SECONDS = 0
-    order = Order.objects.create(kind=Kind.RECEIVE, status=Status.CREATING, quoted_sats=1500)
+    order = make_order(Status.CREATING)
     report = polling.sweep()
     order.refresh_from_db()
     assert report["stuck_creating"] == 1
