@@ -12,9 +12,9 @@ whatever happens):
   This script itself (its bookkeeping and the checks) talks to PostgreSQL directly.
 - a private redis-server on a free port, without persistence: a restart loses the queues and the cache,
   like a crashed Redis without a volume (the worst case).
-- gunicorn (the shop and the sandbox upstream), two Celery worker processes, Celery beat. The shop reaches
-  the sandbox upstream through a second TCP proxy, so sms4sats can be made unreachable (the scenarios of
-  issue #13, ``--scenario``).
+- gunicorn (the shop and the sandbox upstream), two Celery workers, the creation queue's worker ("creator"),
+  Celery beat. The shop reaches the sandbox upstream through a second TCP proxy, so sms4sats can be made
+  unreachable (the scenarios of issue #13, ``--scenario``).
 
 Timings are shortened by a settings module written to the run directory (``bench_settings.py``, which
 imports the real settings): sandbox delays of seconds, a 30 s code timeout, fast polls and sweeps.
@@ -27,8 +27,8 @@ order's live status part as shop.js does (sending the version it shows), pays wi
 sandbox wallet" button as soon as the invoice shows, and presses "Cancel" once the page enables it. A POST
 that fails during a fault is not simply repeated: the buyer first looks at "my orders", as a person would.
 
-Faults, in order, while orders are in flight: worker 1 killed with SIGKILL (its whole process group) and
-started again 3 s later; Redis killed with SIGKILL and started again (empty) 3 s later; the database
+Faults, in order, while orders are in flight: worker 1 and the creator killed with SIGKILL (their whole
+process groups) and started again 3 s later; Redis killed with SIGKILL and started again (empty) 3 s later; the database
 refusing connections for 5 s. The web pages are probed throughout (status codes counted).
 
 Checks afterwards (exit 0 when all pass, 1 otherwise):
@@ -102,7 +102,7 @@ SCENARIOS = {
     "cancel": ("refunded", {"canceled"}, None),
     "send": ("completed", None, "delivered"),
     "send_fails": ("refunded", {"sms_failed"}, None),
-    "rental": ("completed", None, None),
+    "rental": ("active", None, None),  # a rental runs for weeks: active with its number and first SMS
     "unpaid": ("expired", None, None),
 }
 # Outcomes that are not wrong for the buyer (the money went back) but carry a less precise label; shown as WARN.
@@ -110,6 +110,15 @@ TOLERATED = {
     ("no_code", "upstream"): "refund reason 'upstream' instead of 'timeout': the shop dates the payment from when "
     "it saw it, so an auto-cancel seen within AUTO_CANCEL_SECONDS of that is not recognised as the timeout",
 }
+
+
+def settled(order):
+    """Where an order of the run should stop changing: a final state, or a rental active with its first SMS."""
+    from orders.models import TERMINAL_STATUSES, Status
+
+    return order.status in TERMINAL_STATUSES or (order.status == Status.ACTIVE and bool(order.code))
+
+
 CYCLE = ["receive", "send", "no_number", "receive", "cancel", "rental", "no_code", "send_fails", "receive", "unpaid"]
 
 
@@ -347,10 +356,12 @@ def inject_faults(stack, buyers, log_fault):
 
     time.sleep(6)
     stack.kill("worker1", signal.SIGKILL)
-    phase("worker1 down", "worker1 killed with SIGKILL (its process group)")
+    stack.kill("creator", signal.SIGKILL)
+    phase("worker1 down", "worker1 and the creator killed with SIGKILL (their process groups)")
     time.sleep(3)
     stack.start_workers(label="worker1", wait=False)
-    phase("after worker1 restart", "worker1 started again")
+    stack.start_creator(wait=False)
+    phase("after worker1 restart", "worker1 and the creator started again")
     time.sleep(7)
     stack.kill("redis", signal.SIGKILL)
     phase("Redis down", "Redis killed with SIGKILL (no persistence: queues and cache lost)")
@@ -378,7 +389,7 @@ def check(buyers, started_at, base_url):
     import httpx
     from django.db.models import Count, F
 
-    from orders.models import TERMINAL_STATUSES, Order, OrderEvent, Status
+    from orders.models import Order, OrderEvent, Status
     from sandbox.models import SandboxOrder
 
     failures = []
@@ -396,12 +407,8 @@ def check(buyers, started_at, base_url):
         "none lost: every order placed exists", [f"order pk {pk} missing" for pk in buyers.placed if pk not in orders]
     )
     verdict(
-        "every order is in a terminal state",
-        [
-            f"{o.public_id} ({buyers.placed[o.pk]}) is {o.status}"
-            for o in orders.values()
-            if o.status not in TERMINAL_STATUSES
-        ],
+        "every order is in a terminal state (a rental: active with its first SMS)",
+        [f"{o.public_id} ({buyers.placed[o.pk]}) is {o.status}" for o in orders.values() if not settled(o)],
     )
 
     wrong_state = []
@@ -482,27 +489,32 @@ def check(buyers, started_at, base_url):
                 mismatch.append(f"{o.public_id}: upstream {o.upstream_id[:12]} not in the sandbox")
             continue
         state = s.state(now)
-        settled = state in ("code", "sent", "delivered") or (o.kind == "rental" and state == "code")
-        if o.status == Status.COMPLETED and not settled:
-            mismatch.append(f"{o.public_id}: completed here, sandbox says {state}")
+        upstream_settled = state in ("code", "sent", "delivered")
+        if o.status in (Status.COMPLETED, Status.ACTIVE) and not upstream_settled:
+            mismatch.append(f"{o.public_id}: {o.status} here, sandbox says {state}")
         if o.status == Status.REFUNDED and not s.refunded(now):
             mismatch.append(f"{o.public_id}: refunded here, sandbox says {state}")
         if o.kind in ("receive", "rental") and o.number and o.number.lstrip("+") != str(s.phone_number):
             mismatch.append(f"{o.public_id}: number {o.number} is not its upstream's {s.phone_number}")
         if o.code and o.code != str(s.sms_code):
             mismatch.append(f"{o.public_id}: code {o.code} is not its upstream's {s.sms_code}")
-        if o.status == Status.COMPLETED and o.kind in ("receive", "rental") and not (o.number and o.code):
-            mismatch.append(f"{o.public_id}: completed without a number and a code")
+        if (
+            o.status in (Status.COMPLETED, Status.ACTIVE)
+            and o.kind in ("receive", "rental")
+            and not (o.number and o.code)
+        ):
+            mismatch.append(f"{o.public_id}: {o.status} without a number and a code")
     verdict("each order's number, code and outcome are its own upstream order's", mismatch)
 
     # What each buyer sees: its own number and code on its status page, nobody else's.
-    # (A refunded order's page need not repeat its number; a completed one shows its number and code.)
+    # (A refunded order's page need not repeat its number; a completed one or an active rental shows its number and
+    # code.)
     secrets_of = {o.pk: {x for x in (o.display_number, o.code) if x} for o in orders.values()}
     seen_wrong = []
     with httpx.Client(base_url=base_url, timeout=10) as client:
         for o in orders.values():
             html = client.get(f"/o/{o.public_id}/status").text
-            for value in secrets_of[o.pk] if o.status == Status.COMPLETED else ():
+            for value in secrets_of[o.pk] if o.status in (Status.COMPLETED, Status.ACTIVE) else ():
                 if value not in html:
                     seen_wrong.append(f"{o.public_id}: its own {value} is not on its page")
             for other, values in secrets_of.items():
@@ -527,10 +539,11 @@ def fault_stack():
 
 
 def start_shop(stack):
-    """gunicorn (the shop and the sandbox), two Celery workers and beat."""
+    """gunicorn (the shop and the sandbox), two Celery workers, the creation queue's worker and beat."""
     stack.start_web(access_log=True)
     stack.start_workers(label="worker1")
     stack.start_workers(label="worker2")
+    stack.start_creator()
     stack.start_beat()
 
 
@@ -540,7 +553,7 @@ def run_infrastructure_faults(stack, args, t0):
     from django.db import close_old_connections
     from django.utils import timezone
 
-    from orders.models import TERMINAL_STATUSES, Order
+    from orders.models import Order
 
     started_at = timezone.now()
     faults = []
@@ -558,10 +571,8 @@ def run_infrastructure_faults(stack, args, t0):
     while time.monotonic() - t0 < TIME_LIMIT - 25:
         close_old_connections()
         with contextlib.suppress(Exception):
-            if buyers.all_placed():
-                open_orders = Order.objects.filter(pk__in=list(buyers.placed)).exclude(status__in=TERMINAL_STATUSES)
-                if not open_orders.exists():
-                    break
+            if buyers.all_placed() and all(settled(o) for o in Order.objects.filter(pk__in=list(buyers.placed))):
+                break
         time.sleep(1)
     buyers.done.set()
     buyer_thread.join(timeout=10)
@@ -785,7 +796,7 @@ def main():
     args = parser.parse_args()
     t0 = time.monotonic()
     ok = False
-    log("starting Redis, the PostgreSQL and upstream proxies, gunicorn, 2 workers and beat")
+    log("starting Redis, the PostgreSQL and upstream proxies, gunicorn, 2 workers, the creator and beat")
     with fault_stack() as stack:
         log(f"logs in {stack.dir}")
         start_shop(stack)

@@ -360,6 +360,14 @@ class Stack:
             self.wait_log(label, b"ready.", proc, offset=offset)
         return proc
 
+    def start_creator(self, *, label="creator", concurrency=CELERY_CONCURRENCY, env=None, wait=True):
+        """The worker of the creation queue (creating and canceling orders), as the Procfile's "creator"."""
+        from django.conf import settings
+
+        return self.start_workers(
+            label=label, concurrency=concurrency, queues=[settings.CELERY_CREATE_QUEUE], env=env, wait=wait
+        )
+
     def start_beat(self, env=None):
         argv = [
             str(VENV_BIN / "celery"),

@@ -148,6 +148,7 @@ def main():
     with Stack("upstream_calls", extra_env=env) as stack:
         stack.start_web(access_log=True)
         stack.start_workers()
+        stack.start_creator()
         stack.start_beat()
         reset_orders()
         print(

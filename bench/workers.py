@@ -113,6 +113,7 @@ def main():
         )
 
         stack.start_workers(concurrency=args.concurrency, env=worker_env)
+        stack.start_creator(env=worker_env)
         stack.start_beat(env=worker_env)
         batch = args.batch or settings.POLL_BATCH_SIZE
         print(

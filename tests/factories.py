@@ -4,12 +4,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from orders.models import Kind, Order, OrderEvent, Status
+from orders.models import NUMBER_KINDS, PAID_STATUSES, Kind, Order, OrderEvent, Status
 
 # A stand-in invoice: pages show it and encode it in a QR code; nothing decodes it.
 BOLT11 = "lnbcrt15u1pn" + "x" * 200
-# Statuses in which the buyer has paid (the hold may since have been settled or released).
-PAID = (Status.HELD, Status.WAITING_CODE, Status.COMPLETED, Status.REFUNDED)
 # Statuses that come before sms4sats has answered with an invoice, or instead of one.
 NO_INVOICE = (Status.NEW, Status.CREATING, Status.FAILED)
 
@@ -29,13 +27,13 @@ def make_order(
     if created_at is None:
         created_at = now - timedelta(hours=1) if paid_after is not None else now
     values = {"kind": kind, "status": status, "quoted_sats": 1500, "created_at": created_at}
-    if kind in (Kind.RECEIVE, Kind.RENTAL):
+    if kind in NUMBER_KINDS:
         values.update(country_code=187, country_name="USA", service_code="tg", service_name="Telegram")
     elif kind == Kind.SEND:
         values.update(phone="+447911123456", message="Hello")
     if status not in NO_INVOICE:
         values.update(bolt11=BOLT11, invoice_expires_at=now + timedelta(minutes=15))
-    if status in PAID:
+    if status in PAID_STATUSES:
         values["paid_at"] = now - timedelta(seconds=30)
     if paid_after is not None:
         values["paid_at"] = created_at + timedelta(seconds=paid_after)

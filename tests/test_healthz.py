@@ -61,16 +61,15 @@ def test_healthz_fails_when_creation_lags(client, db, settings):
 
     from django.utils import timezone
 
-    from orders.models import Kind, Order, Status
+    from orders.models import Status
+    from tests.factories import make_order
 
     heartbeat()
     settings.CREATION_LAG_MAX_SECONDS = 30
-    Order.objects.create(kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=timezone.now())
+    make_order(Status.NEW, created_at=timezone.now())
     body = json.loads(client.get("/healthz").content)
     assert body["status"] == "ok" and body["creation_lag_seconds"] < 30
-    Order.objects.create(
-        kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=timezone.now() - timedelta(seconds=45)
-    )
+    make_order(Status.NEW, created_at=timezone.now() - timedelta(seconds=45))
     response = client.get("/healthz")
     assert response.status_code == 503
     body = json.loads(response.content)

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from orders import lifecycle, polling, upstream_health
-from orders.models import Kind, Order, Status
+from orders.models import Order, Status
 from orders.sms4sats import Sms4satsClient, UpstreamUnavailable
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -61,17 +62,12 @@ def test_the_client_records_5xx_and_unreachable_as_failures_and_answers_as_up(se
 
 def due_orders(count):
     later = timezone.now() + timedelta(minutes=5)
-    return [
-        Order.objects.create(
-            kind=Kind.RECEIVE, status=Status.UNPAID, quoted_sats=1, upstream_id=f"u{i}", next_poll_at=later
-        )
-        for i in range(count)
-    ]
+    return [make_order(Status.UNPAID, upstream_id=f"u{i}", next_poll_at=later) for i in range(count)]
 
 
 def test_recovery_makes_every_waiting_order_due_at_once():
     orders = due_orders(3)
-    finished = Order.objects.create(kind=Kind.RECEIVE, status=Status.COMPLETED, quoted_sats=1, next_poll_at=None)
+    finished = make_order(Status.COMPLETED, next_poll_at=None)
     assert lifecycle.make_all_due() == 3
     now = timezone.now()
     for order in orders:

@@ -6,17 +6,18 @@ import pytest
 from django.utils import timezone
 
 from orders import lifecycle, upstream_health
-from orders.models import Kind, Order, RentalMessage, Status
+from orders.models import Kind, RentalMessage, Status
 from orders.sms4sats import OrderStatus
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
 
 def rental(status, **fields):
     now = timezone.now()
-    return Order.objects.create(
-        kind=Kind.RENTAL,
-        status=status,
+    return make_order(
+        status,
+        Kind.RENTAL,
         quoted_sats=20000,
         country_code=43,
         country_name="Germany",
