@@ -534,7 +534,8 @@ def fault_stack():
         proxy_database=True,
         proxy_upstream=True,
         settings_overrides=SETTINGS_OVERRIDES,
-        extra_env={**SANDBOX_ENV, "SMS4SATS_TIMEOUT": "5"},
+        # LOG_TASKS: every task's received/succeeded line in the workers' logs, to read what happened when.
+        extra_env={**SANDBOX_ENV, "SMS4SATS_TIMEOUT": "5", "LOG_TASKS": "on"},
     )
 
 

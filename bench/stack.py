@@ -360,7 +360,7 @@ class Stack:
             self.wait_log(label, b"ready.", proc, offset=offset)
         return proc
 
-    def start_creator(self, *, label="creator", concurrency=CELERY_CONCURRENCY, env=None, wait=True):
+    def start_creator(self, *, label="creator", concurrency=1, env=None, wait=True):
         """The worker of the creation queue (creating and canceling orders), as the Procfile's "creator"."""
         from django.conf import settings
 
