@@ -270,6 +270,9 @@ class Stack:
         self.env = env
         import django
 
+        from sms4sats_site import local_state
+
+        local_state.prepare()  # this script is an entry point too: VAR_DIR and the key its children share
         django.setup()
         from django.core.management import call_command
 

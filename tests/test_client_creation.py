@@ -11,8 +11,9 @@ import pytest
 from django.db import transaction
 
 from orders import lifecycle
-from orders.models import Order, Status
+from orders.models import Status
 from orders.sms4sats import Sms4satsClient, UpstreamUnavailable
+from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +58,7 @@ def upstream():
 
 
 def new_order():
-    return Order.objects.create(kind="receive", quoted_sats=1500, country_code=187, service_code="tg")
+    return make_order(Status.NEW)
 
 
 def create_retrying_at_once(order, url, monkeypatch, capture):

@@ -354,7 +354,8 @@ def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
     from django.utils import timezone
 
     from orders import polling
-    from orders.models import Order
+    from orders.models import Order, Status
+    from tests.factories import make_order
 
     def answer(request):
         order_id = request.url.params["orderId"]
@@ -362,8 +363,7 @@ def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
         return httpx.Response(200, json={"status": "OK", "paid": True, "number": number})
 
     orders = [
-        Order.objects.create(kind="receive", status="held", quoted_sats=1, upstream_id=uid, paid_at=timezone.now())
-        for uid in ("bad", "good")
+        make_order(Status.HELD, quoted_sats=1, upstream_id=uid, paid_at=timezone.now()) for uid in ("bad", "good")
     ]
 
     async def fetch():
