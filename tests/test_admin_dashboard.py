@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders import charts, stats
-from orders.models import Kind, Order, RefundReason, Status
+from orders.models import Kind, RefundReason, Status
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 
@@ -308,9 +308,9 @@ def test_dashboard_shows_the_engines_view_creation_lag_rentals_and_unsettled_ord
     from orders import upstream_health
 
     now = timezone.now()
-    Order.objects.create(kind=Kind.RECEIVE, status=Status.NEW, quoted_sats=1, created_at=now - timedelta(minutes=5))
-    Order.objects.create(kind=Kind.RENTAL, status=Status.ACTIVE, quoted_sats=1, rental_ends_at=now + timedelta(7))
-    Order.objects.create(kind=Kind.RECEIVE, status=Status.UNPAID, quoted_sats=1, reconcile_abandoned_at=now)
+    make_order(Status.NEW, quoted_sats=1, created_at=now - timedelta(minutes=5))
+    make_order(Status.ACTIVE, Kind.RENTAL, quoted_sats=1, rental_ends_at=now + timedelta(7))
+    make_order(Status.UNPAID, quoted_sats=1, reconcile_abandoned_at=now)
     for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
         upstream_health.record(False, "orderstatus: unreachable (ConnectError)")
     with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=False):

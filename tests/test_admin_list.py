@@ -335,9 +335,7 @@ def test_staff_need_the_order_permissions(client, db, orders):
 def test_the_list_shows_a_rentals_end_date_and_inbox_count(admin_client, db):
     from datetime import UTC, datetime
 
-    from orders.models import Kind, Order, Status
-
     ends = datetime(2026, 12, 24, 18, 30, tzinfo=UTC)
-    Order.objects.create(kind=Kind.RENTAL, status=Status.ACTIVE, quoted_sats=1, rental_ends_at=ends, sms_count=4)
+    make_order(Status.ACTIVE, Kind.RENTAL, quoted_sats=1, rental_ends_at=ends, sms_count=4)
     body = admin_client.get("/admin/orders/order/").content.decode()
     assert "until 2026-12-24 18:30 · 4 SMS" in body
