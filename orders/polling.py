@@ -80,11 +80,13 @@ async def open_client():
 def poll_cycle(limit=None):
     """Poll due orders a chunk at a time, up to ``limit`` orders and POLL_CYCLE_MAX_SECONDS. Returns a small
     report, or None when another cycle is running."""
-    lock = shared_redis().lock(shared_key("poll-cycle"), timeout=settings.POLL_CYCLE_MAX_SECONDS + CLAIM_SECONDS)
+    # The lock lives one cycle's length and is renewed before each chunk: a worker killed mid-cycle stops
+    # polling for at most that long, not until a long timeout runs out.
+    lock = shared_redis().lock(shared_key("poll-cycle"), timeout=settings.POLL_CYCLE_MAX_SECONDS)
     if not lock.acquire(blocking=False):
         return None
     try:
-        return _poll_cycle(limit or settings.POLL_BATCH_SIZE)
+        return _poll_cycle(limit or settings.POLL_BATCH_SIZE, lock)
     finally:
         try:
             lock.release()
@@ -92,7 +94,7 @@ def poll_cycle(limit=None):
             log.warning("The poll cycle outlived its lock")
 
 
-def _poll_cycle(limit):
+def _poll_cycle(limit, lock):
     started = time.monotonic()
     report = {"claimed": 0, "asked": 0, "errors": 0, "changed": 0, "chunks": 0, "probe": False}
     # One event loop and one pooled client for the whole cycle; the ORM runs between the loop's runs.
@@ -106,6 +108,7 @@ def _poll_cycle(limit):
                 probing = upstream_health.is_down()
                 report["probe"] = report["probe"] or probing
                 chunk = 1 if probing else min(CHUNK_SIZE, limit - report["claimed"])
+                lock.reacquire()
                 claimed_at = timezone.now()
                 orders = claim_due_orders(chunk, now=claimed_at)
                 if not orders:

@@ -103,3 +103,19 @@ def test_only_one_poll_cycle_runs_at_a_time():
     finally:
         lock.release()
     assert polling.poll_cycle() is not None
+
+
+def test_a_cycle_killed_midway_blocks_polling_for_one_cycle_length_at_most(settings, monkeypatch):
+    from sms4sats_site.shared_redis import shared_key, shared_redis
+
+    due_orders(1)
+    Order.objects.update(next_poll_at=timezone.now())
+    seen = []
+
+    def poll_chunk(orders, claimed_at, report, runner, client):
+        # What a worker killed right here would leave behind: a lock that runs out within one cycle's length.
+        seen.append(shared_redis().pttl(shared_key("poll-cycle")))
+
+    monkeypatch.setattr(polling, "poll_chunk", poll_chunk)
+    polling.poll_cycle()
+    assert seen and 0 < seen[0] <= settings.POLL_CYCLE_MAX_SECONDS * 1000
