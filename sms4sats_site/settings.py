@@ -340,6 +340,8 @@ POLL_RECONCILE_SECONDS = 60
 RECONCILE_HORIZON_SECONDS = 48 * 60 * 60
 # One poll cycle at a time, and none longer than this: the next tick starts from fresh due orders.
 POLL_CYCLE_MAX_SECONDS = 10
+# Threads applying a chunk's answers (PostgreSQL; SQLite takes one writer at a time and uses one).
+POLL_APPLY_THREADS = 4
 # Upstream health: this many consecutive failed calls (5xx, timeouts, connection errors) mean "sms4sats is
 # not answering"; then one probe per cycle until a call succeeds.
 UPSTREAM_DOWN_AFTER_FAILURES = 3
