@@ -206,6 +206,14 @@ def apply_one(order, result, unchanged=None):
     return changed
 
 
+def creation_queue_length():
+    """Tasks waiting in the creation queue (the broker's Redis list of that name); None if unknown."""
+    try:
+        return shared_redis().llen(settings.CELERY_CREATE_QUEUE)
+    except Exception:
+        return None
+
+
 def sweep(now=None):
     """Catch what fell through: creations lost before or during their task, live orders nobody polls."""
     now = now or timezone.now()
@@ -220,14 +228,17 @@ def sweep(now=None):
             note="Creation never finished (worker lost mid-call)",
             failure_reason="The order could not be created. No invoice was shown and no money moved.",
         )
-    # A NEW order whose creation task never ran (the broker lost it): enqueue it again; the claim in
-    # create_upstream makes sure it is created once.
-    lost = Order.objects.filter(
-        status=Status.NEW, updated_at__lt=now - timedelta(seconds=settings.CREATE_REQUEUE_SECONDS)
-    ).values_list("pk", flat=True)
-    for pk in lost:
-        current_app.send_task(lifecycle.CREATE_TASK, args=(pk,))
-        report["requeued"] += 1
+    # A NEW order whose creation task never ran (the broker lost it, e.g. Redis restarted empty): enqueue it
+    # again; the claim in create_upstream makes sure it is created once. Only when the creation queue is empty:
+    # while tasks wait there, an old NEW order is waiting its turn, and enqueuing it again would only make the
+    # queue longer (a flood of orders would then starve every new buyer).
+    if creation_queue_length() == 0:
+        old = now - timedelta(seconds=settings.CREATE_REQUEUE_SECONDS)
+        lost = list(Order.objects.filter(status=Status.NEW, updated_at__lt=old).values_list("pk", flat=True)[:1000])
+        Order.objects.filter(pk__in=lost, status=Status.NEW).update(updated_at=now)  # once per interval
+        for pk in lost:
+            current_app.send_task(lifecycle.CREATE_TASK, args=(pk,))
+        report["requeued"] = len(lost)
     forgotten = Order.objects.exclude(status__in=[*TERMINAL_STATUSES, Status.NEW, Status.CREATING])
     forgotten = forgotten.filter(next_poll_at__isnull=True, reconcile_abandoned_at__isnull=True)
     report["rescheduled"] = forgotten.update(next_poll_at=now)

@@ -119,3 +119,30 @@ def test_a_cycle_killed_midway_blocks_polling_for_one_cycle_length_at_most(setti
     monkeypatch.setattr(polling, "poll_chunk", poll_chunk)
     polling.poll_cycle()
     assert seen and 0 < seen[0] <= settings.POLL_CYCLE_MAX_SECONDS * 1000
+
+
+class SentTasks:
+    def __init__(self):
+        self.sent = []
+
+    def send_task(self, name, args=()):
+        self.sent.append((name, *args))
+
+
+def test_the_sweep_requeues_lost_creations_only_when_the_creation_queue_is_empty(settings, monkeypatch):
+    from django.conf import settings as live_settings
+
+    from sms4sats_site.shared_redis import shared_redis
+
+    settings.CREATE_REQUEUE_SECONDS = 0
+    sent = SentTasks()
+    monkeypatch.setattr(polling, "current_app", sent)
+    order = make_order(status=Status.NEW)
+    queue = live_settings.CELERY_CREATE_QUEUE
+    shared_redis().rpush(queue, "a task waiting its turn")
+    try:
+        assert polling.sweep()["requeued"] == 0  # waiting, not lost: no duplicate to lengthen the queue
+    finally:
+        shared_redis().delete(queue)
+    assert polling.sweep()["requeued"] == 1
+    assert sent.sent == [(lifecycle.CREATE_TASK, order.pk)]
