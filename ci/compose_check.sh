@@ -13,6 +13,9 @@
 #   CI_REBUILD_BASE=1 ci/compose_check.sh                     (rebuilds the cached base images)
 set -euo pipefail
 
+# The whole script is one block: bash reads it completely before running it, so a checkout that changes
+# this file meanwhile (a rebase, an editor) cannot change the run halfway.
+{
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 export DEBIAN_FRONTEND=noninteractive
@@ -257,6 +260,15 @@ curl -fsS -o /dev/null --cacert "$ca" "https://localhost:$CI_HTTPS_PORT/ping" ||
 timeout 300 "$PYTHON" ci/compose_order.py --shop "https://localhost:$CI_HTTPS_PORT" --http "http://localhost:$CI_HTTP_PORT" \
     --ca "$ca" --wallet "http://127.0.0.1:$CI_UPSTREAM_PORT" --admin-user ci-admin --admin-password "$admin_password"
 
+step "backup: the README's pg_dump of the running database, restored into a scratch database"
+pg=$("${COMPOSE[@]}" ps -q postgres)
+"${COMPOSE[@]}" exec -T postgres pg_dump -U sms4sats -d sms4sats --format=custom >"$WORK/backup.dump"
+docker exec "$pg" createdb -U sms4sats restore_check
+docker exec -i "$pg" pg_restore -U sms4sats -d restore_check --no-owner <"$WORK/backup.dump"
+restored=$(docker exec "$pg" psql -U sms4sats -d restore_check -tAc "SELECT count(*) FROM orders_order")
+[ "$restored" -ge 1 ] || fail "the restored backup holds no order"
+log "backup of $(stat -c %s "$WORK/backup.dump") bytes restores with $restored order(s)"
+
 step "production behaviour inside the stack"
 # Django's own redirect, for a request that did not come over TLS.
 redirect=$("${COMPOSE[@]}" exec -T web python -c "
@@ -287,3 +299,5 @@ for id in $("${COMPOSE[@]}" ps -q web); do
 done
 
 step "teardown"
+exit
+}
