@@ -55,6 +55,7 @@ retry() {
 }
 
 [ "$(id -u)" = 0 ] || fail "needs root (it installs packages, runs dockerd and debootstrap)"
+"$PYTHON" -c "import httpx" 2>/dev/null || fail "$PYTHON cannot import httpx: run make setup first, or set PYTHON"
 mkdir -p "$CI_CACHE_DIR"
 
 # One compose stage at a time on this machine: the ports, the project name and the image tags are shared.
