@@ -1,4 +1,5 @@
-# The shop's image: one image for web (gunicorn), worker and beat (celery); see docker-compose.yml.
+# The shop's image: one image for web (gunicorn), the Celery workers and beat; see docker-compose.yml.
+# Every pinned wheel exists for x86_64 and arm64 (ci/check_wheels.sh), so it builds on both.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,10 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# A user without privileges runs the shop.
+# A user without privileges runs the shop. Its home is its own: gunicorn keeps its control socket
+# there (~/.gunicorn), and /app stays read-only to it.
 RUN groupadd --system --gid 10001 shop \
-    && useradd --system --uid 10001 --gid shop --home-dir /app --no-create-home shop
+    && useradd --system --uid 10001 --gid shop --home-dir /home/shop --create-home shop
 
+# The runtime requirements only: the local-only tools (embedded Redis, process manager) stay out.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 

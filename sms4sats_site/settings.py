@@ -5,6 +5,7 @@ module touches no file: the entry points create ``VAR_DIR`` and the local secret
 """
 
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -368,9 +369,20 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # local shop's address and the admin's password away: they show only with LOG_TASKS or LOG_LEVEL=DEBUG.
 LOG_TASKS = env_bool("LOG_TASKS", LOG_LEVEL == "DEBUG")
 _TASK_LOG_LEVEL = "WARNING" if not LOG_TASKS and LOG_LEVEL in ("DEBUG", "INFO") else "NOTSET"
+
+
+def _one_warning_line(record):
+    # A wrong Host header is a scanner or a misconfigured proxy, not a bug in the shop: Django logs it at
+    # ERROR with a traceback; one WARNING line says all there is to say.
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    record.exc_info = record.exc_text = None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_warning_line": {"()": lambda: _one_warning_line}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -378,6 +390,7 @@ LOGGING = {
         "celery.worker.strategy": {"level": _TASK_LOG_LEVEL},
         "celery.app.trace": {"level": _TASK_LOG_LEVEL},
         "celery.beat": {"level": _TASK_LOG_LEVEL},
+        "django.security.DisallowedHost": {"filters": ["one_warning_line"]},
     },
 }
 

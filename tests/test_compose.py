@@ -1,15 +1,17 @@
 """The production files (docker-compose.yml, Dockerfile), CI and README agree with the code.
 
-Docker cannot run here, so the compose file is checked by reading it: each long-running service has a
-healthcheck, each command names a real entry point (the WSGI callable, the Celery app and its
-sub-commands and options, parsed by Celery's own command line), every variable set on the shop's
-services is one the settings read, and that environment loads as a production configuration.
+CI runs the stack for real (ci/compose_check.sh); these checks read the files and fail fast, without
+Docker: each long-running service has a healthcheck, each command names a real entry point (the WSGI
+callable, the Celery app and its sub-commands and options, parsed by Celery's own command line), every
+variable set on the shop's services is one the settings read, and that environment loads as a
+production configuration.
 Each check is a function returning its problems, also run on broken copies so that it can fail.
 """
 
 import copy
 import importlib
 import json
+import logging
 import os
 import re
 import shlex
@@ -25,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 SETTINGS = ROOT / "sms4sats_site" / "settings.py"
 REAL_API = "https://api2.sms4sats.com"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "creator", "beat")
+SHOP_IMAGE = "sms4sats-shop:latest"
 # What an operator's .env would hold; enough to interpolate the compose file.
 SAMPLE_DOTENV = {
     "POSTGRES_PASSWORD": "pw0123456789",
@@ -197,7 +200,7 @@ def check_roles(compose):
     for name, service in services.items():
         if role(service):
             roles.setdefault(role(service), []).append(name)
-    problems = [f"no {r} service" for r in APP_SERVICES if not roles.get(r)]
+    problems = [f"no {r} service" for r in ("web", "worker", "beat") if not roles.get(r)]
     beats = roles.get("beat", [])
     if len(beats) > 1:
         problems.append(f"more than one beat: {beats}")
@@ -252,8 +255,9 @@ def check_environment(compose, read_by_settings):
         env = environment(service)
         for variable in sorted(set(env) - read_by_settings):
             problems.append(f"{name}: sets {variable}, which the settings never read")
-        if env.get("SMS4SATS_API_URL", "").rstrip("/") != REAL_API:
-            problems.append(f"{name}: SMS4SATS_API_URL is {env.get('SMS4SATS_API_URL')!r}, not {REAL_API}")
+        # The real API unless .env names another (a staging upstream, CI's sandboxed one).
+        if env.get("SMS4SATS_API_URL") != f"${{SMS4SATS_API_URL:-{REAL_API}}}":
+            problems.append(f"{name}: SMS4SATS_API_URL is {env.get('SMS4SATS_API_URL')!r}, not .env's or {REAL_API}")
         secret = env.get("SECRET_KEY", "")
         if not (secret.startswith("${SECRET_KEY:?") and secret.endswith("}")):
             problems.append(f"{name}: SECRET_KEY must come from .env as ${{SECRET_KEY:?...}}")
@@ -340,7 +344,16 @@ def test_gunicorn_accepts_the_web_command(services, tmp_path):
 
 def test_worker_and_beat_commands_name_the_celery_app(services):
     assert check_celery_command(command_args(services["worker"]), "worker") == []
+    assert check_celery_command(command_args(services["creator"]), "worker") == []
     assert check_celery_command(command_args(services["beat"]), "beat") == []
+
+
+def test_the_creator_consumes_the_create_queue_and_the_worker_the_main_one(services):
+    worker, creator = services["worker"]["command"], services["creator"]["command"]
+    assert worker[worker.index("-Q") + 1] == "${CELERY_QUEUE:-sms4sats}"
+    assert creator[creator.index("-Q") + 1] == "${CELERY_QUEUE:-sms4sats}-create"
+    # The settings name the same queue as the -Q options.
+    assert environment(services["web"])["CELERY_QUEUE"] == "${CELERY_QUEUE:-sms4sats}"
 
 
 def test_celery_command_check_can_fail():
@@ -396,7 +409,7 @@ def test_settings_variables_are_found():
 
 def test_app_services_share_one_configuration(services):
     envs = [environment(services[name]) for name in APP_SERVICES]
-    assert envs[0] == envs[1] == envs[2]
+    assert all(env == envs[0] for env in envs)
     if "migrate" in services:
         assert environment(services["migrate"]) == envs[0]
 
@@ -470,6 +483,45 @@ def test_dockerfile():
     assert json.loads(cmd[4:])[:2] == ["gunicorn", "sms4sats_site.wsgi:application"]
 
 
+def test_the_image_is_built_once_and_reused_by_name(services):
+    assert [name for name, service in services.items() if "build" in service] == ["migrate"]
+    assert all(services[name]["image"] == SHOP_IMAGE for name in ("migrate", *APP_SERVICES))
+
+
+def test_only_the_proxy_publishes_ports_so_web_scales(services):
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert services["web"]["expose"] == ["8000"]
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "dynamic a web 8000" in caddyfile, "the proxy must spread requests over every web container"
+
+
+def test_the_proxy_requires_its_domain_from_dotenv(services):
+    with pytest.raises(MissingVariable, match="SHOP_DOMAIN"):
+        interpolate(environment(services["proxy"])["SHOP_DOMAIN"], SAMPLE_DOTENV)
+
+
+def test_the_image_installs_the_runtime_requirements_only_and_gives_its_user_a_home():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs = [line.strip() for line in dockerfile.splitlines() if "pip install" in line]
+    assert installs == ["RUN pip install -r requirements.txt"]
+    # gunicorn keeps its control socket under the home (~/.gunicorn); /app is not the shop user's to write.
+    assert "--home-dir /home/shop --create-home" in dockerfile
+
+
+def test_dotenv_stays_out_of_git():
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_a_wrong_host_is_one_warning_line_without_traceback(client, caplog):
+    with caplog.at_level(logging.INFO):
+        response = client.get("/", HTTP_HOST="wrong.example")
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert "Invalid HTTP_HOST header: 'wrong.example'" in record.getMessage()
+
+
 def test_dockerignore_keeps_local_state_out():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".venv", "var", ".env", ".git"} <= ignored
@@ -499,6 +551,7 @@ def test_ci_runs_the_readme_test_command_on_postgres_and_redis():
     assert "REDIS_URL=redis://" in ci
     assert re.search(r"(^|[\s;&|(])make lint\b", ci, re.M)
     assert "bin/smoke_run.sh" in ci
+    assert "ci/compose_check.sh" in ci, ".ci/run must run the compose stage"
     assert "make run" in (ROOT / "bin" / "smoke_run.sh").read_text()
     assert any("bin/run.py" in line for line in makefile_recipe("run"))
 
