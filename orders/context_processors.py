@@ -11,10 +11,15 @@ def upstream_trouble():
     return catalog.unavailable_reason()
 
 
+# The sms4sats Lightning node, for buyers who need a direct channel to pay (docs: "Node Info").
+SMS4SATS_NODE_PUBKEY = "035b04e00521a8d50894e813c72576d2a03a09cd940be074b7f2e35e0a01d7d12d"
+
+
 def shop(request):
     return {
         "SANDBOX": settings.SANDBOX,
         # A callable: the template calls it (one cache read) only where it is used, never in the status partial.
         "CATALOG_UNAVAILABLE": upstream_trouble,
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
+        "SMS4SATS_NODE_PUBKEY": SMS4SATS_NODE_PUBKEY,
     }

@@ -8,6 +8,7 @@ urlpatterns = [
     path("o/<uuid:public_id>/status", views.order_status, name="status"),
     path("", views.home, name="home"),
     path("catalog/services", views.services_fragment, name="services"),
+    path("catalog/show", views.show_services, name="show_services"),
     path("catalog/price", views.price_fragment, name="price"),
     path("send/", views.send, name="send"),
     path("rent/", views.rent, name="rent"),

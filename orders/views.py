@@ -15,17 +15,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
-from . import catalog, lifecycle, ratelimits, status_cache, upstream_health
+from . import catalog, lifecycle, picker, ratelimits, status_cache, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
 
-# The X-Order-Version header that shop.js sends with each poll: the version the page shows.
+# The X-Order-Version header each poll carries (the part's hx-headers): the version the page shows.
 VERSION_META_KEY = "HTTP_X_ORDER_VERSION"
 
 
@@ -105,7 +106,7 @@ def home(request):
         selected_service = request.POST.get("service", "")[:40]
     else:
         form = ReceiveForm()
-        selected_service = ""
+        selected_service = request.GET.get("service", "")[:40]  # "Try again" keeps the service
         raw = request.GET.get("country")
         selected_cc = _parse_cc(raw) if raw is not None else catalog.AUTO_SELECT
         if raw is not None and (selected_cc is None or not any(c.cc == selected_cc for c in country_list.countries)):
@@ -115,7 +116,7 @@ def home(request):
         selected_cc = catalog.AUTO_SELECT
     context = {
         "form": form,
-        "countries": country_list.countries,
+        "countries": picker.country_choices(country_list.countries),
         "selected_cc": selected_cc,
         "country_error": country_error,
         "unavailable": form.unavailable or ("" if country_list.available else country_list.reason),
@@ -165,6 +166,15 @@ def services_fragment(request):
         context = _services_context(cc)
     context["oob_price"] = True
     return render(request, "orders/_services.html", context)
+
+
+@require_POST
+def show_services(request):
+    """The no-JavaScript "Show services" button: it posts the order form here (its CSRF token stays in the
+    body) and lands on the picker with that country chosen."""
+    cc = _parse_cc(request.POST.get("country"))
+    url = reverse("orders:home")
+    return redirect(url if cc is None else f"{url}?country={cc}", permanent=False)
 
 
 @require_GET
@@ -241,7 +251,7 @@ def rent(request):
         offers = catalog.rental_countries()
     except catalog.CatalogError as exc:
         unavailable = unavailable or exc.reason
-    selected = _parse_cc(request.POST.get("country")) if request.method == "POST" else None
+    selected = _parse_cc((request.POST if request.method == "POST" else request.GET).get("country"))
     return render(
         request,
         "orders/rent.html",
@@ -268,6 +278,40 @@ def _sandbox_pay_url():
         return reverse("sandbox:wallet-pay")
     except NoReverseMatch:
         return ""
+
+
+def tab_title(order, awaiting_confirmation=False):
+    """The browser tab's title for the order's state: the page's own, and the status part's on each change."""
+    what = {Kind.SEND: "SMS", Kind.RENTAL: "Rental"}.get(order.kind, "Number order")
+    number_kind = order.kind != Kind.SEND
+    if awaiting_confirmation:
+        state = "Waiting for sms4sats to confirm"
+    elif order.status in (Status.NEW, Status.CREATING):
+        state = "Preparing the invoice"
+    elif order.status == Status.UNPAID:
+        state = "Waiting for payment"
+    elif order.status in (Status.HELD, Status.WAITING_CODE):
+        state = ("Waiting for the code" if order.number else "Paid, getting a number") if number_kind else "Sending"
+    elif order.status == Status.COMPLETED:
+        state = "Code received" if number_kind else ("Delivered" if order.sms_status == SmsStatus.DELIVERED else "Sent")
+    else:
+        state = {
+            Status.ACTIVE: "Number active",
+            Status.ENDED: "Ended",
+            Status.REFUNDED: "Refunded",
+            Status.EXPIRED: "Invoice expired",
+        }.get(order.status, "Not created")
+    return f"{what} · {state}"
+
+
+def again_url(order):
+    """Where "Try again" leads: the same form, with the same country and service chosen."""
+    if order.kind == Kind.SEND:
+        return reverse("orders:send")
+    if order.kind == Kind.RENTAL:
+        return f"{reverse('orders:rent')}?{urlencode({'country': order.country_code})}"
+    query = {"country": order.country_code, "service": order.service_code}
+    return f"{reverse('orders:home')}?{urlencode({k: v for k, v in query.items() if v not in (None, '')})}"
 
 
 SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
@@ -298,6 +342,7 @@ def status_context(order, now=None, upstream_down=None):
         "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
         "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
+        "tab_title": tab_title(order, awaiting),
         "SANDBOX": settings.SANDBOX,
     }
     if order.kind == Kind.RENTAL and order.status in (Status.ACTIVE, Status.ENDED):
@@ -306,6 +351,8 @@ def status_context(order, now=None, upstream_down=None):
         ctx["qr"] = invoice_qr_svg(order.bolt11)
         ctx["invoice_uri"] = invoice_uri(order.bolt11)
         ctx["sandbox_pay_url"] = _sandbox_pay_url()
+    if order.is_terminal:
+        ctx["again_url"] = again_url(order)
     if order.kind == Kind.SEND:
         reached = {SmsStatus.CREATED: 0, SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2}.get(order.sms_status, -1)
         if order.status == Status.COMPLETED and reached < 1:
@@ -322,15 +369,16 @@ def order_detail(request, public_id):
     lifecycle.mark_watched(order)
     context = status_context(order)
     context["hide_upstream_banner"] = True  # the status part says it, with what it means for this order
+    context["order_url"] = request.build_absolute_uri(order.get_absolute_url())
     response = render(request, "orders/order.html", context)
     response["Cache-Control"] = "no-store"
     return response
 
 
 def _unchanged(live):
-    """Nothing changed since the version the page sent: 204 keeps it polling, 286 stops it (and shop.js
-    keeps what the page shows)."""
-    response = HttpResponse(status=204 if live else HTMX_STOP_POLLING)
+    """Nothing changed since the version the page sent (its hx-headers): 204 keeps it polling; once final,
+    htmx's "stop polling" (286) with nothing to swap, so the page keeps what it shows."""
+    response = HttpResponse(status=204) if live else reswap(HttpResponseStopPolling(), "none")
     # The hottest answer of the site: one header, not never_cache's patching (about a tenth of its cost).
     response["Cache-Control"] = "no-store"
     return response
@@ -351,6 +399,7 @@ def order_status(request, public_id):
         status_cache.fill(order)
         if shown == context["version"]:
             return _unchanged(order.is_live)
+    context["partial"] = bool(request.htmx)  # with a <title>, which htmx puts on the tab
     response = render(request, "orders/_status.html", context)
     add_never_cache_headers(response)
     if not context["live"]:

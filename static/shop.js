@@ -48,7 +48,17 @@
     setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
   });
 
-  /* --- Countdowns: <span data-countdown="seconds left"> --------------------------------------- */
+  /* --- Announcements: one polite live region per page, for the moments that matter ----------- */
+  function announce(text) {
+    var box = document.getElementById("announcer");
+    if (!box || !text) return;
+    box.textContent = "";
+    setTimeout(function () { box.textContent = text; }, 50);  // a changed text is read, even when equal
+  }
+
+  /* --- Countdowns: <span data-countdown="seconds left"> ---------------------------------------
+     They tick outside any live region (a screen reader would read every second); one sentence is
+     announced when data-announce-at seconds are left, and the status is polled at zero. */
   var deadlines = new WeakMap();
 
   function formatSeconds(total) {
@@ -64,34 +74,133 @@
       var left = Math.max(0, Math.round((deadlines.get(el) - now) / 1000));
       var text = formatSeconds(left);
       if (el.textContent !== text) el.textContent = text;
+      var at = parseInt(el.getAttribute("data-announce-at"), 10);
+      if (left > 0 && left <= at && !el.hasAttribute("data-announced")) {
+        el.setAttribute("data-announced", "");
+        announce(el.getAttribute("data-announce"));
+      }
       if (left === 0 && !el.hasAttribute("data-done")) { el.setAttribute("data-done", ""); reachedZero = true; }
     });
     if (reachedZero) setTimeout(pollNow, 1000);
   }
   setInterval(tick, 1000);
 
-  /* --- Filter boxes for long selects: <input data-filter-for="select id"> ------------------ */
+  /* --- Filter boxes for long selects: <input data-filter-for="select id"> ------------------
+     Options carry their names (data-names, "|"-separated; the label first) and short forms matched only
+     exactly (data-codes: UK, US, DE...). Ranked: an exact name or code, a name starting with the text, a
+     word starting with it, the text anywhere. An option is selected on its own only when it alone is the
+     best match; otherwise the current one stays if it matches, else the list asks to choose. When nothing
+     matches, nothing changes. */
   var filterTimers = new WeakMap();
+
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, " ").trim();
+  }
+
+  function termsOf(option) {
+    if (!option._terms) {
+      var names = (option.getAttribute("data-names") || "").split("|").filter(Boolean);
+      var folded = [];
+      names.forEach(function (name, i) {
+        folded.push({ text: fold(name), shown: name, alias: i > 0 });
+        name.split(/[,/+]/).forEach(function (part) {  // "Google,youtube,Gmail": each part is a name too
+          if (part.trim() && part !== name) folded.push({ text: fold(part), shown: part.trim(), alias: false });
+        });
+      });
+      option._terms = {
+        names: folded.filter(function (n) { return n.text; }),
+        codes: (option.getAttribute("data-codes") || "").split("|").map(fold).filter(Boolean)
+      };
+    }
+    return option._terms;
+  }
+
+  function rank(option, query) {
+    var terms = termsOf(option), compactQuery = query.replace(/ /g, ""), best = null;
+    if (terms.codes.indexOf(query) !== -1) best = { tier: 0, name: null };
+    terms.names.forEach(function (name) {
+      var compact = name.text.replace(/ /g, ""), tier = null;
+      if (name.text === query || compact === compactQuery) tier = 0;
+      else if (name.text.indexOf(query) === 0 || compact.indexOf(compactQuery) === 0) tier = 1;
+      else if ((" " + name.text).indexOf(" " + query) !== -1) tier = 2;
+      else if (compact.indexOf(compactQuery) !== -1) tier = 3;
+      if (tier !== null && (!best || tier < best.tier)) best = { tier: tier, name: name };
+    });
+    return best;
+  }
+
+  function usable(option) { return option.value !== "" && !option.disabled; }
+
+  function promptOption(select) {
+    if (!select._prompt) {
+      select._prompt = document.createElement("option");
+      select._prompt.value = "";
+      select._prompt.disabled = true;
+    }
+    return select._prompt;
+  }
+
+  function setStatus(input, text) {
+    var box = document.getElementById(input.getAttribute("aria-describedby"));
+    if (!box) return;
+    box.hidden = !text;
+    if (box.textContent !== text) box.textContent = text;
+  }
 
   function applyFilter(input) {
     var select = document.getElementById(input.getAttribute("data-filter-for"));
     if (!select) return;
-    if (!select._allOptions) select._allOptions = Array.prototype.slice.call(select.options);
-    var query = input.value.trim().toLocaleLowerCase();
-    var before = select.value;
-    var matches = select._allOptions.filter(function (option) {
-      return !query || (option.value !== "" && option.textContent.toLocaleLowerCase().indexOf(query) !== -1);
-    });
-    select.replaceChildren.apply(select, matches.length ? matches : select._allOptions);
-    var firstUsable = matches.filter(function (o) { return !o.disabled && o.value !== ""; })[0];
-    if (query && firstUsable && !matches.some(function (o) { return o.value === before; })) select.value = firstUsable.value;
+    if (!select._allOptions) {
+      select._allOptions = Array.prototype.slice.call(select.options);
+      select._allOptions.forEach(function (o) { o.setAttribute("data-label", o.textContent); });
+    }
+    select._allOptions.forEach(function (o) { o.textContent = o.getAttribute("data-label"); });
+    var noun = input.getAttribute("data-filter-noun"), nouns = input.getAttribute("data-filter-nouns");
+    var raw = input.value.trim(), query = fold(raw), before = select.value, status = "";
+    var ranked = [];
+    if (query) {
+      select._allOptions.forEach(function (option, index) {
+        var match = usable(option) || option.disabled ? rank(option, query) : null;
+        if (match) ranked.push({ option: option, tier: match.tier, name: match.name, index: index });
+      });
+      ranked.sort(function (a, b) { return a.tier - b.tier || a.index - b.index; });
+    }
+    var keepPrompt = before === "" && select._allOptions.every(function (o) { return o.value !== ""; });
+    if (!query || !ranked.length) {
+      // Nothing typed, or nothing matches: every option, and the selection as it was.
+      select.replaceChildren.apply(select, (keepPrompt ? [promptOption(select)] : []).concat(select._allOptions));
+      select.value = before;
+      if (query) status = "No " + noun + " matches \u201c" + raw + "\u201d. The selection is unchanged.";
+    } else {
+      ranked.forEach(function (r) {  // found by another name: say which ("England (United Kingdom)")
+        if (r.name && r.name.alias && r.tier < 3) r.option.textContent = r.option.getAttribute("data-label") + " (" + r.name.shown + ")";
+      });
+      var best = ranked.filter(function (r) { return r.tier === ranked[0].tier && usable(r.option); });
+      var shown = ranked.map(function (r) { return r.option; });
+      var count = ranked.length + " " + (ranked.length === 1 ? noun : nouns) + " match \u201c" + raw + "\u201d";
+      var chosen;
+      if (best.length === 1) {
+        chosen = best[0].option.value;
+        status = count + ": " + best[0].option.getAttribute("data-label").split(" \u00b7 ")[0] + " selected.";
+      } else if (before && shown.some(function (o) { return o.value === before; })) {
+        chosen = before;
+        status = count + ".";
+      } else {
+        chosen = "";
+        promptOption(select).textContent = "Choose one of the " + ranked.length + " matches\u2026";
+        shown.unshift(promptOption(select));
+        status = count + ": choose one from the list.";
+      }
+      select.replaceChildren.apply(select, shown);
+      select.value = chosen;
+    }
+    setStatus(input, status);
     if (select.value !== before) {
       clearTimeout(filterTimers.get(select));
       filterTimers.set(select, setTimeout(function () {
         select.dispatchEvent(new Event("change", { bubbles: true }));
       }, 350));
     }
-    input.setAttribute("aria-label", input.getAttribute("placeholder") + " (" + matches.length + " shown)");
   }
 
   function showFilters(root) {
@@ -103,7 +212,7 @@
     if (event.target.matches("textarea[data-counter]")) updateCounter(event.target);
   });
   document.addEventListener("keydown", function (event) {
-    // Enter in a filter box picks the first match instead of submitting the order form.
+    // Enter in a filter box goes to its list instead of submitting the order form.
     if (event.key === "Enter" && event.target.matches("input[data-filter-for]")) {
       event.preventDefault();
       var select = document.getElementById(event.target.getAttribute("data-filter-for"));
@@ -177,26 +286,10 @@
     });
   });
 
-  /* --- Live status (htmx polling): only send what changed; catch up when the tab comes back --- */
-  document.addEventListener("htmx:configRequest", function (event) {
-    var elt = event.detail.elt;
-    if (elt && elt.id === "order-status" && elt.getAttribute("data-version")) {
-      event.detail.headers["X-Order-Version"] = elt.getAttribute("data-version");
-    }
-  });
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    // An empty 286 says "final, and nothing changed since your version". htmx stops polling only when it
-    // swaps, so swap in the part as it is, without its polling attributes.
-    var xhr = event.detail.xhr;
-    if (xhr.status !== 286 || xhr.responseText || !event.detail.target) return;
-    var kept = event.detail.target.cloneNode(true);
-    kept.removeAttribute("hx-get");
-    kept.removeAttribute("hx-trigger");
-    event.detail.serverResponse = kept.outerHTML;
-  });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") pollNow();
-  });
+  /* --- Live status (htmx polls it: hx-trigger, hx-headers, 286 and HX-Reswap from the server) ---
+     Here only what htmx cannot do: say when the connection is lost, and after a new state is swapped in,
+     move focus to its heading when focus was inside the old one (else the next Tab starts over from the
+     top), or announce the heading when the buyer is elsewhere on the page. */
   function setOffline(on) {
     var region = $(".status-region");
     if (region) region.classList.toggle("offline", on);
@@ -206,13 +299,32 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) setOffline(false);
   });
-  document.addEventListener("htmx:afterSwap", function () {
+  var focusWasInStatus = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    focusWasInStatus = !!(target && target.id === "order-status" && target.contains(document.activeElement));
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
     showFilters(document);
     showWebln(document);
     tick();
+    var status = document.getElementById("order-status");
+    if (!status || !event.detail.target || event.detail.target.id !== "order-status") return;
+    var title = $(".status-title", status);
+    var active = document.activeElement;
+    if (title && (focusWasInStatus || !active || active === document.body)) title.focus({ preventScroll: true });
+    else if (title) announce(status.getAttribute("data-announce") || title.textContent.trim());
   });
 
+  /* --- Forms returned with errors: the first error gets focus (autofocus on fields; here the notes) --- */
+  function focusFormError() {
+    if ($("[autofocus]")) return;
+    var note = $(".order-form .notice-error");
+    if (note) { note.setAttribute("tabindex", "-1"); note.focus(); }
+  }
+
   function init() {
+    focusFormError();
     showFilters(document);
     showWebln(document);
     $all("textarea[data-counter]").forEach(updateCounter);

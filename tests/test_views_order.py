@@ -40,7 +40,7 @@ def test_preparing(client, state):
     html = page(client, make_order(state))
     assert "Preparing your invoice" in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
-    assert 'hx-trigger="every 2000ms, poll-now"' in html
+    assert 'hx-trigger="every 2000ms, poll-now, visibilitychange from:document"' in html
 
 
 def test_unpaid_shows_qr_amount_countdown_copy_wallet_and_sandbox(client, settings):
@@ -196,7 +196,7 @@ def test_status_part_204_when_nothing_changed(client, django_capture_on_commit_c
     order = make_order(Status.UNPAID)
     first = status(client, order)
     assert first.status_code == 200
-    assert 'hx-trigger="every 2000ms, poll-now"' in first.content.decode()
+    assert 'hx-trigger="every 2000ms, poll-now, visibilitychange from:document"' in first.content.decode()
     version = first.content.decode().split('data-version="')[1].split('"')[0]
     assert status(client, order, **{"X-Order-Version": version}).status_code == 204
     with django_capture_on_commit_callbacks(execute=True):
@@ -212,7 +212,8 @@ def test_status_part_286_even_with_a_matching_version(client):
     version = status(client, order).content.decode().split('data-version="')[1].split('"')[0]
     unchanged = status(client, order, **{"X-Order-Version": version})
     assert unchanged.status_code == 286
-    assert unchanged.content == b""  # the page already shows this state: shop.js keeps it, polling stops
+    assert unchanged.content == b""  # the page already shows this state: polling stops, nothing is swapped
+    assert unchanged["HX-Reswap"] == "none"
 
 
 def test_cancel_refused_before_two_minutes(client):
