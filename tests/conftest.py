@@ -22,6 +22,8 @@ from sms4sats_site import local_state  # noqa: E402
 
 local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
 
+from tests.browser import browser, page, shop  # noqa: E402, F401 - the browser tests' fixtures
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

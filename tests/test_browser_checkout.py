@@ -2,110 +2,16 @@
 over HTTP, a real Celery worker and Redis. Beat does not run in tests: a thread asks the worker to poll.
 
 Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_checkout.py
+The fixtures (browser, page, shop) are in tests/browser.py.
 """
-
-import os
-import threading
-import time
 
 import pytest
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
-from orders.models import Kind, Order, RefundReason, SmsStatus, Status  # noqa: E402
-from tests.factories import make_order  # noqa: E402
+from orders.models import Kind, Order, RefundReason, SmsStatus, Status
+from tests.browser import choose, the_order
+from tests.factories import make_order
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):  # .ci/run installs it: a missing browser there is a failure, not a skip
-            pytest.fail(f"{CHROMIUM} is not installed")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-@pytest.fixture
-def shop(settings, sandbox_url, celery_worker, live_server):
-    """Short sandbox delays, a fast status poll, and a thread that has the worker poll due orders."""
-    from orders.tasks import poll_due_orders
-    from sandbox import control
-
-    settings.SANDBOX = True
-    settings.SANDBOX_NUMBER_DELAY = 1
-    settings.SANDBOX_CODE_DELAY = 2
-    settings.SANDBOX_SMS_SENT_DELAY = 1
-    settings.SANDBOX_SMS_DELIVERED_DELAY = 1.5
-    settings.POLL_FAST_SECONDS = 0.3
-    settings.POLL_MAX_BACKOFF_SECONDS = 1
-    settings.STATUS_POLL_SECONDS = 0.5
-    control.set_control({})
-    stop = threading.Event()
-
-    def poller():
-        while not stop.is_set():
-            poll_due_orders.delay()
-            stop.wait(0.4)
-
-    thread = threading.Thread(target=poller, name="test-poller", daemon=True)
-    thread.start()
-    yield live_server.url
-    stop.set()
-    thread.join(5)
-    control.set_control({})
-
-
-def choose(page, country, service):
-    """Pick a country and a service the way a buyer does: the Service field and the price load by HTMX."""
-    if page.input_value("#id_country") != str(country):
-        with page.expect_response(lambda r: "/catalog/services" in r.url):
-            page.select_option("#id_country", str(country))
-        page.wait_for_selector(f'#id_service option[value="{service}"]', state="attached")
-    with page.expect_response(lambda r: "/catalog/price" in r.url):
-        page.select_option("#id_service", service)
-    page.wait_for_selector("#price-box .price-amount")
-
-
-def the_order(**filters):
-    return Order.objects.filter(**filters).latest("created_at")
-
-
-def wait_until(predicate, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def decode_qr(locator, path):
@@ -131,7 +37,7 @@ def test_receive_from_the_picker_to_the_code_without_a_reload(shop, page, tmp_pa
     # The QR on the page is the invoice: lightning: + the BOLT11 in upper case.
     assert decode_qr(page.locator(".qr"), tmp_path / "qr.png") == ["lightning:" + order.bolt11.upper()]
     assert page.get_attribute("a.btn-primary", "href") == "lightning:" + order.bolt11
-    assert page.get_attribute("[data-copy]", "data-copy") == order.bolt11
+    assert page.get_attribute("#order-status [data-copy]", "data-copy") == order.bolt11
     countdown = page.inner_text("[data-countdown]")
     assert ":" in countdown
 

@@ -1,0 +1,124 @@
+"""The buyer's pages around the picker and the order: search terms, the no-JavaScript path, "Try again",
+the tab title, the node info and the status poll's htmx answers."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from orders import picker
+from orders.catalog import CountryEntry
+from orders.models import Kind, RefundReason, SmsStatus, Status
+from tests.test_catalog import FakeUpstream
+from tests.test_views_order import make, page, status
+
+pytestmark = pytest.mark.django_db
+
+NODE = "035b04e00521a8d50894e813c72576d2a03a09cd940be074b7f2e35e0a01d7d12d"
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    return FakeUpstream().install(monkeypatch)
+
+
+def test_every_country_name_and_short_form_is_a_search_term():
+    england, usa, ukraine = picker.country_choices(
+        [CountryEntry(16, "England"), CountryEntry(187, "USA"), CountryEntry(1, "Ukraine")]
+    )
+    assert england.search_names.split("|")[:2] == ["England", "United Kingdom"]  # the label first, then aliases
+    assert "Britain" in england.search_names.split("|")
+    assert england.search_codes == "GB|UK"
+    assert {"United States", "United States of America", "America"} <= set(usa.search_names.split("|"))
+    assert usa.search_codes == "US|USA"
+    assert "UK" not in ukraine.search_codes.split("|")
+    unknown = picker.country_choices([CountryEntry(4242, "Atlantis")])[0]
+    assert (unknown.search_names, unknown.search_codes) == ("Atlantis", "")
+
+
+def test_the_options_carry_their_search_terms(client, upstream):
+    html = client.get("/").content.decode()
+    assert re.search(r'<option data-names="England\|United Kingdom\|[^"]*" data-codes="GB\|UK" value="16">', html)
+    assert 'data-names="Telegram" data-codes="tg" value="tg"' in html
+    assert 'id="country-filter-status" role="status"' in html
+
+
+def test_show_services_without_javascript_keeps_the_csrf_token_out_of_the_url(upstream):
+    client = Client(enforce_csrf_checks=True)
+    html = client.get("/").content.decode()
+    button = re.search(r"<noscript><button[^>]*>", html).group(0)
+    assert f'formaction="{reverse("orders:show_services")}"' in button and "formmethod" not in button
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = client.post(reverse("orders:show_services"), {"csrfmiddlewaretoken": token, "country": "43"})
+    assert response.status_code == 302 and response["Location"] == "/?country=43"
+    assert 'value="43" selected>Germany' in client.get(response["Location"]).content.decode()
+    assert client.post(reverse("orders:show_services"), {"csrfmiddlewaretoken": token, "country": "x"})[
+        "Location"
+    ] == reverse("orders:home")
+    assert Client(enforce_csrf_checks=True).post(reverse("orders:show_services"), {"country": "43"}).status_code == 403
+
+
+def test_try_again_keeps_the_country_and_the_service(client, upstream):
+    order = make(Status.REFUNDED, refund_reason=RefundReason.TIMEOUT)
+    again = re.search(r'<a class="btn" href="([^"]+)">Try again</a>', page(client, order)).group(1)
+    assert again == "/?country=43&amp;service=tg"
+    html = client.get("/?country=43&service=tg").content.decode()
+    assert 'value="43" selected>Germany' in html
+    assert 'value="tg" selected>Telegram' in html
+
+    rental = make(Status.FAILED, kind=Kind.RENTAL, country_code=16, country_name="England", rental_weeks=2)
+    assert 'href="/rent/?country=16">Try again' in page(client, rental)
+    assert re.search(r'value="16" required checked', client.get("/rent/?country=16").content.decode())
+    sms = make(Status.REFUNDED, kind=Kind.SEND, refund_reason=RefundReason.SMS_FAILED)
+    assert 'href="/send/">Try again' in page(client, sms)
+
+
+@pytest.mark.parametrize(
+    ("state", "kind", "fields", "title"),
+    [
+        (Status.CREATING, Kind.RECEIVE, {}, "Number order · Preparing the invoice"),
+        (Status.UNPAID, Kind.RECEIVE, {}, "Number order · Waiting for payment"),
+        (Status.HELD, Kind.RECEIVE, {}, "Number order · Paid, getting a number"),
+        (Status.WAITING_CODE, Kind.RECEIVE, {"number": "4915112345678"}, "Number order · Waiting for the code"),
+        (Status.COMPLETED, Kind.RECEIVE, {"number": "4915112345678", "code": "123456"}, "Number order · Code received"),
+        (Status.EXPIRED, Kind.RECEIVE, {}, "Number order · Invoice expired"),
+        (Status.FAILED, Kind.RENTAL, {"rental_weeks": 2}, "Rental · Not created"),
+        (Status.HELD, Kind.SEND, {}, "SMS · Sending"),
+        (Status.COMPLETED, Kind.SEND, {"sms_status": SmsStatus.DELIVERED}, "SMS · Delivered"),
+        (Status.REFUNDED, Kind.SEND, {"refund_reason": RefundReason.SMS_FAILED}, "SMS · Refunded"),
+    ],
+)
+def test_the_tab_title_follows_the_state(client, state, kind, fields, title):
+    order = make(state, kind=kind, **fields)
+    assert f"<title>{title} · SMS for sats</title>" in page(client, order)
+    # The status part carries the title for htmx (which puts it on the tab), the page's own part does not.
+    assert status(client, order, **{"HX-Request": "true"}).content.decode().startswith(f"<title>{title} · ")
+    assert "<title>" not in status(client, order).content.decode()
+
+
+def test_the_status_part_polls_with_its_version_in_hx_headers(client):
+    order = make(Status.UNPAID)
+    html = status(client, order, **{"HX-Request": "true"}).content.decode()
+    version = re.search(r'data-version="([^"]+)"', html).group(1)
+    assert f'hx-headers=\'{{"X-Order-Version": "{version}"}}\'' in html
+    assert status(client, order, **{"HX-Request": "true", "X-Order-Version": version}).status_code == 204
+
+
+def test_status_headings_take_focus_and_countdowns_are_outside_live_regions(client):
+    order = make(Status.UNPAID)
+    html = page(client, order)
+    assert '<h2 tabindex="-1" class="status-title">Pay with Lightning</h2>' in html
+    assert 'aria-live="polite"' not in html.split('<section id="order-status"')[1].split("</section>")[0]
+    assert 'data-announce-at="60"' in html
+    assert '<p id="announcer" class="visually-hidden" role="status" aria-live="polite"></p>' in html
+
+
+def test_copy_link_and_node_info(client):
+    order = make(Status.UNPAID)
+    html = page(client, order)
+    assert f'data-copy="http://testserver{order.get_absolute_url()}">Copy link to this order' in html
+    assert "Trouble paying?" in html and f'data-copy="{NODE}"' in html and "direct channel" in html
+    how = client.get(reverse("orders:how")).content.decode()
+    assert "Trouble paying?" in how and f'data-copy="{NODE}"' in how
+    assert "Trouble paying?" not in page(client, make(Status.HELD))  # only while there is an invoice to pay
