@@ -10,8 +10,9 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -440,3 +441,24 @@ def how_it_works(request):
             "session_days": settings.SESSION_COOKIE_AGE // 86400,
         },
     )
+
+
+# Error pages (sms4sats_site/urls.py and CSRF_FAILURE_VIEW): the site's layout, no debug wording -----------
+
+
+def page_not_found(request, exception):
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception):
+    return render(request, "403.html", status=403)
+
+
+def csrf_failure(request, reason=""):
+    """Django's own page needs inline CSS (blocked by the CSP) and speaks to developers."""
+    return render(request, "403_csrf.html", status=403)
+
+
+def server_error(request):
+    """Without context processors: whatever failed (the database, Redis) may still be failing."""
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -133,6 +133,7 @@ ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhos
 if not ALLOWED_HOSTS:
     config_error("ALLOWED_HOSTS", "must name at least one host")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+CSRF_FAILURE_VIEW = "orders.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
 
 INSTALLED_APPS = [
     "orders.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (orders/admin_site.py)

@@ -12,5 +12,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler403 = "orders.views.permission_denied"
+handler404 = "orders.views.page_not_found"
+handler500 = "orders.views.server_error"
+
 if settings.SANDBOX:
     urlpatterns.insert(0, path("sandbox/", include("sandbox.urls")))
