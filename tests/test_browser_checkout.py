@@ -153,7 +153,7 @@ def test_my_orders_after_a_reload(shop, page, browser):
 
 def test_a_final_order_already_shown_stops_polling_and_stays_on_the_page(live_server, transactional_db, page, settings):
     """The engine lets go of an expired order after the grace window; nothing the page shows changed, so the
-    poll gets an empty 286: polling stops and shop.js keeps the part (htmx alone would swap in nothing)."""
+    poll gets an empty 286 with HX-Reswap: none: htmx stops polling and swaps nothing, so the part stays."""
     from datetime import timedelta
 
     from django.utils import timezone
