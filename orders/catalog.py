@@ -12,6 +12,10 @@ Errors leave this module as two exceptions, both with a buyer-facing ``reason``:
 Prices per service: ``services(cc)`` returns the list at once with the prices already known (filled by
 ``refresh_all`` for Auto-Select and for the countries buyers looked at recently, with bounded
 concurrency); a missing price is read for the one service the buyer selects (``receive_price``).
+
+Keeping it warm: beat runs ``refresh_all`` when it starts (sms4sats_site/celery.py) and every 5 minutes, so
+prices are there from the first minute after a restart; a country whose price table is not cached (nobody
+looked at it lately) is warmed by a worker at the first look (``needs_warming`` / ``warm_country``).
 """
 
 import asyncio
@@ -48,6 +52,7 @@ K_RENTALS = "catalog:rentals"
 K_SEND_PRICE = "catalog:send-price"
 K_DOWN = "catalog:down"
 K_HOT = "catalog:hot"
+WARMING_SECONDS = 60  # one warm-up of a country at a time, and at most one a minute
 
 UNAVAILABLE = "sms4sats cannot be reached right now, so prices are unknown. Please try again in a minute."
 
@@ -58,6 +63,10 @@ def _k_services(cc):
 
 def _k_prices(cc):
     return f"catalog:prices:{cc}"
+
+
+def _k_warming(cc):
+    return f"catalog:warming:{cc}"
 
 
 def _k_price(cc, code):
@@ -337,6 +346,31 @@ async def _refresh_prices(countries_to_warm):
             table = await _price_table(client, cc, offers)
             done[cc] = (offers, table)
         return done
+
+
+def needs_warming(cc):
+    """True once when ``cc``'s price table is not cached: the caller then has ``warm_country`` run (a task).
+    Later calls within WARMING_SECONDS answer False, so one buyer's look warms a country once."""
+    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN):
+        return False
+    try:
+        return cache.add(_k_warming(cc), 1, WARMING_SECONDS)
+    except Exception:  # noqa: BLE001 - Redis away: no warm-up; the selected service's price is still read
+        return False
+
+
+def warm_country(cc):
+    """Read the services and every price of one country now and cache them (a worker task). Returns how
+    many prices are known."""
+    try:
+        tables = asyncio.run(_refresh_prices([cc]))
+    except Exception:  # noqa: BLE001 - never crash the worker; the next refresh or look tries again
+        log.exception("catalog: warming country %s", cc)
+        return 0
+    for warmed, (offers, table) in tables.items():
+        _cache_set(_k_services(warmed), offers, _ttl())
+        _cache_set(_k_prices(warmed), table, _ttl())
+    return sum(len(table) for _, table in tables.values())
 
 
 def refresh_all():

@@ -44,6 +44,13 @@ def refresh_catalog():
 
 
 @shared_task(ignore_result=True)
+def warm_catalog_country(cc):
+    from . import catalog
+
+    catalog.warm_country(cc)
+
+
+@shared_task(ignore_result=True)
 def purge_personal_data():
     from django.conf import settings
 

@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
-from . import catalog, lifecycle, picker, ratelimits, status_cache, upstream_health
+from . import catalog, lifecycle, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
@@ -139,6 +139,8 @@ def _services_context(cc, selected_service=""):
     }
     try:
         ctx["services"] = catalog.services(cc)
+        if catalog.needs_warming(cc):  # nobody looked at this country lately: its prices are read now
+            transaction.on_commit(lambda: tasks.warm_catalog_country.delay(cc), robust=True)
     except catalog.CatalogUnavailable as exc:
         ctx["services_unavailable"] = exc.reason
     except catalog.NotOffered:

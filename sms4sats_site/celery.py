@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import beat_init
 
 from sms4sats_site import local_state
 
@@ -14,3 +15,10 @@ if Path(sys.argv[0]).name == "celery" or Path(sys.argv[0]).parent.name == "celer
 app = Celery("sms4sats_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@beat_init.connect
+def refresh_catalog_at_start(sender=None, **kwargs):
+    """Prices in the service list from the first minute after a (re)start, not after the first 5-minute
+    refresh of the schedule."""
+    app.send_task("orders.tasks.refresh_catalog")

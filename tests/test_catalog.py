@@ -2,7 +2,10 @@
 
 ``upstream`` (conftest.py) is the scripted sms4sats of tests/fake_upstream.py."""
 
+import time
+
 import pytest
+from django.core.cache import cache
 
 from orders import catalog
 from orders.sms4sats import Country
@@ -110,3 +113,46 @@ def test_against_the_sandbox_over_http(sandbox_url, settings):
     assert catalog.rental_countries()
     germany = catalog.services(43)
     assert catalog.receive_price(43, germany[0].code) > 0
+
+
+def test_a_country_nobody_looked_at_is_warmed_once(upstream):
+    assert [o.price for o in catalog.services(43)] == [None, None]
+    assert catalog.needs_warming(43)
+    assert not catalog.needs_warming(43)  # one warm-up at a time
+    assert catalog.warm_country(43) == 2
+    assert [o.price for o in catalog.services(43)] == [2100, 2200]
+    cache.delete(catalog._k_warming(43))
+    assert not catalog.needs_warming(43)  # its table is cached now
+
+
+def test_no_warming_while_sms4sats_is_down(upstream):
+    upstream.down = True
+    catalog.countries()
+    assert not catalog.needs_warming(43)
+    assert catalog.warm_country(43) == 0
+
+
+def wait_for_prices(cc, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            offers = catalog.services(cc)
+        except catalog.CatalogError:
+            offers = []
+        if offers and all(o.price for o in offers):
+            return offers
+        time.sleep(0.2)
+    raise AssertionError(f"country {cc}: not every service has a price")
+
+
+def test_beat_start_warms_the_catalog(sandbox_url, celery_worker):
+    from celery.signals import beat_init
+
+    assert cache.get(catalog._k_prices(catalog.AUTO_SELECT)) is None
+    beat_init.send(sender=None)  # what `celery beat` sends when it starts
+    assert wait_for_prices(catalog.AUTO_SELECT)
+
+
+def test_the_first_look_at_a_country_warms_its_prices(sandbox_url, celery_worker, client):
+    assert client.get("/catalog/services", {"country": 52}).status_code == 200  # Thailand: nobody looked at it
+    assert len(wait_for_prices(52)) > 10
