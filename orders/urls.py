@@ -16,5 +16,7 @@ urlpatterns = [
     path("how-it-works/", views.how_it_works, name="how"),
     path("o/<uuid:public_id>/", views.order_detail, name="detail"),
     path("o/<uuid:public_id>/cancel", views.order_cancel, name="cancel"),
+    path("o/<uuid:public_id>/receipt", views.order_receipt, name="receipt"),
+    path("o/<uuid:public_id>/receipt.txt", views.order_receipt_file, name="receipt_file"),
     path("hooks/send/<uuid:public_id>/<str:secret>", webhooks.send_status, name="send_webhook"),
 ]

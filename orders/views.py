@@ -10,9 +10,10 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
+from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -407,6 +408,48 @@ def order_status(request, public_id):
     add_never_cache_headers(response)
     if not context["live"]:
         response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+def _completed_order(public_id):
+    order = _get_order(public_id)
+    if order.status != Status.COMPLETED:
+        raise Http404("Only a completed order has a receipt.")
+    return order
+
+
+def _receipt_context(request, order):
+    if order.kind == Kind.SEND:
+        item = f"One SMS to {order.phone}"
+    elif order.kind == Kind.RENTAL:
+        item = f"Number rental, {order.country_name}, {order.rental_weeks} week{pluralize(order.rental_weeks)}"
+    else:
+        item = f"One-time number for an SMS code: {order.service_name or order.service_code}, {order.country_name}"
+    return {
+        "order": order,
+        "item": item,
+        "amount": order.invoice_sats or order.quoted_sats,
+        "order_url": request.build_absolute_uri(order.get_absolute_url()),
+    }
+
+
+@require_GET
+def order_receipt(request, public_id):
+    """A completed order's receipt: a printable page."""
+    order = _completed_order(public_id)
+    response = render(request, "orders/receipt.html", _receipt_context(request, order))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def order_receipt_file(request, public_id):
+    """The same receipt as a plain-text file to keep."""
+    order = _completed_order(public_id)
+    text = loader.render_to_string("orders/receipt.txt", _receipt_context(request, order))
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -48,6 +48,14 @@
     setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
   });
 
+  /* --- Print buttons: <button data-print hidden> ------------------------------------------- */
+  function showPrint(root) {
+    $all("[data-print]", root).forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print]")) window.print();
+  });
+
   /* --- Announcements: one polite live region per page, for the moments that matter ----------- */
   function announce(text) {
     var box = document.getElementById("announcer");
@@ -325,6 +333,7 @@
 
   function init() {
     focusFormError();
+    showPrint(document);
     showFilters(document);
     showWebln(document);
     $all("textarea[data-counter]").forEach(updateCounter);

@@ -74,6 +74,7 @@ def buyer_pages(sandbox_url, live_server, settings):
     }
     for name, (state, kind, fields) in ORDER_STATES.items():
         pages["order-" + name] = base + make(state, kind=kind, **fields).get_absolute_url()
+    pages["receipt"] = pages["order-completed"] + "receipt"
     return pages
 
 

@@ -122,3 +122,56 @@ def test_copy_link_and_node_info(client):
     how = client.get(reverse("orders:how")).content.decode()
     assert "Trouble paying?" in how and f'data-copy="{NODE}"' in how
     assert "Trouble paying?" not in page(client, make(Status.HELD))  # only while there is an invoice to pay
+
+
+def test_a_completed_order_has_a_receipt_to_print_and_to_download(client):
+    order = make(Status.COMPLETED, number="4915112345678", code="482913", payment_hash="ab" * 32)
+    order_page = page(client, order)
+    assert f'href="/o/{order.public_id}/receipt">Receipt</a>' in order_page
+    html = client.get(reverse("orders:receipt", args=[order.public_id])).content.decode()
+    assert "One-time number for an SMS code: Telegram, Germany" in html
+    assert "1,500 sats" in html and "ab" * 32 in html and "+4915112345678" in html
+    assert f"http://testserver/o/{order.public_id}/" in html
+    assert "data-print hidden>Print</button>" in html
+    assert "482913" not in html  # the code stays on the order page
+
+    download = client.get(reverse("orders:receipt_file", args=[order.public_id]))
+    assert download["Content-Type"] == "text/plain; charset=utf-8"
+    assert download["Content-Disposition"] == f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
+    text = download.content.decode()
+    assert "Amount paid:   1500 sats (Lightning)" in text
+    assert f"Payment hash:  {'ab' * 32}" in text
+    assert f"Order:         http://testserver/o/{order.public_id}/" in text
+    assert f"Paid:          {order.paid_at:%Y-%m-%d %H:%M:%S} UTC" in text
+
+    sms = make(Status.COMPLETED, kind=Kind.SEND, sms_status=SmsStatus.DELIVERED)
+    assert "One SMS to +447911123456" in client.get(reverse("orders:receipt", args=[sms.public_id])).content.decode()
+
+
+@pytest.mark.parametrize("state", [Status.UNPAID, Status.HELD, Status.REFUNDED, Status.EXPIRED])
+def test_only_a_completed_order_has_a_receipt(client, state):
+    order = make(state)
+    assert client.get(reverse("orders:receipt", args=[order.public_id])).status_code == 404
+    assert client.get(reverse("orders:receipt_file", args=[order.public_id])).status_code == 404
+    assert "Receipt" not in page(client, order)
+
+
+def test_error_pages_say_what_happened_without_debug_wording(client, settings, rf):
+    from orders.views import server_error
+
+    settings.DEBUG = False
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404
+    html = missing.content.decode()
+    assert "This page does not exist" in html and 'aria-label="Main"' in html and "shop.css" in html
+    assert "<style" not in html and " style=" not in html
+    crash = server_error(rf.get("/"))  # rendered without a request context: nothing may need one
+    assert crash.status_code == 500
+    assert (
+        "Something went wrong on our side" in crash.content.decode() and 'aria-label="Main"' in crash.content.decode()
+    )
+    strict = Client(enforce_csrf_checks=True)
+    forbidden = strict.post(reverse("orders:send"), {"phone": "+447911123456", "message": "hi"})
+    assert forbidden.status_code == 403
+    text = forbidden.content.decode()
+    assert "This form has expired" in text and "DEBUG" not in text and "CSRF" not in text and "<style" not in text
