@@ -300,7 +300,9 @@
      top), or announce the heading when the buyer is elsewhere on the page. */
   function setOffline(on) {
     var region = $(".status-region");
-    if (region) region.classList.toggle("offline", on);
+    if (!region || region.classList.contains("offline") === on) return;
+    region.classList.toggle("offline", on);
+    announce(on ? "Connection lost. Retrying\u2026" : "Connected again.");
   }
   document.addEventListener("htmx:sendError", function () { setOffline(true); });
   document.addEventListener("htmx:responseError", function () { setOffline(true); });

@@ -170,6 +170,15 @@ def test_error_pages_say_what_happened_without_debug_wording(client, settings, r
     assert (
         "Something went wrong on our side" in crash.content.decode() and 'aria-label="Main"' in crash.content.decode()
     )
+    from django.contrib.sessions.backends.cache import SessionStore
+
+    from orders.views import _too_many
+
+    request = rf.post("/")
+    request.session = SessionStore()
+    slow = _too_many(request)
+    assert slow.status_code == 429 and slow["Retry-After"] == "60"
+    assert "Slow down a little" in slow.content.decode() and 'aria-label="Main"' in slow.content.decode()
     strict = Client(enforce_csrf_checks=True)
     forbidden = strict.post(reverse("orders:send"), {"phone": "+447911123456", "message": "hi"})
     assert forbidden.status_code == 403
