@@ -46,3 +46,52 @@ def country_choices(countries):
         every = list(dict.fromkeys([country.name, *names]))
         choices.append(CountryChoice(country.cc, country.name, SEPARATOR.join(every), SEPARATOR.join(codes)))
     return choices
+
+
+# After a failed number: the country where this service's codes arrived most often lately ----------------
+
+SUGGEST_DAYS = 7
+SUGGEST_MIN_ORDERS = 10  # finished orders in a country before its rate means anything
+SUGGEST_MIN_RATE = 0.5
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    cc: int
+    name: str
+    codes: int  # orders that got their code
+    orders: int  # finished orders (a code, or refunded)
+
+
+def best_country_for(service_code, instead_of, now=None):
+    """The country whose numbers got this service's code most often in the shop's own recent orders, when
+    that is known from enough orders and beats ``instead_of``'s rate; else None."""
+    from django.db.models import Count, Max, Q
+    from django.utils import timezone
+
+    from .models import Kind, Order, Status
+    from .sms4sats import AUTO_SELECT
+
+    since = (now or timezone.now()) - timezone.timedelta(days=SUGGEST_DAYS)
+    rows = (
+        Order.objects.filter(
+            kind=Kind.RECEIVE,
+            service_code=service_code,
+            status__in=[Status.COMPLETED, Status.REFUNDED],
+            created_at__gte=since,
+        )
+        .exclude(country_code=AUTO_SELECT)
+        .values("country_code")
+        .annotate(orders=Count("id"), codes=Count("id", filter=Q(status=Status.COMPLETED)), name=Max("country_name"))
+    )
+    rates = {row["country_code"]: row for row in rows}
+    own = rates.pop(instead_of, None)
+    own_rate = own["codes"] / own["orders"] if own else 0.0
+    known = [row for row in rates.values() if row["orders"] >= SUGGEST_MIN_ORDERS]
+    if not known:
+        return None
+    best = max(known, key=lambda row: (row["codes"] / row["orders"], row["orders"]))
+    rate = best["codes"] / best["orders"]
+    if rate < SUGGEST_MIN_RATE or rate <= own_rate:
+        return None
+    return Suggestion(best["country_code"], best["name"], best["codes"], best["orders"])

@@ -124,9 +124,21 @@ def home(request):
         "unavailable": form.unavailable or ("" if country_list.available else country_list.reason),
     }
     context.update(_services_context(selected_cc, selected_service))
+    if request.method == "GET" and selected_service and selected_cc != catalog.AUTO_SELECT:  # "Try again"
+        context["suggestion"] = _suggestion(selected_cc, selected_service)
     if not context["unavailable"] and context["services_unavailable"]:
         context["unavailable"] = context["services_unavailable"]
     return render(request, "orders/home.html", context)
+
+
+def _suggestion(cc, service_code):
+    """Where ``service_code``'s codes arrived most often lately, when that beats ``cc`` (shown after a
+    failed number, on the picker that "Try again" opens)."""
+    best = picker.best_country_for(service_code, instead_of=cc)
+    if best is None:
+        return None
+    url = f"{reverse('orders:home')}?{urlencode({'country': best.cc, 'service': service_code})}"
+    return {"country": best, "url": url, "days": picker.SUGGEST_DAYS}
 
 
 def _services_context(cc, selected_service=""):

@@ -184,3 +184,40 @@ def test_error_pages_say_what_happened_without_debug_wording(client, settings, r
     assert forbidden.status_code == 403
     text = forbidden.content.decode()
     assert "This form has expired" in text and "DEBUG" not in text and "CSRF" not in text and "<style" not in text
+
+
+def finished(cc, name, codes, refunds, service="tg"):
+    for _ in range(codes):
+        make(Status.COMPLETED, country_code=cc, country_name=name, service_code=service, code="1")
+    for _ in range(refunds):
+        make(Status.REFUNDED, country_code=cc, country_name=name, service_code=service)
+
+
+def suggestion(client, cc, service="tg"):
+    html = client.get("/", {"country": cc, "service": service}).content.decode()
+    found = re.search(r'<p class="suggestion">.*?</p>', html)
+    return found.group(0) if found else ""
+
+
+def test_try_again_suggests_the_country_with_the_best_recent_success(client, upstream):
+    finished(16, "England", codes=9, refunds=1)
+    finished(187, "USA", codes=6, refunds=6)
+    finished(43, "Germany", codes=1, refunds=4)
+    finished(0, "Russia", codes=3, refunds=0)  # too few orders to mean anything
+    finished(16, "England", codes=0, refunds=10, service="wa")  # another service
+    html = suggestion(client, 43)  # where "Try again" leads after a Telegram number in Germany failed
+    assert "codes for Telegram arrived most often with numbers from <strong>England</strong>" in html
+    assert "9 of 10 orders here in the last 7 days" in html
+    assert 'href="/?country=16&amp;service=tg">Choose England</a>' in html
+    assert suggestion(client, 16) == ""  # already the best
+    assert "suggestion" not in client.get("/", {"country": 43}).content.decode()  # not on a plain visit
+
+
+def test_no_suggestion_without_enough_data_or_a_better_country(client, upstream):
+    assert suggestion(client, 43) == ""  # no data
+    finished(16, "England", codes=4, refunds=6)
+    assert suggestion(client, 43) == ""  # 40 %: not good enough
+    finished(187, "USA", codes=8, refunds=2)
+    assert "USA" in suggestion(client, 43)
+    finished(43, "Germany", codes=10, refunds=0)
+    assert suggestion(client, 43) == ""  # the buyer's own country does better
