@@ -53,14 +53,16 @@ def test_focus_title_and_announcements_follow_the_order(shop, page, settings):
 
 
 def test_the_invoice_countdown_announces_the_last_minute_once(shop, page, settings):
-    settings.SANDBOX_INVOICE_EXPIRY = 62
+    settings.SANDBOX_INVOICE_EXPIRY = 70
     page.goto(shop + "/")
     choose(page, 43, "tg")
     page.get_by_role("button", name="Order number").click()
     page.wait_for_selector(".qr-svg")
-    assert page.inner_text("#announcer") == ""
+    minutes, seconds = page.inner_text("[data-countdown]").split(":")
+    if int(minutes) * 60 + int(seconds) > 61:  # (on a busy machine the page may open in the last minute)
+        assert page.inner_text("#announcer") == ""
     wait_js(
-        page, "document.getElementById('announcer').textContent === 'One minute left to pay this invoice.'", timeout=10
+        page, "document.getElementById('announcer').textContent === 'One minute left to pay this invoice.'", timeout=20
     )
     assert page.locator("[data-countdown][data-announced]").count() == 1
 
