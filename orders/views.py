@@ -425,7 +425,7 @@ def order_status(request, public_id):
 
 def _completed_order(public_id):
     order = _get_order(public_id)
-    if order.status != Status.COMPLETED:
+    if order.status not in (Status.COMPLETED, Status.ACTIVE, Status.ENDED):  # charged: a code, sent, a rental
         raise Http404("Only a completed order has a receipt.")
     return order
 

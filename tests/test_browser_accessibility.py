@@ -10,9 +10,11 @@ Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_accessibil
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from orders.models import Kind, RefundReason, SmsStatus, Status
 from tests.test_views_order import make
@@ -20,6 +22,7 @@ from tests.test_views_order import make
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+SOON, PAST = timezone.now() + timedelta(days=14), timezone.now() - timedelta(minutes=20)
 WIDTHS = {"wide": 1280, "phone": 390}
 SCHEMES = ["light", "dark"]
 
@@ -34,7 +37,14 @@ ORDER_STATES = {
     "failed": (Status.FAILED, Kind.RECEIVE, {}),
     "sms-sending": (Status.HELD, Kind.SEND, {"sms_status": SmsStatus.CREATED}),
     "sms-delivered": (Status.COMPLETED, Kind.SEND, {"sms_status": SmsStatus.DELIVERED}),
-    "rental-waiting": (Status.WAITING_CODE, Kind.RENTAL, {"number": "447911123456", "rental_weeks": 2}),
+    "rental-paid": (Status.HELD, Kind.RENTAL, {"rental_weeks": 2}),
+    "rental-active": (
+        Status.ACTIVE,
+        Kind.RENTAL,
+        {"number": "447911123456", "rental_weeks": 2, "rental_ends_at": SOON},
+    ),
+    "rental-ended": (Status.ENDED, Kind.RENTAL, {"number": "447911123456", "rental_weeks": 2, "rental_ends_at": PAST}),
+    "awaiting-confirmation": (Status.UNPAID, Kind.RECEIVE, {"invoice_expires_at": PAST}),
 }
 
 

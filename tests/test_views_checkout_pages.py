@@ -2,10 +2,12 @@
 the tab title, the node info and the status poll's htmx answers."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from orders import picker
 from orders.catalog import CountryEntry
@@ -15,6 +17,7 @@ from tests.test_views_order import make, page, status
 
 pytestmark = pytest.mark.django_db
 
+PAST = timezone.now() - timedelta(minutes=20)
 NODE = "035b04e00521a8d50894e813c72576d2a03a09cd940be074b7f2e35e0a01d7d12d"
 
 
@@ -87,6 +90,9 @@ def test_try_again_keeps_the_country_and_the_service(client, upstream):
         (Status.HELD, Kind.SEND, {}, "SMS · Sending"),
         (Status.COMPLETED, Kind.SEND, {"sms_status": SmsStatus.DELIVERED}, "SMS · Delivered"),
         (Status.REFUNDED, Kind.SEND, {"refund_reason": RefundReason.SMS_FAILED}, "SMS · Refunded"),
+        (Status.ACTIVE, Kind.RENTAL, {"number": "447911123456", "rental_weeks": 2}, "Rental · Number active"),
+        (Status.ENDED, Kind.RENTAL, {"number": "447911123456", "rental_weeks": 2}, "Rental · Ended"),
+        (Status.UNPAID, Kind.RECEIVE, {"invoice_expires_at": PAST}, "Number order · Waiting for sms4sats to confirm"),
     ],
 )
 def test_the_tab_title_follows_the_state(client, state, kind, fields, title):
@@ -144,6 +150,10 @@ def test_a_completed_order_has_a_receipt_to_print_and_to_download(client):
     assert f"Order:         http://testserver/o/{order.public_id}/" in text
     assert f"Paid:          {order.paid_at:%Y-%m-%d %H:%M:%S} UTC" in text
 
+    rental = make(Status.ACTIVE, kind=Kind.RENTAL, number="447911123456", rental_weeks=2, country_name="England")
+    assert f'href="/o/{rental.public_id}/receipt">Receipt</a>' in page(client, rental)
+    html = client.get(reverse("orders:receipt", args=[rental.public_id])).content.decode()
+    assert "Number rental, England, 2 weeks" in html
     sms = make(Status.COMPLETED, kind=Kind.SEND, sms_status=SmsStatus.DELIVERED)
     assert "One SMS to +447911123456" in client.get(reverse("orders:receipt", args=[sms.public_id])).content.decode()
 
