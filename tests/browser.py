@@ -101,3 +101,11 @@ def wait_until(predicate, seconds=30):
             return True
         time.sleep(0.2)
     return False
+
+
+def shoot(page, name):
+    """With SHOTS_DIR set, save a screenshot of the page (to look at the states the tests reach)."""
+    shots = os.environ.get("SHOTS_DIR")
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=True)

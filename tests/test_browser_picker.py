@@ -6,6 +6,8 @@ Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_picker.py
 
 import pytest
 
+from tests.browser import shoot
+
 pytestmark = pytest.mark.browser
 
 
@@ -67,6 +69,7 @@ def test_several_equally_good_matches_are_listed_and_none_is_picked(picker):
     }
     assert "4 countries match “united”: choose one from the list." == status
     assert "Choose a country from the list." in picker.inner_text("#service-field")
+    shoot(picker, "picker-united")
     # The buyer then picks one: the order form has it.
     with picker.expect_response(lambda r: "/catalog/services" in r.url):
         picker.select_option("#id_country", "187")
@@ -96,6 +99,7 @@ def test_nothing_matches_nothing_changes(picker):
     assert len(shown_countries(picker)) > 100  # the whole list, not a guess
     assert picker.inner_html("#service-field") == services
     assert requests == []
+    shoot(picker, "picker-zzz")
     # Clearing the search keeps the selection too.
     picker.fill("#country-filter", "")
     assert picker.input_value("#id_country") == "43"
