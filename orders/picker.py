@@ -5,12 +5,23 @@ The ranking itself happens in the browser (static/shop.js, "Filter boxes"): an e
 then names that start with the text, then a word that does, then the text anywhere. The search never picks
 an option on its own unless exactly one option is the best match, and never changes the selection when
 nothing matches. Services are searched by their name and code the same way (no extra data needed).
+
+After a failed number, "Try again" opens the picker with the same country and service, and
+``best_country_for`` suggests the country where that service's codes arrived most often in the shop's own
+recent orders.
 """
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
+
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from .models import Kind, Order, Status
+from .sms4sats import AUTO_SELECT
 
 DATA = Path(__file__).resolve().parent / "data"
 SEPARATOR = "|"  # between the names in a data attribute; no country name contains it
@@ -66,13 +77,7 @@ class Suggestion:
 def best_country_for(service_code, instead_of, now=None):
     """The country whose numbers got this service's code most often in the shop's own recent orders, when
     that is known from enough orders and beats ``instead_of``'s rate; else None."""
-    from django.db.models import Count, Max, Q
-    from django.utils import timezone
-
-    from .models import Kind, Order, Status
-    from .sms4sats import AUTO_SELECT
-
-    since = (now or timezone.now()) - timezone.timedelta(days=SUGGEST_DAYS)
+    since = (now or timezone.now()) - timedelta(days=SUGGEST_DAYS)
     rows = (
         Order.objects.filter(
             kind=Kind.RECEIVE,

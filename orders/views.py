@@ -190,7 +190,7 @@ def show_services(request):
     body) and lands on the picker with that country chosen."""
     cc = _parse_cc(request.POST.get("country"))
     url = reverse("orders:home")
-    return redirect(url if cc is None else f"{url}?country={cc}", permanent=False)
+    return redirect(url if cc is None else f"{url}?country={cc}")
 
 
 @require_GET
