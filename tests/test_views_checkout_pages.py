@@ -231,3 +231,11 @@ def test_no_suggestion_without_enough_data_or_a_better_country(client, upstream)
     assert "USA" in suggestion(client, 43)
     finished(43, "Germany", codes=10, refunds=0)
     assert suggestion(client, 43) == ""  # the buyer's own country does better
+
+
+def test_a_service_option_names_its_price_before_the_numbers_left(client, upstream):
+    from orders import catalog
+
+    catalog.refresh_all()  # what beat does at start and every 5 minutes
+    html = client.get("/").content.decode()
+    assert ">Telegram · 1,500 sats · 120 available</option>" in html  # a phone cuts the end of long options
