@@ -173,6 +173,8 @@ def services_fragment(request):
         context = {
             "services": [],
             "services_error": "Choose a country from the list.",
+            # No country yet (the search asks to choose among its matches): a hint, not an error.
+            "services_hint": not request.GET.get("country"),
             "services_unavailable": "",
             "selected_cc": None,
             "selected_service": "",

@@ -239,3 +239,11 @@ def test_a_service_option_names_its_price_before_the_numbers_left(client, upstre
     catalog.refresh_all()  # what beat does at start and every 5 minutes
     html = client.get("/").content.decode()
     assert ">Telegram · 1,500 sats · 120 available</option>" in html  # a phone cuts the end of long options
+
+
+def test_services_without_a_country_ask_for_one_without_an_error(client, upstream):
+    for params in ({}, {"country": ""}):  # the search's "choose one of the matches" sends no country
+        html = client.get(reverse("orders:services"), params).content.decode()
+        assert '<p class="hint" id="service-error">Choose a country from the list.</p>' in html
+        assert "field-error" not in html
+    assert "field-error" in client.get(reverse("orders:services"), {"country": "x"}).content.decode()
