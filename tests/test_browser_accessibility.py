@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Kind, RefundReason, SmsStatus, Status
-from tests.test_views_order import make
+from tests.factories import make_order_in_germany as make
 
 pytestmark = pytest.mark.browser
 

@@ -12,18 +12,13 @@ from django.utils import timezone
 from orders import picker
 from orders.catalog import CountryEntry
 from orders.models import Kind, RefundReason, SmsStatus, Status
-from tests.test_catalog import FakeUpstream
-from tests.test_views_order import make, page, status
+from tests.factories import make_order_in_germany as make
+from tests.test_views_order import page, status
 
 pytestmark = pytest.mark.django_db
 
 PAST = timezone.now() - timedelta(minutes=20)
 NODE = "035b04e00521a8d50894e813c72576d2a03a09cd940be074b7f2e35e0a01d7d12d"
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    return FakeUpstream().install(monkeypatch)
 
 
 def test_every_country_name_and_short_form_is_a_search_term():
