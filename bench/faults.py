@@ -539,7 +539,7 @@ def check(buyers, started_at, base_url):
     return results, failures, warnings
 
 
-def fault_stack():
+def fault_stack(scenario="infrastructure"):
     """The stack of a fault run: its own Redis (which can be killed), proxies in front of PostgreSQL and of the
     sandbox upstream (which can refuse connections), the shortened timings."""
     return Stack(
@@ -550,7 +550,13 @@ def fault_stack():
         proxy_upstream=True,
         settings_overrides=SETTINGS_OVERRIDES,
         # LOG_TASKS: every task's received/succeeded line in the workers' logs, to read what happened when.
-        extra_env={**SANDBOX_ENV, "SMS4SATS_TIMEOUT": "5", "LOG_TASKS": "on"},
+        extra_env={
+            **SANDBOX_ENV,
+            "SMS4SATS_TIMEOUT": "5",
+            "LOG_TASKS": "on",
+            # The flood's orders must stay live (unpaid, not expired) while new buyers come: a real invoice's life.
+            **({"SANDBOX_INVOICE_EXPIRY": "900"} if scenario == "flood" else {}),
+        },
     )
 
 
@@ -769,6 +775,16 @@ def flood_then_new_buyers(stack, args, new_buyers=10, threads=8):
     with ThreadPoolExecutor(threads) as pool:
         placed += pool.map(lambda i: flooder.place("unpaid", i), range(1, flood))
     log(f"{len(placed)} unpaid orders placed by one client in {time.monotonic() - started:.0f} s")
+    # "2,000 live unpaid orders": wait until sms4sats has created them all (the creation queue drained), then
+    # measure new buyers while the poller keeps asking about all of them.
+    from orders.models import Order, Status
+
+    drained = wait_for(lambda: not Order.objects.filter(status__in=[Status.NEW, Status.CREATING]).exists(), 600, 1)
+    live = Order.objects.filter(status=Status.UNPAID).count()
+    log(
+        f"created at sms4sats after {time.monotonic() - started:.0f} s ({'drained' if drained else 'NOT drained'}); "
+        f"{live} live unpaid orders"
+    )
     before = status_calls_per_second(stack, 10)
     latencies = [place_until_invoice(Browser(stack.base_url), i=i)[1] for i in range(new_buyers)]
     shown = [x for x in latencies if x is not None]
@@ -877,7 +893,7 @@ def main():
     t0 = time.monotonic()
     ok = False
     log("starting Redis, the PostgreSQL and upstream proxies, gunicorn, 2 workers, the creator and beat")
-    with fault_stack() as stack:
+    with fault_stack(args.scenario) as stack:
         log(f"logs in {stack.dir}")
         start_shop(stack)
         if args.scenario == "infrastructure":
