@@ -188,3 +188,25 @@ def test_a_final_order_already_shown_stops_polling_and_stays_on_the_page(live_se
     assert len(answers) == polls, "polling stopped"
     assert page.locator("#order-status").is_visible()
     assert "Invoice expired" in page.inner_text("#order-status")
+
+
+def test_rent_pay_number_and_two_sms_appear_without_a_reload(shop, page, settings):
+    settings.SANDBOX_CODE_DELAY = 1
+    settings.SANDBOX_RENTAL_SMS_INTERVAL = 3  # longer than a poll gap: every SMS is seen
+    settings.SANDBOX_RENTAL_SMS_COUNT = 2
+    page.goto(shop + "/rent/")
+    page.locator("input[name=country]").first.check()
+    page.get_by_role("button", name="Rent number").click()
+    page.wait_for_selector(".qr-svg")
+    page.evaluate("window.__sameDocument = 'yes'")
+    page.click("text=Pay with the sandbox wallet")
+    page.wait_for_selector("[data-number]")
+    first = page.wait_for_selector(".inbox-entry .inbox-code").inner_text()
+    page.locator(".inbox-entry").nth(1).wait_for(timeout=30000)
+    codes = page.locator(".inbox-entry .inbox-code").all_inner_texts()
+    assert len(codes) == 2 and codes[1] == first and codes[0] != first  # the newest on top, the first kept
+    assert "Your rented number" in page.inner_text("#order-status")
+    assert page.locator("text=Cancel and return my payment").count() == 0
+    assert page.evaluate("window.__sameDocument") == "yes"
+    order = the_order(kind=Kind.RENTAL)
+    assert order.status == Status.ACTIVE and order.sms_count == 2

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from orders import lifecycle, upstream_health
-from orders.models import Kind, RentalMessage, Status
+from orders.models import Kind, Order, RentalMessage, Status
 from orders.sms4sats import OrderStatus
 from tests.factories import make_order
 
@@ -98,3 +98,22 @@ def test_the_order_page_says_sms4sats_is_not_answering_and_what_it_means(client,
     assert "sms4sats is not answering right now" in html
     assert html.count("sms4sats is not answering right now") == 1  # the card says it, not also the banner
     assert "returns to your wallet automatically" in html
+
+
+def test_the_rent_page_says_what_is_not_refundable_and_warns_about_telegram(client, db):
+    html = client.get("/rent/").content.decode()
+    terms = html.split('id="rent-terms"', 1)[1].split("</div>", 1)[0]
+    assert "not refundable" in terms and "returns to your wallet automatically if none is available" in terms
+    assert "Telegram" in terms
+    assert "first code arrives" not in html
+
+
+def test_my_orders_shows_a_rentals_end_date_and_inbox_count(client, db):
+    from datetime import UTC, datetime
+
+    session = client.session
+    session.save()
+    order = rental(Status.ACTIVE, number="4915123456789", rental_ends_at=datetime(2026, 12, 24, tzinfo=UTC))
+    Order.objects.filter(pk=order.pk).update(session_key=session.session_key, sms_count=2)
+    html = client.get("/orders/").content.decode()
+    assert "until 24 Dec 2026 · 2 SMS" in html
