@@ -80,11 +80,10 @@ class OrderListQuerySet(QuerySet):
 
 
 def _country_names():
-    from pathlib import Path
+    from .catalog import bundled_country_rows
 
-    data = json.loads((Path(__file__).parent / "data" / "sms4sats-countries.json").read_text())
     names = {}
-    for entry in data:
+    for entry in bundled_country_rows():
         names.setdefault(int(entry["cc"]), entry["country"])
     return names
 

@@ -19,6 +19,7 @@ looked at it lately) is warmed by a worker at the first look (``needs_warming`` 
 """
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -205,10 +206,15 @@ def _country_entries(countries):
     return auto + sorted(by_cc.values(), key=lambda c: c.name.casefold())
 
 
+@functools.cache
+def bundled_country_rows():
+    """The bundled country list's rows ({"cc", "country"}, several names per code): its one reader."""
+    return tuple(json.loads(BUNDLED_COUNTRIES.read_text()))
+
+
 def bundled_countries():
     """Names only, from the bundled list (for when sms4sats cannot be asked)."""
-    rows = json.loads(BUNDLED_COUNTRIES.read_text())
-    return _country_entries(CountryEntry(cc=row["cc"], name=row["country"]) for row in rows)
+    return _country_entries(CountryEntry(cc=row["cc"], name=row["country"]) for row in bundled_country_rows())
 
 
 def countries():

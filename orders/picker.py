@@ -20,6 +20,7 @@ from pathlib import Path
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from .catalog import bundled_country_rows
 from .models import Kind, Order, Status
 from .sms4sats import AUTO_SELECT
 
@@ -39,7 +40,7 @@ class CountryChoice:
 def _terms():
     """{cc: (names, codes)} from the bundled country list and the alias file."""
     names, codes = {}, {}
-    for row in json.loads((DATA / "sms4sats-countries.json").read_text()):
+    for row in bundled_country_rows():
         names.setdefault(int(row["cc"]), []).append(row["country"])
     for cc, extra in json.loads((DATA / "country-aliases.json").read_text()).items():
         if cc.isdigit():

@@ -76,7 +76,7 @@ def utc_day(field):
 
 def shop_orders(since=None) -> QuerySet:
     """Buyers' orders (no fund orders), created at or after ``since`` if given."""
-    qs = Order.objects.exclude(kind=Kind.FUND)
+    qs = Order.objects.storefront()
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     return qs.order_by()

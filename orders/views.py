@@ -23,7 +23,7 @@ from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
 from . import catalog, lifecycle, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
-from .models import Kind, Order, RefundReason, SmsStatus, Status, format_duration
+from .models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _parse_cc(raw):
 
 
 def _get_order(public_id):
-    return get_object_or_404(Order.objects.exclude(kind=Kind.FUND), public_id=public_id)
+    return get_object_or_404(Order.objects.storefront(), public_id=public_id)
 
 
 # The picker (receive a code) -------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def tab_title(order, awaiting_confirmation=False):
         state = "Preparing the invoice"
     elif order.status == Status.UNPAID:
         state = "Waiting for payment"
-    elif order.status in (Status.HELD, Status.WAITING_CODE):
+    elif order.status in HOLDING_STATUSES:
         state = ("Waiting for the code" if order.number else "Paid, getting a number") if number_kind else "Sending"
     elif order.status == Status.COMPLETED:
         state = "Code received" if number_kind else ("Delivered" if order.sms_status == SmsStatus.DELIVERED else "Sent")
@@ -486,7 +486,7 @@ def my_orders(request):
     key = request.session.session_key
     orders = []
     if key:
-        orders = list(Order.objects.filter(session_key=key).exclude(kind=Kind.FUND).order_by("-created_at")[:100])
+        orders = list(Order.objects.for_session(key).order_by("-created_at")[:100])
     return render(request, "orders/my_orders.html", {"orders": orders})
 
 
