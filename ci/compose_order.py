@@ -42,7 +42,9 @@ def csrf_token(html):
 def options(html, select_id):
     select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', html, re.S)
     check(select, f"no <select id={select_id}> in the page")
-    return [value for value in re.findall(r'<option value="([^"]*)"', select.group(1)) if value]
+    tags = re.findall(r"<option\b[^>]*>", select.group(1))
+    values = [re.search(r'\bvalue="([^"]*)"', tag) for tag in tags if not re.search(r"\sdisabled\b", tag)]
+    return [value.group(1) for value in values if value and value.group(1)]
 
 
 def wait_for(fetch, found, seconds, what):

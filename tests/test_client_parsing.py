@@ -670,3 +670,10 @@ def test_async_errors_map_the_same():
         run_async(Upstream(raise_exc=httpx.ReadTimeout("slow")), "price")
     with pytest.raises(UpstreamUnavailable):
         run_async(Upstream(raise_exc=httpx.ConnectError("refused")), "order_status", ORDER_ID)
+
+
+def test_a_negative_price_is_malformed():
+    from orders.sms4sats import UpstreamMalformed, parse_price
+
+    with pytest.raises(UpstreamMalformed):
+        parse_price({"computed": {"price": -9.223372036854776e18, "country": 43}})

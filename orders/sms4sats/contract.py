@@ -293,7 +293,7 @@ def _storable_country(cc: int) -> bool:
 
 def _sats(value: Any, name: str) -> int:
     sats = _int(value, name)
-    if sats > SATS_MAX:
+    if not 0 <= sats <= SATS_MAX:  # a negative amount is no price either
         raise UpstreamMalformed(f"{name}: {sats} sats is not a price")
     return sats
 
