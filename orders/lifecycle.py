@@ -342,17 +342,7 @@ def apply_rental_status(order, status, snapshot, now):
     cancel: rentals are not refundable once the number is given; refunded only when sms4sats says so."""
     if order.status == Status.HELD:
         if status.error:
-            reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else RefundReason.UPSTREAM
-            transition(
-                order,
-                Status.REFUNDED,
-                note=f"Payment canceled upstream: {status.error}",
-                upstream=snapshot,
-                upstream_error=status.error,
-                refund_reason=reason,
-                refunded_at=now,
-            )
-            return order
+            return refund_on_upstream_error(order, status.error, snapshot, now, RefundReason.UPSTREAM)
         if not status.number:
             return order
         ends_at = now + timedelta(weeks=order.rental_weeks or 1)
@@ -368,16 +358,7 @@ def apply_rental_status(order, status, snapshot, now):
     if order.status != Status.ACTIVE:
         return order
     if status.error:
-        transition(
-            order,
-            Status.REFUNDED,
-            note=f"Rental canceled upstream: {status.error}",
-            upstream=snapshot,
-            upstream_error=status.error,
-            refund_reason=RefundReason.UPSTREAM,
-            refunded_at=now,
-        )
-        return order
+        return refund_on_upstream_error(order, status.error, snapshot, now, RefundReason.UPSTREAM)
     if status.code and status.code != order.code:
         record_rental_sms(order, status.code, snapshot, now)
     # Ended by its terms, after this last look at sms4sats (an SMS of its final minutes is kept).
@@ -428,23 +409,30 @@ def apply_receive_status(order, status, snapshot, now):
     if order.status == Status.REFUNDED:
         return order
     if status.error:
-        reason = RefundReason.NO_NUMBER if NO_NUMBER_MARKER in status.error.lower() else refund_reason_for(order, now)
-        transition(
-            order,
-            Status.REFUNDED,
-            note=f"Payment canceled upstream: {status.error}",
-            upstream=snapshot,
-            upstream_error=status.error,
-            refund_reason=reason,
-            refunded_at=now,
-        )
-        return order
+        return refund_on_upstream_error(order, status.error, snapshot, now, refund_reason_for(order, now))
     if status.number and order.status == Status.HELD:
         transition(
             order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, number=status.number, number_at=now
         )
     # Past the automatic cancel with no code and no error: sms4sats has not said what it did with the
     # payment yet, so the order waits (the page says so) and the engine keeps asking.
+    return order
+
+
+def refund_on_upstream_error(order, error, snapshot, now, reason):
+    """sms4sats reports an error for a paid number order: its payment is returned. "No available number" says
+    why; otherwise ``reason``."""
+    if NO_NUMBER_MARKER in error.lower():
+        reason = RefundReason.NO_NUMBER
+    transition(
+        order,
+        Status.REFUNDED,
+        note=f"Payment canceled upstream: {error}",
+        upstream=snapshot,
+        upstream_error=error,
+        refund_reason=reason,
+        refunded_at=now,
+    )
     return order
 
 
