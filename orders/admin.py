@@ -365,7 +365,7 @@ class OrderAdmin(admin.ModelAdmin):
         """A rental's end date and how many SMS its inbox holds."""
         if order.kind != Kind.RENTAL or order.rental_ends_at is None:
             return "—"
-        ends = order.rental_ends_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        ends = order.rental_ends_at.astimezone(UTC).strftime("%Y-%m-%d")
         return f"until {ends} · {order.sms_count} SMS"
 
     def view_on_site(self, order):

@@ -338,4 +338,4 @@ def test_the_list_shows_a_rentals_end_date_and_inbox_count(admin_client, db):
     ends = datetime(2026, 12, 24, 18, 30, tzinfo=UTC)
     make_order(Status.ACTIVE, Kind.RENTAL, quoted_sats=1, rental_ends_at=ends, sms_count=4)
     body = admin_client.get("/admin/orders/order/").content.decode()
-    assert "until 2026-12-24 18:30 · 4 SMS" in body
+    assert "until 2026-12-24 · 4 SMS" in body
