@@ -30,6 +30,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .sms4sats import (
     AUTO_SELECT,
@@ -55,7 +57,8 @@ K_DOWN = "catalog:down"
 K_HOT = "catalog:hot"
 WARMING_SECONDS = 60  # one warm-up of a country at a time, and at most one a minute
 
-UNAVAILABLE = "sms4sats cannot be reached right now, so prices are unknown. Please try again in a minute."
+# Reasons are shown to buyers: lazy, so each is said in the language of the page that shows it.
+UNAVAILABLE = _("sms4sats cannot be reached right now, so prices are unknown. Please try again in a minute.")
 
 
 def _k_services(cc):
@@ -146,12 +149,12 @@ def _web_client():
 
 def unavailable_reason():
     """The reason ordering is disabled, when sms4sats failed recently; else None."""
-    return _cache_get(K_DOWN)
+    return UNAVAILABLE if _cache_get(K_DOWN) else None
 
 
 def _mark_down(error):
     log.warning("catalog: sms4sats unavailable: %s", getattr(error, "reason", error))
-    _cache_set(K_DOWN, UNAVAILABLE, DOWN_SECONDS)
+    _cache_set(K_DOWN, True, DOWN_SECONDS)
 
 
 def _mark_up():
@@ -186,7 +189,7 @@ def _read(key, fetch, *, timeout=None):
     try:
         value = fetch(_web_client())
     except UpstreamRejected as exc:
-        raise NotOffered(f"sms4sats does not offer this: {exc.reason}") from exc
+        raise NotOffered(format_lazy(_("sms4sats does not offer this: {reason}"), reason=exc.reason)) from exc
     except Sms4satsError as exc:
         _mark_down(exc)
         raise CatalogUnavailable(UNAVAILABLE) from exc
@@ -242,7 +245,7 @@ def _offers(services):
 def _price_of(answer):
     value = answer.price if answer.price is not None else answer.receive
     if value is None or value <= 0:
-        raise NotOffered("sms4sats has no price for this service in this country.")
+        raise NotOffered(_("sms4sats has no price for this service in this country."))
     return int(value)
 
 
@@ -314,7 +317,7 @@ def find_rental(cc):
 
 def _send_price_of(answer):
     if answer.send is None or answer.send <= 0:
-        raise NotOffered("sms4sats did not quote a price for sending an SMS.")
+        raise NotOffered(_("sms4sats did not quote a price for sending an SMS."))
     return int(answer.send)
 
 

@@ -1,13 +1,15 @@
 from django.conf import settings
+from django.utils.translation import gettext
 
 from . import catalog, upstream_health
+from .js_strings import js_strings_json
 
 
 def upstream_trouble():
     """The banner's text when sms4sats is not answering (the engine's shared view, or the catalog's last
     read failed); else None."""
     if upstream_health.is_down():
-        return "sms4sats is not answering right now."
+        return gettext("sms4sats is not answering right now.")
     return catalog.unavailable_reason()
 
 
@@ -22,4 +24,6 @@ def shop(request):
         "CATALOG_UNAVAILABLE": upstream_trouble,
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
         "SMS4SATS_NODE_PUBKEY": SMS4SATS_NODE_PUBKEY,
+        # A callable too: shop.js's words in the page's language, read only by base.html.
+        "JS_STRINGS": js_strings_json,
     }

@@ -3,6 +3,8 @@ leaves, in ``cleaned_data``, what ``lifecycle.place_order`` needs, including the
 
 import phonenumbers
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from . import catalog
 
@@ -26,22 +28,22 @@ class CatalogForm(forms.Form):
 
 class ReceiveForm(CatalogForm):
     country = forms.IntegerField(
-        label="Country",
+        label=_("Country"),
         min_value=0,
         max_value=99999,
-        error_messages={"required": "Choose a country.", "invalid": "Choose a country from the list."},
+        error_messages={"required": _("Choose a country."), "invalid": _("Choose a country from the list.")},
     )
     service = forms.CharField(
-        label="Service",
+        label=_("Service"),
         max_length=40,
-        error_messages={"required": "Choose a service.", "max_length": "Choose a service from the list."},
+        error_messages={"required": _("Choose a service."), "max_length": _("Choose a service from the list.")},
     )
 
     def clean_country(self):
         cc = self.cleaned_data["country"]
         country = catalog.find_country(cc)
         if country is None:
-            raise forms.ValidationError("This country is not in the list. Choose one from the list.")
+            raise forms.ValidationError(_("This country is not in the list. Choose one from the list."))
         self.country_entry = country
         return cc
 
@@ -53,10 +55,12 @@ class ReceiveForm(CatalogForm):
         try:
             offer = catalog.find_service(cc, code)
             if offer is None:
-                self.add_error("service", "This service is not offered for this country. Choose one from the list.")
+                self.add_error("service", _("This service is not offered for this country. Choose one from the list."))
                 return data
             if offer.count == 0:
-                self.add_error("service", "No numbers are available for this service right now. Try another country.")
+                self.add_error(
+                    "service", _("No numbers are available for this service right now. Try another country.")
+                )
                 return data
             data["price"] = catalog.receive_price(cc, code)
         except catalog.CatalogError as exc:
@@ -69,10 +73,10 @@ class ReceiveForm(CatalogForm):
 
 class RentForm(CatalogForm):
     country = forms.IntegerField(
-        label="Country",
+        label=_("Country"),
         min_value=0,
         max_value=99999,
-        error_messages={"required": "Choose a country.", "invalid": "Choose a country from the list."},
+        error_messages={"required": _("Choose a country."), "invalid": _("Choose a country from the list.")},
     )
 
     def clean(self):
@@ -85,7 +89,7 @@ class RentForm(CatalogForm):
             self.catalog_error(exc, field="country")
             return data
         if offer is None:
-            self.add_error("country", "Rentals are not offered for this country. Choose one from the list.")
+            self.add_error("country", _("Rentals are not offered for this country. Choose one from the list."))
             return data
         data["offer"] = offer
         return data
@@ -95,44 +99,48 @@ def normalize_phone(raw):
     """The number in E.164 (``+4915123456789``), or a ValidationError with a message a buyer understands."""
     text = (raw or "").strip()
     if not text:
-        raise forms.ValidationError("Enter the phone number to send the SMS to.")
+        raise forms.ValidationError(_("Enter the phone number to send the SMS to."))
     if len(text) > 32:
-        raise forms.ValidationError("That is too long for a phone number.")
+        raise forms.ValidationError(_("That is too long for a phone number."))
     compact = "".join(ch for ch in text if ch not in " -().\u00a0")
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not compact.startswith("+"):
         raise forms.ValidationError(
-            "Start with + and the country code, for example +44 7911 123456.", code="no_country_code"
+            _("Start with + and the country code, for example +44 7911 123456."), code="no_country_code"
         )
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException:
         raise forms.ValidationError(
-            "This is not a phone number. Use + and the country code, for example +44 7911 123456."
+            _("This is not a phone number. Use + and the country code, for example +44 7911 123456.")
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise forms.ValidationError(
-            "This number does not exist in its country's numbering plan. Check the digits and the country code."
+            _("This number does not exist in its country's numbering plan. Check the digits and the country code.")
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class SendForm(CatalogForm):
     phone = forms.CharField(
-        label="Phone number",
+        label=_("Phone number"),
         max_length=40,
         strip=True,
-        error_messages={"max_length": "That is too long for a phone number."},
+        error_messages={"max_length": _("That is too long for a phone number.")},
     )
     message = forms.CharField(
-        label="Message",
+        label=_("Message"),
         max_length=MESSAGE_LIMIT,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_LIMIT}),
         error_messages={
-            "required": "Write the message to send.",
-            "max_length": f"The message is too long: at most {MESSAGE_LIMIT} characters (it has %(show_value)d).",
+            "required": _("Write the message to send."),
+            "max_length": ngettext_lazy(
+                "The message is too long: at most %(limit_value)d character (it has %(show_value)d).",
+                "The message is too long: at most %(limit_value)d characters (it has %(show_value)d).",
+                "limit_value",
+            ),
         },
     )
 
@@ -154,7 +162,7 @@ class SendForm(CatalogForm):
     def clean_message(self):
         message = self.cleaned_data["message"]
         if "\x00" in message:
-            raise forms.ValidationError("The message contains characters that cannot be sent.")
+            raise forms.ValidationError(_("The message contains characters that cannot be sent."))
         return message
 
     def clean(self):

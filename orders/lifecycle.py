@@ -19,6 +19,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import status_cache
 from .models import (
@@ -588,7 +589,7 @@ def request_cancel(order, by="buyer"):
     if refusal:
         raise CancelRefused(refusal)
     if not record_change(order, note=f"Cancel requested by the {by}", cancel_requested_at=now):
-        raise CancelRefused("This order changed meanwhile; please look again.")
+        raise CancelRefused(gettext("This order changed meanwhile; please look again."))
     # robust: if the broker is down the request is lost, but sms4sats cancels by itself at ~21 minutes.
     enqueue_on_commit(CANCEL_TASK, order.pk)
 

@@ -7,16 +7,25 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+# A duration's words per unit, largest first (lazy: the plural form is chosen by "count" when formatted).
+DURATION_UNITS = (
+    (604800, ngettext_lazy("%(count)d week", "%(count)d weeks", "count")),
+    (86400, ngettext_lazy("%(count)d day", "%(count)d days", "count")),
+    (3600, ngettext_lazy("%(count)d hour", "%(count)d hours", "count")),
+    (60, ngettext_lazy("%(count)d minute", "%(count)d minutes", "count")),
+    (1, ngettext_lazy("%(count)d second", "%(count)d seconds", "count")),
+)
 
 
 def format_duration(seconds):
-    """A short English duration for the buyer's pages: "2 minutes", "45 seconds", "1 hour"."""
+    """A short duration for the buyer's pages, in the page's language: "2 minutes", "45 seconds", "1 hour"."""
     seconds = int(seconds)
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} second{'' if seconds == 1 else 's'}"
+    for size, words in DURATION_UNITS:
+        if (seconds >= size and seconds % size == 0) or size == 1:
+            return words % {"count": seconds // size}
 
 
 def new_webhook_secret():
@@ -24,24 +33,24 @@ def new_webhook_secret():
 
 
 class Kind(models.TextChoices):
-    RECEIVE = "receive", "Receive a code"
-    RENTAL = "rental", "Rent a number"
-    SEND = "send", "Send an SMS"
-    FUND = "fund", "Fund the prepaid account"
+    RECEIVE = "receive", _("Receive a code")
+    RENTAL = "rental", _("Rent a number")
+    SEND = "send", _("Send an SMS")
+    FUND = "fund", _("Fund the prepaid account")
 
 
 class Status(models.TextChoices):
-    NEW = "new", "New"
-    CREATING = "creating", "Creating"
-    UNPAID = "unpaid", "Waiting for payment"
-    HELD = "held", "Paid (held)"
-    WAITING_CODE = "waiting_code", "Waiting for the code"
-    ACTIVE = "active", "Rental active"
-    COMPLETED = "completed", "Completed"
-    REFUNDED = "refunded", "Refunded"
-    EXPIRED = "expired", "Expired"
-    FAILED = "failed", "Failed"
-    ENDED = "ended", "Rental ended"
+    NEW = "new", _("New")
+    CREATING = "creating", _("Creating")
+    UNPAID = "unpaid", _("Waiting for payment")
+    HELD = "held", _("Paid (held)")
+    WAITING_CODE = "waiting_code", _("Waiting for the code")
+    ACTIVE = "active", _("Rental active")
+    COMPLETED = "completed", _("Completed")
+    REFUNDED = "refunded", _("Refunded")
+    EXPIRED = "expired", _("Expired")
+    FAILED = "failed", _("Failed")
+    ENDED = "ended", _("Rental ended")
 
 
 # The shop's vocabulary: named sets of kinds and statuses, used everywhere instead of spelled-out tuples.
@@ -58,18 +67,18 @@ STOREFRONT_KINDS = frozenset({Kind.RECEIVE, Kind.RENTAL, Kind.SEND})
 
 
 class RefundReason(models.TextChoices):
-    NO_NUMBER = "no_number", "No number was available"
-    TIMEOUT = "timeout", "No code arrived in time"
-    CANCELED = "canceled", "Canceled"
-    SMS_FAILED = "sms_failed", "The SMS could not be sent"
-    UPSTREAM = "upstream", "Canceled by sms4sats"
+    NO_NUMBER = "no_number", _("No number was available")
+    TIMEOUT = "timeout", _("No code arrived in time")
+    CANCELED = "canceled", _("Canceled")
+    SMS_FAILED = "sms_failed", _("The SMS could not be sent")
+    UPSTREAM = "upstream", _("Canceled by sms4sats")
 
 
 class SmsStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    SENT = "sent", "Sent"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    CREATED = "created", _("Created")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class OrderQuerySet(models.QuerySet):
@@ -196,17 +205,17 @@ class Order(models.Model):
         """Why the buyer (or operator) may not cancel now, or None when a cancel may be sent to sms4sats."""
         now = now or timezone.now()
         if self.kind != Kind.RECEIVE:
-            return "Only one-time code orders can be canceled."
+            return gettext("Only one-time code orders can be canceled.")
         if self.status not in HOLDING_STATUSES or self.code:
-            return "This order can no longer be canceled."
+            return gettext("This order can no longer be canceled.")
         if self.cancel_requested_at:
-            return "A cancel is already on its way to sms4sats."
+            return gettext("A cancel is already on its way to sms4sats.")
         if now < self.cancel_allowed_at:
             wait = int((self.cancel_allowed_at - now).total_seconds()) + 1
-            return (
-                f"sms4sats allows a cancel {format_duration(settings.CANCEL_AFTER_SECONDS)} after payment; "
-                f"please wait {wait} more seconds."
-            )
+            return gettext("sms4sats allows a cancel %(after)s after payment; please wait %(wait)s longer.") % {
+                "after": format_duration(settings.CANCEL_AFTER_SECONDS),
+                "wait": format_duration(wait),
+            }
         return None
 
     def cancel_opens_at(self):

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
-from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
@@ -112,7 +113,7 @@ def home(request):
         raw = request.GET.get("country")
         selected_cc = _parse_cc(raw) if raw is not None else catalog.AUTO_SELECT
         if raw is not None and (selected_cc is None or not any(c.cc == selected_cc for c in country_list.countries)):
-            country_error = "This country is not in the list. Choose one from the list."
+            country_error = _("This country is not in the list. Choose one from the list.")
             selected_cc = catalog.AUTO_SELECT
     if selected_cc is None or not any(c.cc == selected_cc for c in country_list.countries):
         selected_cc = catalog.AUTO_SELECT
@@ -157,10 +158,10 @@ def _services_context(cc, selected_service=""):
     except catalog.CatalogUnavailable as exc:
         ctx["services_unavailable"] = exc.reason
     except catalog.NotOffered:
-        ctx["services_error"] = "No services are offered for this country right now. Try another country."
+        ctx["services_error"] = _("No services are offered for this country right now. Try another country.")
     else:
         if not ctx["services"]:
-            ctx["services_error"] = "No services are offered for this country right now. Try another country."
+            ctx["services_error"] = _("No services are offered for this country right now. Try another country.")
         ctx["selected_offer"] = next((s for s in ctx["services"] if s.code == selected_service), None)
     return ctx
 
@@ -172,7 +173,7 @@ def services_fragment(request):
     if cc is None or catalog.find_country(cc) is None:
         context = {
             "services": [],
-            "services_error": "Choose a country from the list.",
+            "services_error": _("Choose a country from the list."),
             # No country yet (the search asks to choose among its matches): a hint, not an error.
             "services_hint": not request.GET.get("country"),
             "services_unavailable": "",
@@ -204,14 +205,14 @@ def price_fragment(request):
     if not code:
         pass
     elif cc is None:
-        context["price_error"] = "Choose a country from the list."
+        context["price_error"] = _("Choose a country from the list.")
     else:
         try:
             offer = catalog.find_service(cc, code)
             if offer is None:
-                context["price_error"] = "This service is not offered for this country."
+                context["price_error"] = _("This service is not offered for this country.")
             elif offer.count == 0:
-                context["price_error"] = "No numbers are available for this service right now."
+                context["price_error"] = _("No numbers are available for this service right now.")
             else:
                 context["price"] = offer.price if offer.price is not None else catalog.receive_price(cc, code)
                 context["offer"] = offer
@@ -300,25 +301,31 @@ def _sandbox_pay_url():
 
 def tab_title(order, awaiting_confirmation=False):
     """The browser tab's title for the order's state: the page's own, and the status part's on each change."""
-    what = {Kind.SEND: "SMS", Kind.RENTAL: "Rental"}.get(order.kind, "Number order")
+    what = {Kind.SEND: _("SMS"), Kind.RENTAL: _("Rental")}.get(order.kind) or _("Number order")
     number_kind = order.kind != Kind.SEND
     if awaiting_confirmation:
-        state = "Waiting for sms4sats to confirm"
+        state = _("Waiting for sms4sats to confirm")
     elif order.status in (Status.NEW, Status.CREATING):
-        state = "Preparing the invoice"
+        state = _("Preparing the invoice")
     elif order.status == Status.UNPAID:
-        state = "Waiting for payment"
+        state = _("Waiting for payment")
     elif order.status in HOLDING_STATUSES:
-        state = ("Waiting for the code" if order.number else "Paid, getting a number") if number_kind else "Sending"
+        if number_kind:
+            state = _("Waiting for the code") if order.number else _("Paid, getting a number")
+        else:
+            state = _("Sending")
     elif order.status == Status.COMPLETED:
-        state = "Code received" if number_kind else ("Delivered" if order.sms_status == SmsStatus.DELIVERED else "Sent")
+        if number_kind:
+            state = _("Code received")
+        else:
+            state = _("Delivered") if order.sms_status == SmsStatus.DELIVERED else pgettext("SMS state", "Sent")
     else:
         state = {
-            Status.ACTIVE: "Number active",
-            Status.ENDED: "Ended",
-            Status.REFUNDED: "Refunded",
-            Status.EXPIRED: "Invoice expired",
-        }.get(order.status, "Not created")
+            Status.ACTIVE: _("Number active"),
+            Status.ENDED: _("Ended"),
+            Status.REFUNDED: _("Refunded"),
+            Status.EXPIRED: _("Invoice expired"),
+        }.get(order.status) or _("Not created")
     return f"{what} · {state}"
 
 
@@ -332,7 +339,25 @@ def again_url(order):
     return f"{reverse('orders:home')}?{urlencode({k: v for k, v in query.items() if v not in (None, '')})}"
 
 
-SMS_STEPS = [(SmsStatus.CREATED, "Queued"), (SmsStatus.SENT, "Sent"), (SmsStatus.DELIVERED, "Delivered")]
+def sms_steps():
+    """The steps an SMS goes through, as the order page lists them (in the page's language)."""
+    return [
+        (SmsStatus.CREATED, _("Queued")),
+        (SmsStatus.SENT, pgettext("SMS state", "Sent")),
+        (SmsStatus.DELIVERED, _("Delivered")),
+    ]
+
+
+def refund_title(order):
+    """The heading of a refunded order: why the held payment came back, when sms4sats said why."""
+    titles = {
+        RefundReason.NO_NUMBER: _("Refunded: no number was available"),
+        RefundReason.TIMEOUT: _("Refunded: no code arrived in time"),
+        RefundReason.CANCELED: _("Refunded: canceled"),
+        RefundReason.SMS_FAILED: _("Refunded: the SMS could not be sent"),
+        RefundReason.UPSTREAM: _("Refunded: canceled by sms4sats"),
+    }
+    return titles.get(order.refund_reason) or _("Refunded")
 
 
 def status_context(order, now=None, upstream_down=None):
@@ -356,7 +381,7 @@ def status_context(order, now=None, upstream_down=None):
         "auto_cancel_countdown": _countdown(order.auto_cancel_at, now),
         "cancel_countdown": _countdown(order.cancel_allowed_at, now),
         "poll_ms": int(settings.STATUS_POLL_SECONDS * 1000),
-        "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
+        "refund_title": refund_title(order),
         "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
         "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
@@ -376,7 +401,8 @@ def status_context(order, now=None, upstream_down=None):
         if order.status == Status.COMPLETED and reached < 1:
             reached = 1
         ctx["sms_steps"] = [
-            {"label": label, "done": i <= reached, "current": i == reached} for i, (_, label) in enumerate(SMS_STEPS)
+            {"label": label, "done": i <= reached, "current": i == reached}
+            for i, (_status, label) in enumerate(sms_steps())
         ]
     return ctx
 
@@ -428,17 +454,24 @@ def order_status(request, public_id):
 def _completed_order(public_id):
     order = _get_order(public_id)
     if order.status not in (Status.COMPLETED, Status.ACTIVE, Status.ENDED):  # charged: a code, sent, a rental
-        raise Http404("Only a completed order has a receipt.")
+        raise Http404("Only a completed order has a receipt.")  # the 404 page says it for the buyer
     return order
 
 
 def _receipt_context(request, order):
     if order.kind == Kind.SEND:
-        item = f"One SMS to {order.phone}"
+        item = _("One SMS to %(phone)s") % {"phone": order.phone}
     elif order.kind == Kind.RENTAL:
-        item = f"Number rental, {order.country_name}, {order.rental_weeks} week{pluralize(order.rental_weeks)}"
+        item = ngettext(
+            "Number rental, %(country)s, %(weeks)d week",
+            "Number rental, %(country)s, %(weeks)d weeks",
+            order.rental_weeks,
+        ) % {"country": order.country_name, "weeks": order.rental_weeks}
     else:
-        item = f"One-time number for an SMS code: {order.service_name or order.service_code}, {order.country_name}"
+        item = _("One-time number for an SMS code: %(service)s, %(country)s") % {
+            "service": order.service_name or order.service_code,
+            "country": order.country_name,
+        }
     return {
         "order": order,
         "item": item,
@@ -477,7 +510,8 @@ def order_cancel(request, public_id):
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, "Cancel requested. Your payment is returned as soon as sms4sats confirms, usually within seconds."
+            request,
+            _("Cancel requested. Your payment is returned as soon as sms4sats confirms, usually within seconds."),
         )
     return redirect(order.get_absolute_url())
 

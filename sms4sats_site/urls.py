@@ -1,12 +1,15 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from .health import healthz, ping
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("ping", ping, name="ping"),
+    # The language switcher's form posts here (Django's view: it sets the language cookie and goes back).
+    path("language/", set_language, name="set_language"),
     # The shop before the admin: its order status is the most requested URL (these paths never overlap).
     path("", include("orders.urls")),
     path("admin/", admin.site.urls),

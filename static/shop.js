@@ -7,6 +7,26 @@
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
 
+  /* --- Words in the page's language: the body's data-shop-strings, JSON (orders/js_strings.py) ---
+     t("key", {name: value}) fills its %(name)s; a message with a number has one text per CLDR plural
+     category, chosen by the browser for the page's language (<html lang>). */
+  var strings = {};
+  try { strings = JSON.parse(document.body.getAttribute("data-shop-strings") || "{}"); } catch (e) { strings = {}; }
+  var pluralRules = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || "en") : null;
+
+  function fill(text, values) {
+    return String(text || "").replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && values[name] !== undefined ? values[name] : all;
+    });
+  }
+  function t(key, values) { return fill(strings[key], values); }
+  function tPlural(forms, count, values) {
+    forms = forms || {};
+    var category = pluralRules ? pluralRules.select(count) : (count === 1 ? "one" : "other");
+    var text = forms[category] !== undefined ? forms[category] : forms.other;
+    return fill(text, Object.assign({ count: count }, values));
+  }
+
   function pollNow() {
     var status = document.getElementById("order-status");
     if (status && window.htmx && status.hasAttribute("hx-get")) window.htmx.trigger(status, "poll-now");
@@ -40,10 +60,10 @@
     var label = button.getAttribute("data-label") || button.textContent;
     button.setAttribute("data-label", label);
     copy(button.getAttribute("data-copy")).then(function () {
-      button.textContent = "Copied ✓";
+      button.textContent = t("copied");
       button.classList.add("copied");
     }, function () {
-      button.textContent = "Select and copy it by hand";
+      button.textContent = t("copyByHand");
     });
     setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
   });
@@ -163,7 +183,7 @@
       select._allOptions.forEach(function (o) { o.setAttribute("data-label", o.textContent); });
     }
     select._allOptions.forEach(function (o) { o.textContent = o.getAttribute("data-label"); });
-    var noun = input.getAttribute("data-filter-noun"), nouns = input.getAttribute("data-filter-nouns");
+    var noun = input.getAttribute("data-filter-noun");  // "country" or "service": which words to use
     var raw = input.value.trim(), query = fold(raw), before = select.value, status = "";
     var ranked = [];
     if (query) {
@@ -178,26 +198,26 @@
       // Nothing typed, or nothing matches: every option, and the selection as it was.
       select.replaceChildren.apply(select, (keepPrompt ? [promptOption(select)] : []).concat(select._allOptions));
       select.value = before;
-      if (query) status = "No " + noun + " matches \u201c" + raw + "\u201d. The selection is unchanged.";
+      if (query) status = fill((strings.noMatch || {})[noun], { query: raw });
     } else {
       ranked.forEach(function (r) {  // found by another name: say which ("England (United Kingdom)")
         if (r.name && r.name.alias && r.tier < 3) r.option.textContent = r.option.getAttribute("data-label") + " (" + r.name.shown + ")";
       });
       var best = ranked.filter(function (r) { return r.tier === ranked[0].tier && usable(r.option); });
       var shown = ranked.map(function (r) { return r.option; });
-      var count = ranked.length + " " + (ranked.length === 1 ? noun : nouns) + " match \u201c" + raw + "\u201d";
+      var count = tPlural((strings.matches || {})[noun], ranked.length, { query: raw });
       var chosen;
       if (best.length === 1) {
         chosen = best[0].option.value;
-        status = count + ": " + best[0].option.getAttribute("data-label").split(" \u00b7 ")[0] + " selected.";
+        status = t("matchSelected", { matches: count, name: best[0].option.getAttribute("data-label").split(" \u00b7 ")[0] });
       } else if (before && shown.some(function (o) { return o.value === before; })) {
         chosen = before;
-        status = count + ".";
+        status = t("matchKept", { matches: count });
       } else {
         chosen = "";
-        promptOption(select).textContent = "Choose one of the " + ranked.length + " matches\u2026";
+        promptOption(select).textContent = tPlural(strings.chooseOneOf, ranked.length);
         shown.unshift(promptOption(select));
-        status = count + ": choose one from the list.";
+        status = t("matchChoose", { matches: count });
       }
       select.replaceChildren.apply(select, shown);
       select.value = chosen;
@@ -235,7 +255,7 @@
     var limit = parseInt(area.getAttribute("data-limit"), 10);
     var used = Array.from(area.value.trim()).length;
     var left = limit - used;
-    counter.textContent = left >= 0 ? used + " / " + limit + " characters" : "Too long by " + (-left) + " (" + used + " / " + limit + ")";
+    counter.textContent = left >= 0 ? t("counter", { used: used, limit: limit }) : t("tooLong", { over: -left, used: used, limit: limit });
     counter.classList.toggle("over", left < 0);
     counter.setAttribute("aria-live", left <= 10 ? "polite" : "off");
   }
@@ -255,15 +275,15 @@
     var button = event.target.closest("[data-webln]");
     if (!button || !window.webln) return;
     button.disabled = true;
-    hint(button, "Confirm the payment in your browser wallet…");
+    hint(button, t("weblnConfirm"));
     Promise.resolve(window.webln.enable()).then(function () {
       return window.webln.sendPayment(button.getAttribute("data-webln"));
     }).then(function () {
-      hint(button, "Your wallet sent the payment. The status updates as soon as it arrives.");
+      hint(button, t("weblnSent"));
       pollNow();
     }, function () {
       button.disabled = false;
-      hint(button, "Your wallet did not confirm. If you did pay, the status below updates by itself.");
+      hint(button, t("weblnFailed"));
       pollNow();
     });
   });
@@ -274,7 +294,7 @@
     event.preventDefault();
     var button = $("button", form);
     button.disabled = true;
-    hint(form, "Paying with the sandbox wallet…");
+    hint(form, t("sandboxPaying"));
     fetch(form.action, {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { "Accept": "application/json" }
@@ -282,15 +302,15 @@
       return response.json().catch(function () { return { ok: response.ok }; });
     }).then(function (answer) {
       if (answer.ok) {
-        hint(form, "Paid with the sandbox wallet. Waiting for sms4sats to see it…");
+        hint(form, t("sandboxPaid"));
       } else {
         button.disabled = false;
-        hint(form, "The sandbox wallet could not pay: " + (answer.reason || "unknown reason") + ".");
+        hint(form, t("sandboxFailed", { reason: answer.reason || t("unknownReason") }));
       }
       pollNow();
     }, function () {
       button.disabled = false;
-      hint(form, "Could not reach the sandbox wallet. Try again.");
+      hint(form, t("sandboxUnreachable"));
     });
   });
 
@@ -302,7 +322,7 @@
     var region = $(".status-region");
     if (!region || region.classList.contains("offline") === on) return;
     region.classList.toggle("offline", on);
-    announce(on ? "Connection lost. Retrying\u2026" : "Connected again.");
+    announce(on ? t("offline") : t("online"));
   }
   document.addEventListener("htmx:sendError", function () { setOffline(true); });
   document.addEventListener("htmx:responseError", function () { setOffline(true); });
