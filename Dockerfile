@@ -22,6 +22,9 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
+# The translations, compiled from the .po files (the .mo files are build products, not in git).
+RUN python bin/compile_messages.py --force
+
 # Static files are collected into the image (served by whitenoise). The settings insist on a
 # SECRET_KEY outside the sandbox: a throwaway one is enough here, the real one comes at run time.
 RUN SECRET_KEY=collectstatic-only-not-a-secret SMS4SATS_API_URL=https://api2.sms4sats.com \

@@ -7,7 +7,11 @@ BIN := $(VENV)/bin
 LOCAL_STAMP := $(VENV)/.installed-local
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint audit setup clean
+# The compiled translations: built from the committed .po files (bin/compile_messages.py, with polib from
+# requirements.txt), never committed.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+.PHONY: run test lint audit setup clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +26,18 @@ $(DEV_STAMP): requirements.txt requirements-local.txt requirements-dev.txt | $(B
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(LOCAL_STAMP)
 
-setup: $(DEV_STAMP)
+# polib comes with either stamp (requirements.txt); the dev stamp also touches the local one.
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po | $(LOCAL_STAMP)
+	$(BIN)/python bin/compile_messages.py $<
 
-run: $(LOCAL_STAMP)
+messages: $(MO_FILES)
+
+setup: $(DEV_STAMP) messages
+
+run: $(LOCAL_STAMP) messages
 	$(BIN)/python bin/run.py
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) messages
 	$(BIN)/python bin/with_redis.py $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)

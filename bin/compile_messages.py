@@ -6,7 +6,7 @@ session (tests/conftest.py) run this. It uses polib (requirements.txt), not GNU 
 no system package. Only catalogs whose .mo is missing or older than the .po are compiled; a .po that cannot
 be read stops with its name and a non-zero exit.
 
-Usage: bin/compile_messages.py [--force]
+Usage: bin/compile_messages.py [--force] [PO_FILE...]   (default: every catalog under locale/)
 """
 
 import sys
@@ -17,10 +17,11 @@ import polib
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
 
-def compile_messages(force=False):
-    """Compile the stale catalogs; return the .mo paths written."""
+def compile_messages(force=False, po_paths=None):
+    """Compile the stale catalogs (``po_paths``, default all); return the .mo paths written."""
     written = []
-    for po_path in sorted(LOCALE.glob("*/LC_MESSAGES/*.po")):
+    for po_path in po_paths or sorted(LOCALE.glob("*/LC_MESSAGES/*.po")):
+        po_path = Path(po_path).resolve()
         mo_path = po_path.with_suffix(".mo")
         if not force and mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
@@ -37,5 +38,6 @@ def compile_messages(force=False):
 
 
 if __name__ == "__main__":
-    for path in compile_messages(force="--force" in sys.argv[1:]):
+    args = sys.argv[1:]
+    for path in compile_messages(force="--force" in args, po_paths=[a for a in args if a != "--force"]):
         print(f"compile_messages: wrote {path.relative_to(LOCALE.parent)}")

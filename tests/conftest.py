@@ -4,7 +4,9 @@ live server, and a real Celery worker (in a thread) consuming from the real Redi
 Orders are made with tests/factories.py; the scripted sms4sats is tests/fake_upstream.py."""
 
 import os
+import runpy
 import uuid
+from pathlib import Path
 
 # Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis.
 _RUN = uuid.uuid4().hex[:8]
@@ -21,6 +23,9 @@ from django.core.cache import cache  # noqa: E402
 from sms4sats_site import local_state  # noqa: E402
 
 local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
+
+# The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
+runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
 from tests.browser import browser, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 
