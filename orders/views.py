@@ -480,6 +480,26 @@ def _receipt_context(request, order):
     }
 
 
+def _receipt_text_lines(order, context):
+    """The text receipt's "label: value" lines, the values in one column after the longest label (labels differ
+    in length from one language to another)."""
+    when = "%Y-%m-%d %H:%M:%S UTC"
+    rows = [
+        (_("Amount paid"), _("%(amount)s sats (Lightning)") % {"amount": context["amount"]}),
+        (pgettext("receipt: when", "Paid"), order.paid_at.strftime(when) if order.paid_at else "-"),
+        (pgettext("receipt: when", "Completed"), order.completed_at.strftime(when) if order.completed_at else "-"),
+    ]
+    if order.number:
+        rows.append((pgettext("phone number", "Number"), order.display_number))
+    rows += [
+        (_("Payment hash"), order.payment_hash or "-"),
+        (_("Seller"), _("sms4sats (the invoice paid was sms4sats' own)")),
+        (pgettext("receipt: the order's address", "Order"), context["order_url"]),
+    ]
+    width = max(len(label) for label, _value in rows) + 3  # the colon and at least two spaces
+    return [f"{label}:".ljust(width) + value for label, value in rows]
+
+
 @require_GET
 def order_receipt(request, public_id):
     """A completed order's receipt: a printable page."""
@@ -493,7 +513,9 @@ def order_receipt(request, public_id):
 def order_receipt_file(request, public_id):
     """The same receipt as a plain-text file to keep."""
     order = _completed_order(public_id)
-    text = loader.render_to_string("orders/receipt.txt", _receipt_context(request, order))
+    context = _receipt_context(request, order)
+    context["lines"] = _receipt_text_lines(order, context)
+    text = loader.render_to_string("orders/receipt.txt", context)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
     response["Cache-Control"] = "no-store"
