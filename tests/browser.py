@@ -38,15 +38,30 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
+def new_page(browser):
+    """Open pages in contexts of their own (``new_page(locale="es-ES", viewport=...)``, Playwright's context
+    options); all closed after the test, which fails on any JavaScript error."""
+    contexts, errors = [], []
+
+    def open_page(**options):
+        context = browser.new_context(
+            **{"viewport": {"width": 1100, "height": 900}, "device_scale_factor": 2, **options}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ local_state.prepare()  # var/ for the SQLite test databases (the settings create
 # The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
-from tests.browser import browser, page, shop  # noqa: E402, F401 - the browser tests' fixtures
+from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 
 
 @pytest.fixture(autouse=True)
