@@ -155,7 +155,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The buyer's language: the language cookie (the switcher), else the browser's Accept-Language.
     "django.middleware.locale.LocaleMiddleware",
-    "sms4sats_site.locale.EnglishOnlyMiddleware",
+    "sms4sats_site.locale.ShopLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -271,8 +271,14 @@ def test_receipt_file_in_german(client):
     assert "Nummer:            +4915112345678" in body
 
 
-def test_error_pages_in_the_browsers_language(client):
+def test_error_pages_in_the_chosen_language_vary_by_it(client):
     response = client.get("/o/not-a-uuid/", headers={"accept-language": "ru"})
     assert response.status_code == 404
     html = response.content.decode()
     assert "Такой страницы нет" in html and "Ошибка 404" in html
+    vary = {v.strip().lower() for v in response["Vary"].split(",")}
+    assert {"accept-language", "cookie"} <= vary  # the language cookie decides too, even here
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    assert (
+        "Diese Seite gibt es nicht" in client.get("/o/not-a-uuid/", headers={"accept-language": "ru"}).content.decode()
+    )
