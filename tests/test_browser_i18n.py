@@ -6,7 +6,10 @@ Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_i18n.py
 (SHOTS_DIR=... saves the screenshots: i18n-<lang>-home, -invoice, -code.)
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from orders.models import Kind, Status
 from tests.browser import choose, shoot, the_order
@@ -159,3 +162,30 @@ def test_the_switcher_changes_and_remembers_the_language(shop, new_page, javascr
     other_tab.goto(shop + "/")
     assert other_tab.get_attribute("html", "lang") == "de"
     assert overflowing(other_tab) == []
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("es-ES", "es"), ("pt-BR", "pt-br"), ("de-DE", "de"), ("ru-RU", "ru")])
+def test_no_buyer_page_is_too_narrow_for_its_words_on_a_phone(
+    sandbox_url, live_server, settings, new_page, locale, lang
+):
+    settings.SANDBOX = True
+    paid = {"number": "4915112345678"}
+    orders = [
+        make_order(Status.WAITING_CODE, **paid),
+        make_order(Status.COMPLETED, code="482913", payment_hash="ab" * 32, **paid),
+        make_order(Status.REFUNDED, refund_reason="timeout"),
+        make_order(Status.HELD, kind=Kind.SEND, sms_status="created"),
+        make_order(
+            Status.ACTIVE, kind=Kind.RENTAL, rental_weeks=2, rental_ends_at=timezone.now() + timedelta(days=9), **paid
+        ),
+    ]
+    urls = ["/", "/send/", "/rent/", "/orders/", "/how-it-works/", "/no-such-page/"]
+    urls += [order.get_absolute_url() for order in orders] + [orders[1].get_absolute_url() + "receipt"]
+    page = new_page(locale=locale, viewport=PHONE)
+    wide = {}
+    for url in urls:
+        page.goto(live_server.url + url)
+        assert page.get_attribute("html", "lang") == lang
+        if found := overflowing(page):
+            wide[url] = found
+    assert wide == {}
