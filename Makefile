@@ -51,4 +51,4 @@ audit: $(DEV_STAMP)
 	$(BIN)/python bin/audit.py $(AUDIT_REQUIREMENTS)
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles $(MO_FILES)

@@ -8,6 +8,7 @@ The catalogs' test runs Django's makemessages (GNU gettext: xgettext, msgmerge) 
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,21 @@ def test_placeholders_and_markup_survive_translation(lang):
                 continue
             assert set(placeholder.findall(text)) == set(placeholder.findall(entry.msgid)), (lang, entry.msgid)
             assert sorted(tag.findall(text)) == sorted(tag.findall(entry.msgid)), (lang, entry.msgid)
+
+
+def test_compiling_leaves_fuzzy_guesses_out_and_only_redoes_what_changed(tmp_path):
+    compile_messages = runpy.run_path(str(ROOT / "bin" / "compile_messages.py"))["compile_messages"]
+    po = polib.POFile()
+    po.metadata = {"Content-Type": "text/plain; charset=UTF-8", "Plural-Forms": PLURAL_FORMS["ru"]}
+    po.append(polib.POEntry(msgid="Copy", msgstr="Копировать"))
+    po.append(polib.POEntry(msgid="Refunded", msgstr="Оплачено", flags=["fuzzy"]))  # a wrong guess
+    path = tmp_path / "django.po"
+    po.save(str(path))
+    assert compile_messages(po_paths=[path]) == [tmp_path / "django.mo"]
+    compiled = {entry.msgid: entry.msgstr for entry in polib.mofile(str(tmp_path / "django.mo"))}
+    assert compiled == {"Copy": "Копировать"}  # "Refunded" stays English rather than say something false
+    assert compile_messages(po_paths=[path]) == []  # up to date
+    assert compile_messages(force=True, po_paths=[path]) == [tmp_path / "django.mo"]
 
 
 def test_russian_has_three_plural_forms_in_use():
