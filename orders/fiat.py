@@ -136,16 +136,16 @@ def current_rates(now=None):
 
 
 def default_currency(request):
-    """The currency of the buyer's language: the active language (LocaleMiddleware's ``LANGUAGE_CODE``, else
-    the one the browser asks for), its region taken from Accept-Language when it names none."""
+    """The currency of the buyer's language: the active one (LocaleMiddleware's ``LANGUAGE_CODE``, else the one
+    the browser asks for), in the region the browser names for it (pt-PT is not pt-BR), else the language's own
+    region (a buyer who chose pt-br), else the language's usual currency."""
     language = (getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(request)).lower()
     primary, _, region = language.partition("-")
-    if not region:
-        for tag, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
-            tag_primary, _, tag_region = tag.lower().partition("-")
-            if tag_primary == primary and len(tag_region) == 2:
-                region = tag_region
-                break
+    for tag, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        tag_primary, _, tag_region = tag.lower().partition("-")
+        if tag_primary == primary and len(tag_region) == 2:
+            region = tag_region
+            break
     if region:
         return REGION_CURRENCY.get(region.upper(), FALLBACK)
     return LANGUAGE_CURRENCY.get(primary, FALLBACK)

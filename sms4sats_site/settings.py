@@ -298,12 +298,10 @@ elif _fiat_rates_url.strip().lower() in ("", "off"):
     FIAT_RATES_URL = ""
 else:
     FIAT_RATES_URL = env_url("FIAT_RATES_URL", "")
-FIAT_CURRENCIES = env_list("FIAT_CURRENCIES", "USD,EUR,GBP,BRL,RUB,CHF,CAD,AUD,JPY")
+FIAT_CURRENCIES = env_list("FIAT_CURRENCIES") or ["USD", "EUR", "GBP", "BRL", "RUB", "CHF", "CAD", "AUD", "JPY"]
 for _currency in FIAT_CURRENCIES:
     if not re.fullmatch(r"[A-Z]{3}", _currency):
         config_error("FIAT_CURRENCIES", f"expected ISO 4217 codes like USD,EUR,BRL, got {_currency!r}")
-if not FIAT_CURRENCIES:
-    config_error("FIAT_CURRENCIES", "must name at least one currency (set FIAT_RATES_URL= to turn fiat off)")
 FIAT_RATES_REFRESH_SECONDS = env_int("FIAT_RATES_REFRESH_SECONDS", 300)
 if FIAT_RATES_REFRESH_SECONDS < 10:
     config_error("FIAT_RATES_REFRESH_SECONDS", f"expected at least 10 seconds, got {FIAT_RATES_REFRESH_SECONDS}")

@@ -278,7 +278,7 @@ def test_the_default_source_is_the_sandboxs_ticker_in_sandbox_mode_else_blockcha
 
 
 def test_an_empty_source_turns_fiat_off():
-    assert fiat_settings({"FIAT_RATES_URL": ""}) == [
+    assert fiat_settings({"FIAT_RATES_URL": "", "FIAT_CURRENCIES": ""}) == [  # empty: the default list
         "",
         ["USD", "EUR", "GBP", "BRL", "RUB", "CHF", "CAD", "AUD", "JPY"],
         1800,
