@@ -55,7 +55,7 @@ def warm_catalog_country(cc):
 FIAT_START_RETRIES = 6
 
 
-@shared_task(bind=True, ignore_result=True)
+@shared_task(bind=True, ignore_result=True, max_retries=FIAT_START_RETRIES)
 def refresh_fiat_rates(self):
     from . import fiat
 

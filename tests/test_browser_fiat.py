@@ -4,6 +4,7 @@ price and the invoice show "≈ … USD" after the sats, and the buyer switches 
 Run: bin/with_redis.py .venv/bin/pytest tests/test_browser_fiat.py (SHOTS_DIR=… saves the screenshots)."""
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -70,3 +71,24 @@ def test_the_price_and_the_invoice_show_fiat_after_the_sats(shop, page, settings
     assert "EUR" in page.inner_text(".choice-price .fiat")
     assert_beside_the_sats(page, ".choice-price >> nth=0", ".choice-price .fiat >> nth=0")
     shoot(page, "fiat-rent")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violation_in_the_fiat_amounts_and_the_currency_page(browser, sandbox_url, live_server, scheme):
+    from django.core.cache import cache
+
+    from tests.factories import make_order_in_germany
+    from tests.test_browser_accessibility import axe_violations, open_context
+
+    cache.set(fiat.CACHE_KEY, {"fetched_at": time.time(), "rates": {"USD": "100000", "EUR": "90000"}})
+    order = make_order_in_germany()
+    context = open_context(browser, 390, scheme)
+    page = context.new_page()
+    try:
+        for path in ("/send/", "/rent/", order.get_absolute_url(), "/currency/?next=/send/"):
+            page.goto(live_server.url + path)
+            if path != "/currency/?next=/send/":
+                assert page.locator(".fiat").count() > 0, path
+            assert axe_violations(page) == [], path
+    finally:
+        context.close()

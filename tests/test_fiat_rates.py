@@ -188,6 +188,20 @@ def test_the_last_good_rates_age_out_when_fetches_keep_failing(rates_server, set
     assert fiat.current_rates(now=time.time() + settings.FIAT_RATES_MAX_AGE + 1) == {}
 
 
+def test_the_task_retries_soon_only_while_no_rates_are_known(rates_server):
+    from orders.tasks import FIAT_START_RETRIES
+
+    rates_server.answer = (503, b"", 0)
+    refresh_fiat_rates.apply()  # eager: the retries run at once
+    assert len(rates_server.requests) == 1 + FIAT_START_RETRIES
+    rates_server.answer = (200, json.dumps(TICKER).encode(), 0)
+    refresh_fiat_rates.apply()
+    rates_server.answer = (503, b"", 0)
+    refresh_fiat_rates.apply()  # good rates are kept: the next scheduled refresh tries again
+    assert len(rates_server.requests) == 1 + FIAT_START_RETRIES + 2
+    assert fiat.current_rates()["EUR"] == Decimal("90000")
+
+
 def test_an_unreachable_source_is_logged_not_raised(settings, caplog):
     from tests.fake_upstream import unreachable_url
 

@@ -8,10 +8,13 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orders import fiat
 from orders.models import Status
 from tests.factories import make_order_in_germany as make
+from tests.test_fuzz_forms import extra, fuzz, text
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +174,14 @@ def test_a_currency_without_a_rate_falls_back(fresh_rates, settings):
     request.COOKIES[fiat.COOKIE] = "RUB"
     assert fiat.buyer_currency(request, fiat.current_rates()) == "RUB"
     assert fiat.buyer_currency(request, {}) is None
+
+
+@fuzz(40)
+@given(currency=text, next_url=text, extras=extra, post=st.booleans())
+def test_the_currency_form_answers_anything(currency, next_url, extras, post):
+    client = Client(raise_request_exception=False)
+    data = {**extras, "currency": currency, "next": next_url}
+    response = client.post("/currency/", data) if post else client.get("/currency/", data)
+    assert response.status_code in (200, 302), response.content[:500]
+    if response.status_code == 302:
+        assert response["Location"].startswith("/") and not response["Location"].startswith("//")
