@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from orders import fiat
 from orders.models import Status
 from tests.factories import make_order_in_germany as make
+from tests.test_fiat_rates import RatesServer
 from tests.test_fuzz_forms import extra, fuzz, text
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,24 @@ def test_no_fiat_when_the_rates_are_stale_absent_or_off(client, upstream, settin
     assert 'class="fiat"' not in html and "≈" not in html
     order = make(Status.UNPAID)
     assert "≈" not in client.get(order.get_absolute_url()).content.decode()
+
+
+def test_pages_never_call_the_rates_source(client, upstream, settings):
+    """No rates cached: every page is served without asking the source (only the worker does)."""
+    with RatesServer() as rates_server:
+        settings.FIAT_RATES_URL = rates_server.url
+        ask_every_page(client, rates_server)
+
+
+def ask_every_page(client, rates_server):
+    order = make(Status.UNPAID)
+    for url in ("/", "/send/", "/rent/", order.get_absolute_url(), "/currency/"):
+        assert "≈" not in client.get(url).content.decode()
+    client.get(reverse("orders:price"), {"country": 43, "service": "tg"})
+    client.get(reverse("orders:status", args=[order.public_id]))
+    assert rates_server.requests == []
+    fiat.refresh_rates()
+    assert len(rates_server.requests) == 1
 
 
 def test_send_and_rent_prices_show_the_fiat_equivalent(client, upstream, fresh_rates):
