@@ -63,20 +63,16 @@ def test_no_fiat_when_the_rates_are_stale_absent_or_off(client, upstream, settin
 
 def test_pages_never_call_the_rates_source(client, upstream, settings):
     """No rates cached: every page is served without asking the source (only the worker does)."""
+    order = make(Status.UNPAID)
     with RatesServer() as rates_server:
         settings.FIAT_RATES_URL = rates_server.url
-        ask_every_page(client, rates_server)
-
-
-def ask_every_page(client, rates_server):
-    order = make(Status.UNPAID)
-    for url in ("/", "/send/", "/rent/", order.get_absolute_url(), "/currency/"):
-        assert "≈" not in client.get(url).content.decode()
-    client.get(reverse("orders:price"), {"country": 43, "service": "tg"})
-    client.get(reverse("orders:status", args=[order.public_id]))
-    assert rates_server.requests == []
-    fiat.refresh_rates()
-    assert len(rates_server.requests) == 1
+        for url in ("/", "/send/", "/rent/", order.get_absolute_url(), "/currency/"):
+            assert "≈" not in client.get(url).content.decode()
+        client.get(reverse("orders:price"), {"country": 43, "service": "tg"})
+        client.get(reverse("orders:status", args=[order.public_id]))
+        assert rates_server.requests == []
+        fiat.refresh_rates()
+        assert len(rates_server.requests) == 1
 
 
 def test_send_and_rent_prices_show_the_fiat_equivalent(client, upstream, fresh_rates):
