@@ -11,8 +11,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from orders import fiat
 from orders.models import Kind, Status
-from tests.browser import choose, shoot, the_order
+from orders.tasks import refresh_fiat_rates
+from tests.browser import choose, shoot, the_order, wait_until
 from tests.factories import make_order
 
 pytestmark = pytest.mark.browser
@@ -33,6 +35,7 @@ CHECKOUT = {
         "code_title": "Tu código",
         "charged": "se cobró ahora que llegó el código",
         "grouping": "\xa0",
+        "currency": ("EUR", "EUR: cambiar la moneda"),
     },
     "ru-RU": {
         "lang": "ru",
@@ -46,6 +49,7 @@ CHECKOUT = {
         "code_title": "Ваш код",
         "charged": "списан, так как код пришёл",
         "grouping": "\xa0",
+        "currency": ("RUB", "RUB: сменить валюту"),
     },
 }
 
@@ -78,14 +82,20 @@ def overflowing(page):
 
 
 @pytest.mark.parametrize("locale", CHECKOUT.keys())
-def test_a_foreign_browser_sees_the_checkout_in_its_language(shop, new_page, locale):
+def test_a_foreign_browser_sees_the_checkout_in_its_language(shop, new_page, settings, locale):
     words = CHECKOUT[locale]
+    settings.FIAT_RATES_URL = shop + settings.FIAT_RATES_PATH  # the fiat amount too: the longest price line
+    refresh_fiat_rates.delay()
+    assert wait_until(lambda: fiat.current_rates().get(words["currency"][0]), 15)
     page = new_page(locale=locale, viewport=PHONE)
     page.goto(shop + "/")
     assert page.get_attribute("html", "lang") == words["lang"]
     assert page.inner_text("h1") == words["title"]
     assert overflowing(page) == []
     choose(page, 43, "tg")
+    currency = page.locator("#price-box .fiat-currency")  # the language's currency, the link said in its words
+    assert (currency.inner_text(), currency.get_attribute("aria-label")) == words["currency"]
+    assert overflowing(page) == []
     shoot(page, f"i18n-{words['lang']}-home")
     price = page.inner_text("#price-box .price-amount")
     page.get_by_role("button", name=words["order"]).click()
@@ -98,6 +108,7 @@ def test_a_foreign_browser_sees_the_checkout_in_its_language(shop, new_page, loc
     assert price == sats and page.inner_text(".amount-value") == sats  # the locale's grouping
     status = page.inner_text("#order-status")
     assert words["pay_title"] in status and words["expires"] in status and words["hold"] in status
+    assert page.inner_text(".amount .fiat-currency") == words["currency"][0]
     assert page.get_attribute("a.btn-primary", "href") == "lightning:" + order.bolt11  # data stays data
     assert overflowing(page) == []
     shoot(page, f"i18n-{words['lang']}-invoice")
