@@ -12,14 +12,19 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .delivery import RedeliverRefused, redeliver
-from .models import Attempt, Delivery, Endpoint, EventType
+from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
 
 MAX_REDELIVER = 100
 
 
+def to_the_second(moment):
+    """A log's times: to the second, in UTC (the shop's time zone)."""
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "-"
+
+
 class EndpointForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
-        choices=EventType.choices,
+        choices=[(event.value, f"{event.value}: {EVENT_MEANINGS[event]}") for event in EventType],
         widget=forms.CheckboxSelectMultiple,
         help_text="The event types sent to this endpoint.",
     )
@@ -45,7 +50,7 @@ class AttemptInline(admin.TabularInline):
     model = Attempt
     verbose_name = "attempt"
     verbose_name_plural = "delivery log"
-    fields = ["number", "at", "status_code", "duration_ms", "error", "response_excerpt", "succeeded"]
+    fields = ["number", "time", "status_code", "duration_ms", "error", "response_excerpt", "succeeded"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -56,20 +61,36 @@ class AttemptInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="time (UTC)")
+    def time(self, attempt):
+        return to_the_second(attempt.at)
+
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     change_form_template = "admin/webhooks/delivery/change_form.html"
-    list_display = ["created_at", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt_at"]
+    list_display = ["created", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt"]
     list_filter = ["state", "event__type", "endpoint"]
     search_fields = ["event__public_id", "event__order__public_id"]
     list_select_related = ["event", "event__order", "endpoint"]
     date_hierarchy = "created_at"
     actions = ["redeliver_selected"]
-    fields = ["event_id", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt_at",
-              "delivered_at", "created_at", "body"]  # fmt: skip
+    fields = ["event_id", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt", "delivered",
+              "created", "body"]  # fmt: skip
     readonly_fields = fields
     inlines = [AttemptInline]
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, delivery):
+        return to_the_second(delivery.created_at)
+
+    @admin.display(description="next attempt (UTC)", ordering="next_attempt_at")
+    def next_attempt(self, delivery):
+        return to_the_second(delivery.next_attempt_at)
+
+    @admin.display(description="delivered (UTC)")
+    def delivered(self, delivery):
+        return to_the_second(delivery.delivered_at)
 
     @admin.display(description="event id")
     def event_id(self, delivery):
@@ -84,9 +105,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         order = delivery.event.order
         if order is None:
             return "-"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[order.pk]), order.public_id
-        )
+        url = reverse("admin:orders_order_change", args=[order.pk])
+        return format_html('<a href="{}" title="{}">{}…</a>', url, order.public_id, str(order.public_id)[:8])
 
     @admin.display(description="body")
     def body(self, delivery):

@@ -16,14 +16,28 @@ from orders.models import Order
 
 
 class EventType(models.TextChoices):
-    ORDER_PAID = "order.paid", "order.paid: payment held"
-    ORDER_COMPLETED = "order.completed", "order.completed: code received or SMS sent (charged)"
-    ORDER_REFUNDED = "order.refunded", "order.refunded: payment returned"
-    ORDER_EXPIRED = "order.expired", "order.expired: invoice not paid in time"
-    ORDER_FAILED = "order.failed", "order.failed: could not be created (no money moved)"
-    SMS_SENT = "order.sms_sent", "order.sms_sent: a send order's SMS was sent"
-    SMS_DELIVERED = "order.sms_delivered", "order.sms_delivered: a send order's SMS was delivered"
-    RENTAL_SMS_RECEIVED = "order.rental_sms_received", "order.rental_sms_received: a rented number got an SMS"
+    # Labelled by their names: the admin shows what receivers see in "type".
+    ORDER_PAID = "order.paid", "order.paid"
+    ORDER_COMPLETED = "order.completed", "order.completed"
+    ORDER_REFUNDED = "order.refunded", "order.refunded"
+    ORDER_EXPIRED = "order.expired", "order.expired"
+    ORDER_FAILED = "order.failed", "order.failed"
+    SMS_SENT = "order.sms_sent", "order.sms_sent"
+    SMS_DELIVERED = "order.sms_delivered", "order.sms_delivered"
+    RENTAL_SMS_RECEIVED = "order.rental_sms_received", "order.rental_sms_received"
+
+
+# What each event means, for the operator choosing an endpoint's events (the README has the same table).
+EVENT_MEANINGS = {
+    EventType.ORDER_PAID: "the payment is held",
+    EventType.ORDER_COMPLETED: "a code arrived or the SMS was sent: charged",
+    EventType.ORDER_REFUNDED: "the payment was returned",
+    EventType.ORDER_EXPIRED: "the invoice was not paid in time",
+    EventType.ORDER_FAILED: "could not be created (no money moved)",
+    EventType.SMS_SENT: "a send order's SMS was sent",
+    EventType.SMS_DELIVERED: "a send order's SMS was delivered",
+    EventType.RENTAL_SMS_RECEIVED: "a rented number received an SMS",
+}
 
 
 def new_endpoint_secret():
