@@ -313,3 +313,19 @@ def test_a_sandbox_order_delivers_paid_and_completed_once(receiver, shop, settin
     assert order.status == Status.COMPLETED
     assert {body["data"]["public_id"] for body in bodies(receiver)} == {str(order.public_id)}
     assert len({body["id"] for body in bodies(receiver)}) == 2
+
+
+def test_the_log_is_purged_after_its_retention(db, receiver):
+    Endpoint.objects.create(url=receiver.url, events=ALL_EVENTS)
+    for _ in range(3):
+        pay(make_order(Status.UNPAID))
+    send_all()
+    old_delivered, old_pending, recent = Event.objects.order_by("pk")
+    Event.objects.filter(pk__in=[old_delivered.pk, old_pending.pk]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    Delivery.objects.filter(event=old_pending).update(state=Delivery.State.PENDING)
+    assert sending.purge_log(30, batch=1) == 1
+    assert set(Event.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
+    assert not Attempt.objects.filter(delivery__event=old_delivered.pk).exists()
+    assert Attempt.objects.count() == 2

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .events import DELIVER_TASK, enqueue_deliveries
-from .models import Attempt, Delivery
+from .models import Attempt, Delivery, Event
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +179,15 @@ def redeliver(delivery):
         )
         enqueue_deliveries([again])
     return again
+
+
+def purge_log(older_than_days, now=None, batch=1000):
+    """Forget events older than ``older_than_days``, with their deliveries and attempts, except events still
+    being delivered. In batches, so no transaction holds a large delete. Returns how many events went."""
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    old = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__state=Delivery.State.PENDING)
+    removed = 0
+    while batch_ids := list(old.values_list("pk", flat=True)[:batch]):
+        _, per_model = Event.objects.filter(pk__in=batch_ids).delete()
+        removed += per_model.get(Event._meta.label, 0)
+    return removed

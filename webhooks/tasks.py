@@ -1,6 +1,7 @@
 """Celery tasks: thin callers of webhooks.delivery."""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import delivery
 
@@ -13,3 +14,8 @@ def deliver(delivery_id):
 @shared_task(ignore_result=True)
 def deliver_due():
     return delivery.enqueue_due()
+
+
+@shared_task(ignore_result=True)
+def purge_log():
+    return delivery.purge_log(settings.WEBHOOK_LOG_RETENTION_DAYS)
