@@ -48,3 +48,6 @@ def test_redeliver_from_the_delivery_page(page, live_server, celery_worker, rece
     shoot(page, "hooks-redelivered")
     page.goto(f"{live_server.url}/admin/webhooks/delivery/")
     shoot(page, "hooks-delivery-list")
+    page.goto(f"{live_server.url}/admin/webhooks/endpoint/add/")
+    assert page.input_value("#id_secret").startswith("whsec_")  # generated, for the operator to copy
+    shoot(page, "hooks-endpoint-form")

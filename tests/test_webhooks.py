@@ -2,11 +2,13 @@
 retries with backoff, the claim, redelivery, and a sandbox order delivered by a real Celery worker."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from with_redis import free_port
 
@@ -329,3 +331,28 @@ def test_the_log_is_purged_after_its_retention(db, receiver):
     assert set(Event.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
     assert not Attempt.objects.filter(delivery__event=old_delivered.pk).exists()
     assert Attempt.objects.count() == 2
+
+
+def test_workers_racing_for_one_attempt_send_it_once(transactional_db, receiver):
+    Endpoint.objects.create(url=receiver.url, events=ALL_EVENTS)
+    pay(make_order(Status.UNPAID))
+    delivery = Delivery.objects.get()
+    receiver.answer(200, "ok", delay=0.3)
+    start = threading.Barrier(4)
+
+    def worker():
+        start.wait()
+        try:
+            sending.attempt(delivery.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.state == Delivery.State.DELIVERED
+    assert delivery.log.count() == 1
