@@ -118,5 +118,7 @@ def test_viewing_the_log_does_not_allow_redelivering(receiver, db):
     client.force_login(viewer)
     page = client.get(reverse("admin:webhooks_delivery_change", args=[delivery.pk]))
     assert page.status_code == 200 and "Redeliver" not in page.content.decode()
+    changelist = client.get(reverse("admin:webhooks_delivery_changelist"))
+    assert changelist.status_code == 200 and "redeliver_selected" not in changelist.content.decode()
     assert client.post(reverse("admin:webhooks_delivery_redeliver", args=[delivery.pk])).status_code == 403
     assert Delivery.objects.count() == 1 and Attempt.objects.count() == 2

@@ -75,8 +75,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["event", "event__order", "endpoint"]
     date_hierarchy = "created_at"
     actions = ["redeliver_selected"]
-    fields = ["event_id", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt", "delivered",
-              "created", "body"]  # fmt: skip
+    fields = [
+        "event_id",
+        "event_type",
+        "order_link",
+        "endpoint",
+        "state",
+        "attempts",
+        "next_attempt",
+        "delivered",
+        "created",
+        "body",
+    ]
     readonly_fields = fields
     inlines = [AttemptInline]
 
@@ -122,6 +132,12 @@ class DeliveryAdmin(admin.ModelAdmin):
     def may_redeliver(self, request):
         return request.user.has_perm("webhooks.change_delivery")
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.may_redeliver(request):
+            actions.pop("redeliver_selected", None)
+        return actions
+
     def render_change_form(self, request, context, *args, **kwargs):
         context["may_redeliver"] = self.may_redeliver(request)
         return super().render_change_form(request, context, *args, **kwargs)
@@ -141,13 +157,15 @@ class DeliveryAdmin(admin.ModelAdmin):
         try:
             again = redeliver(delivery)
         except RedeliverRefused as exc:
-            self.message_user(request, f"{delivery.event.type} {delivery.event.public_id}: not sent, {exc}.",
-                              messages.ERROR)  # fmt: skip
+            self.message_user(
+                request, f"{delivery.event.type} {delivery.event.public_id}: not sent, {exc}.", messages.ERROR
+            )
             return None
         self.message_user(
-            request, f"{delivery.event.type} {delivery.event.public_id}: queued again to {delivery.endpoint}.",
+            request,
+            f"{delivery.event.type} {delivery.event.public_id}: queued again to {delivery.endpoint}.",
             messages.SUCCESS,
-        )  # fmt: skip
+        )
         return again
 
     def get_urls(self):

@@ -139,8 +139,12 @@ def finish(delivery, at, status_code, excerpt, error, duration_ms, succeeded):
             mine.update(state=Delivery.State.DELIVERED, delivered_at=done_at, next_attempt_at=None)
         elif delivery.attempts > len(delays):
             mine.update(state=Delivery.State.FAILED, next_attempt_at=None)
-            log.warning("Webhook delivery %s to %s given up after %d attempts", delivery.pk, delivery.endpoint.url,
-                        delivery.attempts)  # fmt: skip
+            log.warning(
+                "Webhook delivery %s to %s given up after %d attempts",
+                delivery.pk,
+                delivery.endpoint.url,
+                delivery.attempts,
+            )
         else:
             retry_at = done_at + timedelta(seconds=delays[delivery.attempts - 1])
             mine.update(next_attempt_at=retry_at)
