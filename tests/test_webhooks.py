@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from with_redis import free_port
 
@@ -356,3 +356,16 @@ def test_workers_racing_for_one_attempt_send_it_once(transactional_db, receiver)
     delivery.refresh_from_db()
     assert delivery.attempts == 1 and delivery.state == Delivery.State.DELIVERED
     assert delivery.log.count() == 1
+
+
+def test_a_rolled_back_change_records_and_sends_nothing(db, receiver, django_capture_on_commit_callbacks):
+    Endpoint.objects.create(url=receiver.url, events=ALL_EVENTS)
+    order = make_order(Status.UNPAID)
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        with transaction.atomic():
+            pay(order)
+            assert Delivery.objects.count() == 1  # recorded with the change...
+            raise RuntimeError("the caller's transaction fails")
+    assert not Event.objects.exists() and not Delivery.objects.exists()  # ...and gone with it
+    assert callbacks == []  # nothing enqueued
+    assert Order.objects.get(pk=order.pk).status == Status.UNPAID
