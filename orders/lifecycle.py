@@ -1,7 +1,8 @@
 """The order lifecycle: every status change of an Order goes through ``transition``.
 
 Each move is checked against ``ALLOWED``, applied as a compare-and-set
-(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction. Only
+(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction (with the webhook
+events it causes: ``webhooks.events.record_order_change``). Only
 workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, which enqueue work.
 
 Money states (completed, refunded, expired) are reached only on an answer of sms4sats, never on the
@@ -19,6 +20,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
+
+from webhooks.events import record_order_change
 
 from . import status_cache
 from .models import (
@@ -91,6 +94,7 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=from_status, to_status=to_status, note=note, upstream=upstream
             )
+            record_order_change(order, to_status, fields, now)
     if moved:
         order.status = to_status
         for name, value in fields.items():
@@ -495,6 +499,7 @@ def record_change(order, *, note, upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=order.status, to_status=order.status, note=note, upstream=upstream
             )
+            record_order_change(order, order.status, fields, now)
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)

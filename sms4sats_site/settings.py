@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "orders",
+    "webhooks",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("sandbox")
@@ -340,6 +341,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
     "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
     "clear-expired-sessions": {"task": "orders.tasks.clear_expired_sessions", "schedule": 60 * 60.0},
+    # Outbound webhooks: deliveries that are due (a retry, or one whose task was lost) go to the workers.
+    "webhook-deliveries": {"task": "webhooks.tasks.deliver_due", "schedule": 10.0, "options": {"expires": 10.0}},
+    "purge-webhook-log": {"task": "webhooks.tasks.purge_log", "schedule": 24 * 60 * 60.0},
 }
 if FIAT_RATES_URL:
     CELERY_BEAT_SCHEDULE["refresh-fiat-rates"] = {
@@ -398,6 +402,16 @@ CATALOG_TIMEOUT = env_float("CATALOG_TIMEOUT", 3.0)
 STATUS_POLL_SECONDS = 2
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
+
+# Outbound webhooks (webhooks/): seconds for each phase of one POST (connect, send, answer), the retry delays
+# after each failed attempt (about an hour in all, then the delivery is given up), how much of an answer
+# the delivery log keeps, and for how long (events, deliveries and attempts; beat purges daily).
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
+    config_error("WEBHOOK_TIMEOUT_SECONDS", f"expected seconds between 0 and 60, got {WEBHOOK_TIMEOUT_SECONDS}")
+WEBHOOK_RETRY_DELAYS = (30, 60, 120, 300, 600, 1200, 1800)
+WEBHOOK_RESPONSE_EXCERPT_BYTES = 1000
+WEBHOOK_LOG_RETENTION_DAYS = 30
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # Celery's routine lines (each task received and succeeded, each beat tick: several every 2 s) would scroll the
