@@ -323,20 +323,32 @@ def balance_order_view(request, site):
 
 
 def _balance_order_choices(request, original):
-    """The country list and the chosen country's services (with prices when known) for the form."""
+    """The country list, the chosen country's services and the chosen service's price, for the form."""
     if original is not None:
-        return {"selected_cc": original.country_code, "selected_service": original.service_code}
+        return _with_price({}, original.country_code, original.service_code)
     source = request.POST if request.method == "POST" else request.GET
-    countries = catalog.countries()
+    countries = catalog.countries().countries
     try:
         selected_cc = int(source.get("country", catalog.AUTO_SELECT))
     except ValueError:
         selected_cc = catalog.AUTO_SELECT
-    if not any(country.cc == selected_cc for country in countries.countries):
-        selected_cc = catalog.AUTO_SELECT
-    choices = {"countries": countries.countries, "selected_cc": selected_cc, "selected_service": source.get("service")}
+    country = next((c for c in countries if c.cc == selected_cc), countries[0])
+    choices = {"countries": countries, "selected_cc": country.cc, "selected_country": country}
     try:
-        choices["services"] = catalog.services(selected_cc)
+        choices["services"] = catalog.services(country.cc)
     except catalog.CatalogError as exc:
         choices["services_error"] = exc.reason
+        return choices
+    offer = next((o for o in choices["services"] if o.code == source.get("service")), None)
+    if offer is not None:
+        choices.update(selected_service=offer.code, selected_offer=offer)
+        _with_price(choices, country.cc, offer.code)
+    return choices
+
+
+def _with_price(choices, cc, code):
+    try:
+        choices["price"] = catalog.receive_price(cc, code)
+    except catalog.CatalogError as exc:
+        choices["price_error"] = exc.reason
     return choices

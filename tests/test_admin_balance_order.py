@@ -86,6 +86,12 @@ def test_the_form_lists_the_country_services_with_prices(admin_client, sandbox):
     assert '<option value="tg">Telegram' in body
     assert '<div class="value" id="balance-sats">0 sats</div>' in body
     assert "no invoice, the buyer pays" in body
+    assert 'id="order-form"' not in body  # no service chosen yet: no price, nothing to place
+
+    body = body_of(admin_client.get(reverse(PLACE), {"country": USA, "service": TELEGRAM}))
+    assert f'<strong id="price">{receive_price(USA, TELEGRAM):,} sats</strong>' in body
+    assert 'id="order-form"' in body
+    assert '<input type="hidden" name="service" value="tg">' in body
 
 
 @pytest.mark.parametrize(
@@ -192,6 +198,7 @@ def test_a_replacement_goes_through_the_worker_to_its_code(admin_client, sandbox
     assert "Replace from balance" in original_page
     form = body_of(admin_client.get(replace_url))
     assert "Same country and service as the buyer's order" in form
+    assert f'<strong id="price">{price:,} sats</strong>' in form
 
     response = admin_client.post(reverse(PLACE), {"replaces": original.pk}, follow=True)
 
