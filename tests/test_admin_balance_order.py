@@ -235,6 +235,7 @@ def test_a_replacement_goes_through_the_worker_to_its_code(admin_client, sandbox
     assert "qr-svg" not in text and 'class="qr"' not in text
     assert "lightning:" not in text and "Receipt" not in text
     assert "charged" not in text
+    assert "Paid by the shop: nothing to pay · placed" in body_of(buyer)
     assert Client().get(reverse("orders:receipt", args=[order.public_id])).status_code == 404
 
 
