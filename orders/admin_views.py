@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from . import catalog, charts, stats
-from .forms import ReceiveForm
+from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
 from .models import TERMINAL_STATUSES, Kind, Order, Status
 
 FUND_MIN_SATS = 1_000
@@ -259,9 +259,21 @@ def balance_order_refusal(price, original, client):
     return None
 
 
+def _order_fields(kind, data):
+    """What ``place_order`` needs from a valid ReceiveForm or SendForm."""
+    if kind == Kind.SEND:
+        return {"phone": data["phone"], "message": data["message"]}
+    return {
+        "country_code": data["country"],
+        "country_name": data["country_name"],
+        "service_code": data["service"],
+        "service_name": data["offer"].name,
+    }
+
+
 def balance_order_view(request, site):
-    """Place a number order paid from the prepaid balance: a replacement for a buyer's order whose code never
-    came (same country and service, linked to it), or for the operator's own use."""
+    """Place an order paid from the prepaid balance: a replacement number for a buyer's order whose code never
+    came (same country and service, linked to it), or a number or an SMS for the operator's own use."""
     _require(request, "orders.change_order")
     original = _original_order(request)
     title = "Replace from balance" if original else "Order a number from the balance"
@@ -272,6 +284,7 @@ def balance_order_view(request, site):
         has_key=bool(settings.SMS4SATS_API_KEY),
         original=original,
         auto_cancel_minutes=settings.AUTO_CANCEL_SECONDS // 60,
+        message_limit=MESSAGE_LIMIT,
     )
     if not context["has_key"]:  # nothing can be paid from a balance the shop cannot reach
         return TemplateResponse(
@@ -284,7 +297,8 @@ def balance_order_view(request, site):
     data = request.POST if request.method == "POST" else None
     if data is not None and original is not None:  # a replacement: the original's country and service, always
         data = {"country": original.country_code, "service": original.service_code}
-    form = ReceiveForm(data)
+    kind = Kind.SEND if data is not None and data.get("kind") == Kind.SEND else Kind.RECEIVE
+    form = (SendForm if kind == Kind.SEND else ReceiveForm)(data)
     if data is not None and form.is_valid():
         fields = form.cleaned_data
         refusal = balance_order_refusal(fields["price"], original, client)
@@ -294,20 +308,17 @@ def balance_order_view(request, site):
             from .lifecycle import place_order
 
             order = place_order(
-                kind=Kind.RECEIVE,
+                kind=kind,
                 quoted_sats=fields["price"],
                 session_key="",
-                country_code=fields["country"],
-                country_name=fields["country_name"],
-                service_code=fields["service"],
-                service_name=fields["offer"].name,
                 paid_from_balance=True,
                 replaces=original,
+                **_order_fields(kind, fields),
             )
             messages.success(
                 request,
                 f"Order placed, paid from the prepaid balance ({fields['price']:,} sats). "
-                f"Give the buyer this page: {buyer_page_url(order)}",
+                f"Its page, to pass on to the buyer: {buyer_page_url(order)}",
             )
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
@@ -318,7 +329,10 @@ def balance_order_view(request, site):
     except Sms4satsError as exc:
         context["balance_error"] = _calm(exc.reason, settings.SMS4SATS_API_KEY)
     context["form"] = form
+    context["send_form"] = form if kind == Kind.SEND else SendForm()
     context.update(_balance_order_choices(request, original))
+    if original is None:
+        _with_price(context, None, None, send=True)
     return TemplateResponse(request, "admin/orders/balance_order.html", context, status=400 if form.errors else 200)
 
 
@@ -346,9 +360,11 @@ def _balance_order_choices(request, original):
     return choices
 
 
-def _with_price(choices, cc, code):
+def _with_price(choices, cc, code, send=False):
+    """The price of a number (``price``) or of one SMS (``send_price``), or why it is unknown."""
+    prefix = "send_" if send else ""
     try:
-        choices["price"] = catalog.receive_price(cc, code)
+        choices[prefix + "price"] = catalog.send_price() if send else catalog.receive_price(cc, code)
     except catalog.CatalogError as exc:
-        choices["price_error"] = exc.reason
+        choices[prefix + "price_error"] = exc.reason
     return choices

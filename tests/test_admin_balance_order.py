@@ -15,7 +15,7 @@ from orders.models import Kind, Order, Status
 from orders.sms4sats import Sms4satsClient
 from orders.tasks import poll_due_orders
 from sandbox import control
-from sandbox.catalog import receive_price
+from sandbox.catalog import SEND_PRICE, receive_price
 from sandbox.models import SandboxOrder
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
@@ -143,6 +143,22 @@ def test_one_replacement_at_a_time(admin_client, sandbox):
     assert original.replacements.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"phone": "12345", "message": "hi"}, "Start with + and the country code"),
+        ({"phone": "+447911123456", "message": "x" * 141}, "The message is too long: at most 140 characters"),
+        ({"phone": "+447911123456", "message": ""}, "Write the message to send."),
+    ],
+)
+def test_bad_sms(admin_client, sandbox, data, error):
+    fund_sandbox(20_000)
+    response = admin_client.post(reverse(PLACE), {"kind": "send", **data})
+    assert response.status_code == 400
+    assert error in body_of(response)
+    assert not Order.objects.exists()
+
+
 def test_only_a_receive_order_is_replaced(admin_client, db):
     rental = make_order(Status.ACTIVE, Kind.RENTAL)
     assert admin_client.get(reverse(PLACE), {"replaces": rental.pk}).status_code == 404
@@ -205,7 +221,7 @@ def test_a_replacement_goes_through_the_worker_to_its_code(admin_client, sandbox
     order = Order.objects.get(replaces=original)
     assert response.redirect_chain == [(reverse("admin:orders_order_change", args=[order.pk]), 302)]
     buyer_url = settings.PUBLIC_BASE_URL + order.get_absolute_url()
-    assert f"Give the buyer this page: {buyer_url}" in body_of(response)
+    assert f"Its page, to pass on to the buyer: {buyer_url}" in body_of(response)
     assert order.paid_from_balance and order.session_key == ""
     assert (order.country_code, order.service_code, order.quoted_sats) == (USA, TELEGRAM, price)
 
@@ -290,3 +306,27 @@ def test_insufficient_balance_at_sms4sats_fails_the_order_clearly(sandbox, celer
     text = status_part(Client().get(order.get_absolute_url()))
     assert "You have nothing to pay." in text
     assert "No money moved" not in text  # the balance order's own words, not the invoice order's
+
+
+def test_an_sms_paid_from_the_balance_is_sent(admin_client, sandbox, celery_worker, settings):
+    settings.SANDBOX_SMS_SENT_DELAY = 0.5
+    settings.SANDBOX_SMS_DELIVERED_DELAY = 0.5
+    fund_sandbox(5_000)
+    form = body_of(admin_client.get(reverse(PLACE)))
+    assert f'<strong id="send-price">{SEND_PRICE:,} sats</strong>' in form
+
+    response = admin_client.post(
+        reverse(PLACE), {"kind": "send", "phone": "+44 7911 123456", "message": "From the shop"}
+    )
+
+    assert response.status_code == 302
+    order = Order.objects.get(kind=Kind.SEND)
+    assert order.paid_from_balance and (order.phone, order.quoted_sats) == ("+447911123456", SEND_PRICE)
+    order = wait_for(order, {Status.COMPLETED, Status.REFUNDED, Status.FAILED})
+    assert order.status == Status.COMPLETED, [e.note for e in order.events.all()]
+    assert SandboxOrder.objects.get(order_id=order.upstream_id).immediate
+    with Sms4satsClient() as client:
+        assert client.balance() == 5_000 - SEND_PRICE
+    text = status_part(Client().get(order.get_absolute_url()))
+    assert "Nothing to pay: the shop paid for this SMS from its prepaid balance." in text
+    assert "charged" not in text
