@@ -276,7 +276,7 @@ def balance_order_view(request, site):
     came (same country and service, linked to it), or a number or an SMS for the operator's own use."""
     _require(request, "orders.change_order")
     original = _original_order(request)
-    title = "Replace from balance" if original else "Order a number from the balance"
+    title = "Replace from balance" if original else "Order from the balance"
     context = _context(
         request,
         site,
