@@ -50,6 +50,19 @@ def warm_catalog_country(cc):
     catalog.warm_country(cc)
 
 
+# Rates fetched at start-up may fail while the web (the sandbox's ticker) is still starting: retried soon
+# while no rates are known, instead of waiting for the next refresh.
+FIAT_START_RETRIES = 6
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=FIAT_START_RETRIES)
+def refresh_fiat_rates(self):
+    from . import fiat
+
+    if not fiat.refresh_rates() and not fiat.current_rates() and self.request.retries < FIAT_START_RETRIES:
+        raise self.retry(countdown=5)
+
+
 @shared_task(ignore_result=True)
 def purge_personal_data():
     from django.conf import settings

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhooks
+from . import currency, views, webhooks
 
 app_name = "orders"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("rent/", views.rent, name="rent"),
     path("orders/", views.my_orders, name="my_orders"),
     path("how-it-works/", views.how_it_works, name="how"),
+    path("currency/", currency.choose_currency, name="currency"),
     path("o/<uuid:public_id>/", views.order_detail, name="detail"),
     path("o/<uuid:public_id>/cancel", views.order_cancel, name="cancel"),
     path("o/<uuid:public_id>/receipt", views.order_receipt, name="receipt"),

@@ -3,7 +3,7 @@ SMS4SATS_API_URL = <site>/sandbox/api."""
 
 from django.urls import path, re_path
 
-from . import api, control, wallet
+from . import api, control, rates, wallet
 
 app_name = "sandbox"
 urlpatterns = [
@@ -23,6 +23,7 @@ urlpatterns = [
     # Anything else under the API answers the JSON envelope too, never Django's HTML 404.
     re_path(r"^api/(?P<rest>.*)$", api.not_found, name="api-not-found"),
     path("control", control.control_view, name="control"),
+    path("ticker", rates.ticker, name="ticker"),
     path("wallet/", wallet.wallet, name="wallet"),
     path("wallet/pay", wallet.wallet_pay, name="wallet-pay"),
 ]

@@ -22,3 +22,7 @@ def refresh_catalog_at_start(sender=None, **kwargs):
     """Prices in the service list from the first minute after a (re)start, not after the first 5-minute
     refresh of the schedule."""
     app.send_task("orders.tasks.refresh_catalog")
+    from django.conf import settings
+
+    if settings.FIAT_RATES_URL:  # fiat amounts beside the prices at once, not after the first refresh interval
+        app.send_task("orders.tasks.refresh_fiat_rates")

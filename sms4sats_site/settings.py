@@ -286,6 +286,34 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
 
+# Fiat equivalents beside the sats (orders/fiat.py): a worker fetches BTC prices from FIAT_RATES_URL (the
+# blockchain.info ticker format) every FIAT_RATES_REFRESH_SECONDS and caches them; pages show them only while
+# younger than FIAT_RATES_MAX_AGE. Unset: the sandbox's own ticker in sandbox mode, else blockchain.info;
+# empty (or "off"): no fiat anywhere. The source sees the shop's server only, never a buyer.
+FIAT_RATES_PATH = "/sandbox/ticker"
+_fiat_rates_url = os.environ.get("FIAT_RATES_URL")
+if _fiat_rates_url is None:
+    FIAT_RATES_URL = PUBLIC_BASE_URL + FIAT_RATES_PATH if SANDBOX else "https://blockchain.info/ticker"
+elif _fiat_rates_url.strip().lower() in ("", "off"):
+    FIAT_RATES_URL = ""
+else:
+    FIAT_RATES_URL = env_url("FIAT_RATES_URL", "")
+FIAT_CURRENCIES = env_list("FIAT_CURRENCIES") or ["USD", "EUR", "GBP", "BRL", "RUB", "CHF", "CAD", "AUD", "JPY"]
+for _currency in FIAT_CURRENCIES:
+    if not re.fullmatch(r"[A-Z]{3}", _currency):
+        config_error("FIAT_CURRENCIES", f"expected ISO 4217 codes like USD,EUR,BRL, got {_currency!r}")
+FIAT_RATES_REFRESH_SECONDS = env_int("FIAT_RATES_REFRESH_SECONDS", 300)
+if FIAT_RATES_REFRESH_SECONDS < 10:
+    config_error("FIAT_RATES_REFRESH_SECONDS", f"expected at least 10 seconds, got {FIAT_RATES_REFRESH_SECONDS}")
+FIAT_RATES_MAX_AGE = env_int("FIAT_RATES_MAX_AGE", 1800)
+if FIAT_RATES_MAX_AGE <= FIAT_RATES_REFRESH_SECONDS:
+    config_error(
+        "FIAT_RATES_MAX_AGE",
+        f"expected more than FIAT_RATES_REFRESH_SECONDS ({FIAT_RATES_REFRESH_SECONDS}), got {FIAT_RATES_MAX_AGE}",
+    )
+# Seconds for one fetch of the rates (a worker's, never a buyer's request).
+FIAT_RATES_TIMEOUT = 10
+
 # Celery: broker on Redis, tasks enqueued on commit by the callers.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
@@ -313,6 +341,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
     "clear-expired-sessions": {"task": "orders.tasks.clear_expired_sessions", "schedule": 60 * 60.0},
 }
+if FIAT_RATES_URL:
+    CELERY_BEAT_SCHEDULE["refresh-fiat-rates"] = {
+        "task": "orders.tasks.refresh_fiat_rates",
+        "schedule": float(FIAT_RATES_REFRESH_SECONDS),
+        "options": {"expires": float(FIAT_RATES_REFRESH_SECONDS)},
+    }
 if SANDBOX:
     CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}
 # Workers are "alive" while their last heartbeat is younger than this.
