@@ -305,7 +305,7 @@ def tab_title(order, awaiting_confirmation=False):
     if awaiting_confirmation:
         state = "Waiting for sms4sats to confirm"
     elif order.status in (Status.NEW, Status.CREATING):
-        state = "Preparing the invoice"
+        state = "Preparing the number" if order.paid_from_balance else "Preparing the invoice"
     elif order.status == Status.UNPAID:
         state = "Waiting for payment"
     elif order.status in HOLDING_STATUSES:
@@ -429,6 +429,8 @@ def _completed_order(public_id):
     order = _get_order(public_id)
     if order.status not in (Status.COMPLETED, Status.ACTIVE, Status.ENDED):  # charged: a code, sent, a rental
         raise Http404("Only a completed order has a receipt.")
+    if order.paid_from_balance:  # the buyer paid nothing: there is nothing to give a receipt for
+        raise Http404("The shop paid for this order: there is no receipt.")
     return order
 
 
@@ -470,6 +472,9 @@ def order_receipt_file(request, public_id):
 @require_POST
 def order_cancel(request, public_id):
     order = _get_order(public_id)
+    if order.paid_from_balance:
+        messages.error(request, "The shop paid for this number; only the shop can cancel it. Ask the shop.")
+        return redirect(order.get_absolute_url())
     try:
         with transaction.atomic():
             lifecycle.request_cancel(order)
