@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from . import charts, stats
+from . import charts, referral, stats
 from .models import Kind, Order, Status
 
 FUND_MIN_SATS = 1_000
@@ -69,6 +69,7 @@ def dashboard_view(request, site):
         heartbeat=duration_text(figures["upstream"]["workers"]["heartbeat_age"]),
         creation_lag=duration_text(figures["upstream"]["engine"]["creation_lag"]),
         engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
+        referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
 

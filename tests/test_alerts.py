@@ -270,3 +270,24 @@ def test_the_daily_summary_once_a_day(settings, db, alert_to_json):
     assert checks.daily_summary(morning + timedelta(minutes=15)) is None  # already sent today
     settings.ALERT_DAILY_SUMMARY = False
     assert checks.daily_summary(morning + timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize(
+    "overrides, variable",
+    [
+        ({"ALERT_REFUNDS_PER_HOUR": "many"}, "ALERT_REFUNDS_PER_HOUR"),
+        ({"ALERT_BALANCE_MIN_SATS": "-5"}, "ALERT_BALANCE_MIN_SATS"),
+        ({"ALERT_DAILY_SUMMARY_HOUR": "24"}, "ALERT_DAILY_SUMMARY_HOUR"),
+        (
+            {"SMS4SATS_API_URL": "https://api2.sms4sats.com", "SECRET_KEY": "k" * 50, "REFERRAL_ALLOW_HTTP": "on"},
+            "REFERRAL_ALLOW_HTTP",
+        ),
+    ],
+)
+def test_alert_settings_fail_in_one_line(overrides, variable):
+    from tests.test_settings import start
+
+    result = start(overrides)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"Configuration error: {variable}:")
