@@ -1,5 +1,7 @@
 """The alert log (read-only) and its "Send a test alert" button, on the shop's admin site."""
 
+from datetime import UTC
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,15 +17,20 @@ TEST_BODY = "If you read this, the shop's alerts reach you here. Sent from the a
 
 @admin.register(AlertLog)
 class AlertLogAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "event", "title", "result", "delivered_of_targets", "attempts", "short_error")
+    list_display = ("when", "event", "title", "outcome", "short_error")
     list_filter = ("event", "result")
     search_fields = ("title", "body")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AlertLog._meta.fields]
 
-    @admin.display(description="delivered")
-    def delivered_of_targets(self, entry):
-        return f"{entry.delivered} of {entry.targets}"
+    @admin.display(description="when", ordering="created_at")
+    def when(self, entry):
+        return entry.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    @admin.display(description="outcome", ordering="result")
+    def outcome(self, entry):
+        attempts = f"{entry.attempts} attempt{'s' if entry.attempts != 1 else ''}"
+        return f"{entry.get_result_display()}: {entry.delivered} of {entry.targets} targets, {attempts}"
 
     @admin.display(description="error")
     def short_error(self, entry):
