@@ -127,23 +127,31 @@ def test_the_system_check_names_a_target_apprise_does_not_understand(settings):
 
 
 def test_one_alert_per_outage_and_one_when_it_ends(settings, celery_worker, alert_to_json):
-    """sms4sats goes down (the transition enqueues the check), the periodic check runs twice during the outage:
-    one "down"; it answers again: one "back up"."""
+    """sms4sats goes down: the transition enqueues the check, the worker sends "down"; the periodic check runs twice
+    during the outage and sends nothing more; sms4sats answers again: one "back up", again from the transition."""
     settings.UPSTREAM_DOWN_AFTER_FAILURES = 3
     for _ in range(6):
         upstream_health.record(False, "orderstatus: unreachable")
-    checks.check_upstream()
-    checks.check_upstream()
-    [down] = alert_to_json.wait_for_posts(1)
+    [down] = alert_to_json.wait_for_posts(1)  # nothing but the transition's task could have sent it
     assert down["body"]["title"] == "sms4sats is not answering"
     assert "orderstatus: unreachable" in down["body"]["message"]
+    assert checks.check_upstream() is None
+    assert checks.check_upstream() is None
 
     upstream_health.record(True)
-    checks.check_upstream()
     posts = alert_to_json.wait_for_posts(2)
+    assert checks.check_upstream() is None
     time.sleep(1)  # anything more would arrive now
     assert [p["body"]["title"] for p in posts] == ["sms4sats is not answering", "sms4sats answers again"]
     assert events() == [Event.UPSTREAM_DOWN, Event.UPSTREAM_UP]
+
+
+def test_the_periodic_check_catches_a_lost_transition(settings, db, alert_to_json):
+    settings.ALERT_URLS = ""  # the transition enqueues nothing, as if its task were lost
+    settings.UPSTREAM_DOWN_AFTER_FAILURES = 1
+    upstream_health.record(False, "createorder: 502")
+    settings.ALERT_URLS = f"json://127.0.0.1:{alert_to_json.port}/alerts"
+    assert checks.check_upstream() == Event.UPSTREAM_DOWN
 
 
 def test_two_workers_checking_at_once_send_one_alert(settings, transactional_db, alert_to_json):
