@@ -53,17 +53,24 @@ def update(name, active, title, body="", queue=None):
 
     Returns the event raised, or None. ``title``/``body`` describe the current state (start or clear)."""
     started, cleared = CONDITIONS[name]
-    redis = shared_redis()
+    redis, key = shared_redis(), condition_key(name)
     if active:
-        if not redis.set(condition_key(name), time.time(), nx=True):
+        if not redis.set(key, time.time(), nx=True):
             return None
-        raise_alert(started, title, body, queue=queue)
+        try:
+            raise_alert(started, title, body, queue=queue)
+        except Exception:  # not logged (the database away): give the claim back, the next check alerts
+            redis.delete(key)
+            raise
         return started
-    since = redis.getdel(condition_key(name))
+    since = redis.getdel(key)
     if not since:
         return None
-    lasted = _duration(time.time() - float(since))
-    raise_alert(cleared, title, f"{body}\n(after {lasted})".strip(), queue=queue)
+    try:
+        raise_alert(cleared, title, f"{body}\n(after {_duration(time.time() - float(since))})".strip(), queue=queue)
+    except Exception:
+        redis.set(key, since, nx=True)
+        raise
     return cleared
 
 

@@ -1,9 +1,13 @@
 """Celery tasks: thin callers of alerts/checks.py and alerts/delivery.py (beat schedules the checks)."""
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from . import checks, delivery
+
+log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 30
 
@@ -37,10 +41,12 @@ def check_main_worker():
 
 @shared_task(ignore_result=True)
 def check_conditions():
-    checks.check_creator_worker()
-    checks.check_upstream()
-    checks.check_creation_lag()
-    checks.check_refunds()
+    """The minute's checks, each on its own: one that fails (the database away) does not skip the others."""
+    for check in (checks.check_creator_worker, checks.check_upstream, checks.check_creation_lag, checks.check_refunds):
+        try:
+            check()
+        except Exception:
+            log.exception("Alert check %s failed", check.__name__)
 
 
 @shared_task(ignore_result=True)

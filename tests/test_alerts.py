@@ -299,3 +299,23 @@ def test_alert_settings_fail_in_one_line(overrides, variable):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(f"Configuration error: {variable}:")
+
+
+def test_an_alert_that_cannot_be_logged_is_tried_again_at_the_next_check(settings, db, alert_to_json, monkeypatch):
+    def database_away(*args, **kwargs):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(AlertLog.objects, "create", database_away)
+    with pytest.raises(RuntimeError):
+        checks.update("creation", True, "Orders wait to be created at sms4sats")
+    assert not checks.is_active("creation")  # the claim was given back
+    monkeypatch.undo()
+    assert checks.update("creation", True, "Orders wait to be created at sms4sats") == Event.CREATION_LAGGING
+
+
+def test_one_failing_check_does_not_skip_the_others(settings, db, alert_to_json, monkeypatch):
+    settings.ALERT_REFUNDS_PER_HOUR = 1
+    make_order(status=Status.REFUNDED, refunded_at=timezone.now())
+    monkeypatch.setattr(checks, "check_creation_lag", lambda: 1 / 0)
+    tasks.check_conditions()
+    assert Event.REFUNDS_HIGH in events()
