@@ -7,7 +7,6 @@ they are never logged or shown, only counted and numbered ("target 2: …").
 
 import logging
 
-import apprise
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
@@ -20,30 +19,33 @@ log = logging.getLogger(__name__)
 DELIVER_TASK = "alerts.tasks.deliver_alert"
 ERROR_CHARS = 500
 
-# How each event looks in apps that show a kind (Telegram's icon, ntfy's tags, a JSON receiver's "type").
+# How each event looks in apps that show a kind (Telegram's icon, ntfy's tags, a JSON receiver's "type"): Apprise's
+# notify types. Apprise itself is imported only where it sends (its import takes about a second).
 NOTIFY_TYPES = {
-    Event.UPSTREAM_DOWN: apprise.NotifyType.FAILURE,
-    Event.WORKER_STALE: apprise.NotifyType.FAILURE,
-    Event.CREATOR_STALE: apprise.NotifyType.FAILURE,
-    Event.CREATION_LAGGING: apprise.NotifyType.WARNING,
-    Event.REFUNDS_HIGH: apprise.NotifyType.WARNING,
-    Event.BALANCE_LOW: apprise.NotifyType.WARNING,
-    Event.REFERRAL_BROKEN: apprise.NotifyType.FAILURE,
-    Event.UPSTREAM_UP: apprise.NotifyType.SUCCESS,
-    Event.WORKER_BACK: apprise.NotifyType.SUCCESS,
-    Event.CREATOR_BACK: apprise.NotifyType.SUCCESS,
-    Event.CREATION_CAUGHT_UP: apprise.NotifyType.SUCCESS,
-    Event.REFUNDS_NORMAL: apprise.NotifyType.SUCCESS,
-    Event.BALANCE_OK: apprise.NotifyType.SUCCESS,
-    Event.REFERRAL_OK: apprise.NotifyType.SUCCESS,
+    Event.UPSTREAM_DOWN: "failure",
+    Event.WORKER_STALE: "failure",
+    Event.CREATOR_STALE: "failure",
+    Event.CREATION_LAGGING: "warning",
+    Event.REFUNDS_HIGH: "warning",
+    Event.BALANCE_LOW: "warning",
+    Event.REFERRAL_BROKEN: "failure",
+    Event.UPSTREAM_UP: "success",
+    Event.WORKER_BACK: "success",
+    Event.CREATOR_BACK: "success",
+    Event.CREATION_CAUGHT_UP: "success",
+    Event.REFUNDS_NORMAL: "success",
+    Event.BALANCE_OK: "success",
+    Event.REFERRAL_OK: "success",
 }
 
 
 def target_urls():
     """The Apprise URLs of ALERT_URLS (separated by spaces or commas; a comma inside a URL's query stays)."""
+    if not settings.ALERT_URLS:
+        return []
     from apprise.utils.parse import parse_urls
 
-    return parse_urls(settings.ALERT_URLS) if settings.ALERT_URLS else []
+    return parse_urls(settings.ALERT_URLS)
 
 
 def alerts_on():
@@ -96,6 +98,8 @@ def deliver(log_id, pending=None, last_attempt=True):
 
 def send_one(url, entry):
     """(ok, error text) for one target; Apprise's own warnings are the error text, the URL never is."""
+    import apprise
+
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False, "Apprise does not understand this URL (check its scheme and parts)"
@@ -105,7 +109,7 @@ def send_one(url, entry):
                 notifier.notify(
                     title=entry.title,
                     body=entry.body or entry.title,
-                    notify_type=NOTIFY_TYPES.get(entry.event, apprise.NotifyType.INFO),
+                    notify_type=NOTIFY_TYPES.get(entry.event, "info"),
                 )
             )
             text = output.getvalue()

@@ -7,12 +7,15 @@ from django.core import checks
 
 @checks.register()
 def alert_urls_understood(app_configs=None, **kwargs):
-    import apprise
-
     from .delivery import target_urls
 
+    urls = target_urls()
+    if not urls:
+        return []
+    import apprise  # only now: its import takes about a second, and every management command runs the checks
+
     problems = []
-    for number, url in enumerate(target_urls(), start=1):
+    for number, url in enumerate(urls, start=1):
         if apprise.Apprise.instantiate(url) is None:
             scheme = url.partition("://")[0][:20]
             problems.append(
