@@ -6,6 +6,7 @@ they are never logged or shown, only counted and numbered ("target 2: …").
 """
 
 import logging
+from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -17,6 +18,9 @@ from .models import AlertLog, Event, Result
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "alerts.tasks.deliver_alert"
+# An alert not yet tried this long after it was raised is taken for lost and enqueued again, for a day.
+LOST_AFTER = timedelta(minutes=10)
+GIVE_UP_AFTER = timedelta(days=1)
 ERROR_CHARS = 500
 
 # How each event looks in apps that show a kind (Telegram's icon, ntfy's tags, a JSON receiver's "type"): Apprise's
@@ -64,18 +68,19 @@ def raise_alert(event, title, body, queue=None):
     log.warning("Alert: %s", title)
     transaction.on_commit(
         lambda: current_app.send_task(DELIVER_TASK, args=(entry.pk,), queue=queue),
-        robust=True,  # the broker down: the row stays "queued" in the log, the condition's next change is sent
+        robust=True,  # the broker away: the row stays "queued" and resend_lost enqueues it again
     )
     return entry
 
 
-def deliver(log_id, pending=None, last_attempt=True):
+def deliver(log_id, pending=None, attempt=0, last_attempt=True):
     """Send one logged alert to its targets (all, or the numbers in ``pending``); record the outcome.
 
-    Returns the numbers of the targets that failed, for the task to retry."""
-    entry = AlertLog.objects.filter(pk=log_id).first()
-    if entry is None:
-        return []
+    ``attempt`` (0 first, then the task's retries) is claimed on the row (compare-and-set on ``attempts``), so a
+    task enqueued twice (``resend_lost``) sends once. Returns the numbers of the targets that failed."""
+    if not AlertLog.objects.filter(pk=log_id, attempts=attempt).update(attempts=attempt + 1):
+        return []  # gone, or this attempt was made already
+    entry = AlertLog.objects.get(pk=log_id)
     urls = target_urls()
     numbers = [n for n in (range(len(urls)) if pending is None else pending) if n < len(urls)]
     errors = {}
@@ -83,7 +88,6 @@ def deliver(log_id, pending=None, last_attempt=True):
         ok, error = send_one(urls[number], entry)
         if not ok:
             errors[number] = error
-    entry.attempts += 1
     entry.delivered += len(numbers) - len(errors)
     entry.error = "\n".join(f"target {n + 1}: {error}" for n, error in sorted(errors.items()))
     if not errors:
@@ -92,8 +96,22 @@ def deliver(log_id, pending=None, last_attempt=True):
         entry.result = Result.FAILED if last_attempt else Result.RETRYING
     if entry.result != Result.RETRYING:
         entry.finished_at = timezone.now()
-    entry.save(update_fields=["attempts", "delivered", "error", "result", "finished_at"])
+    entry.save(update_fields=["delivered", "error", "result", "finished_at"])
     return sorted(errors)
+
+
+def resend_lost(now=None):
+    """Enqueue again the alerts still waiting for their first attempt after LOST_AFTER (the broker was away when
+    they were raised, or it restarted empty); the attempt's claim makes a duplicate harmless. Returns how many."""
+    now = now or timezone.now()
+    lost = AlertLog.objects.filter(
+        result=Result.QUEUED, attempts=0, created_at__lt=now - LOST_AFTER, created_at__gte=now - GIVE_UP_AFTER
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in lost:
+        current_app.send_task(DELIVER_TASK, args=(pk,))
+        count += 1
+    return count
 
 
 def send_one(url, entry):

@@ -15,8 +15,9 @@ RETRY_BASE_SECONDS = 30
 @shared_task(bind=True, ignore_result=True, max_retries=settings.ALERT_MAX_RETRIES)
 def deliver_alert(self, log_id, pending=None):
     """Send one logged alert; the targets that failed are tried again 30 s, 1, 2, 4… min later."""
-    last = self.request.retries >= self.max_retries
-    failed = delivery.deliver(log_id, pending, last_attempt=last)
+    attempt = self.request.retries
+    last = attempt >= self.max_retries
+    failed = delivery.deliver(log_id, pending, attempt=attempt, last_attempt=last)
     if failed and not last:
         raise self.retry(args=(log_id, failed), countdown=RETRY_BASE_SECONDS * 2**self.request.retries)
 
@@ -42,7 +43,14 @@ def check_main_worker():
 @shared_task(ignore_result=True)
 def check_conditions():
     """The minute's checks, each on its own: one that fails (the database away) does not skip the others."""
-    for check in (checks.check_creator_worker, checks.check_upstream, checks.check_creation_lag, checks.check_refunds):
+    minute = (
+        checks.check_creator_worker,
+        checks.check_upstream,
+        checks.check_creation_lag,
+        checks.check_refunds,
+        delivery.resend_lost,
+    )
+    for check in minute:
         try:
             check()
         except Exception:

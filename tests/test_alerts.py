@@ -93,7 +93,7 @@ def test_a_retry_goes_only_to_the_targets_that_failed(settings, db):
         assert entry.error.startswith("target 1: ") and "500" in entry.error
         assert "s3cret-pass" not in entry.error  # the URLs' secrets never reach the log
 
-        assert delivery.deliver(entry.pk, pending=[0]) == []
+        assert delivery.deliver(entry.pk, pending=[0], attempt=1) == []
         entry.refresh_from_db()
         assert entry.result == Result.SENT and entry.delivered == 2 and entry.attempts == 2 and entry.error == ""
         assert len(broken.posts) == 2 and len(working.posts) == 1
@@ -319,3 +319,24 @@ def test_one_failing_check_does_not_skip_the_others(settings, db, alert_to_json,
     monkeypatch.setattr(checks, "check_creation_lag", lambda: 1 / 0)
     tasks.check_conditions()
     assert Event.REFUNDS_HIGH in events()
+
+
+def test_an_attempt_is_made_once_however_often_its_task_runs(settings, db, alert_to_json):
+    entry = delivery.raise_alert(Event.TEST, "Test alert", "hello")
+    assert delivery.deliver(entry.pk) == []
+    assert delivery.deliver(entry.pk) == []  # the same first attempt again (a task enqueued twice)
+    entry.refresh_from_db()
+    assert entry.attempts == 1 and entry.delivered == 1
+    assert len(alert_to_json.posts) == 1
+
+
+def test_an_alert_whose_task_was_lost_is_sent_later(settings, celery_worker, alert_to_json):
+    """The broker was away when it was raised: the row waits "queued"; the minute's check enqueues it again."""
+    entry = AlertLog.objects.create(event=Event.TEST, title="Lost test alert", targets=1)
+    assert delivery.resend_lost() == 0  # too young to be taken for lost
+    AlertLog.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    assert delivery.resend_lost() == 1
+    assert wait_for_result(entry).result == Result.SENT
+    [post] = alert_to_json.wait_for_posts(1)
+    assert post["body"]["title"] == "Lost test alert"
+    assert delivery.resend_lost() == 0
