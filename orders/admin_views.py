@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from . import catalog, charts, stats
+from . import catalog, charts, referral, stats
 from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
 from .models import TERMINAL_STATUSES, Kind, Order, Status
 
@@ -72,6 +72,7 @@ def dashboard_view(request, site):
         heartbeat=duration_text(figures["upstream"]["workers"]["heartbeat_age"]),
         creation_lag=duration_text(figures["upstream"]["engine"]["creation_lag"]),
         engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
+        referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
 

@@ -23,6 +23,7 @@ from sms4sats_site import local_state  # noqa: E402
 local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
 
 from tests.browser import browser, page, shop  # noqa: E402, F401 - the browser tests' fixtures
+from tests.local_receivers import json_receiver, smtp_receiver  # noqa: E402, F401 - local SMTP and HTTP receivers
 from tests.webhook_receiver import receiver  # noqa: E402, F401 - the webhook tests' local receiver
 
 
