@@ -21,9 +21,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import lifecycle
+from .admin_views import buyer_page_url
 from .models import Kind, Order, OrderEvent
 from .stats import price_sats, to_code_duration
 
@@ -121,6 +122,24 @@ class ServiceFilter(admin.SimpleListFilter):
         return queryset if value is None else queryset.filter(service_code=value)
 
 
+# --- Times to the second ---------------------------------------------------------------------------
+
+
+def to_the_second(value):
+    """A moment as the operator compares it with logs and sms4sats' answers: UTC, to the second."""
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_column(field, label):
+    """A read-only display of the order's ``field`` to the second (Django's own shows minutes only)."""
+
+    @admin.display(description=label, ordering=field)
+    def show(model_admin, obj):
+        return to_the_second(getattr(obj, field))
+
+    return show
+
+
 # --- Timeline inline -------------------------------------------------------------------------------
 
 
@@ -128,7 +147,7 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     verbose_name = "event"
     verbose_name_plural = "timeline"
-    fields = ("at", "transition", "note", "upstream_answer")
+    fields = ("time", "transition", "note", "upstream_answer")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -144,6 +163,8 @@ class OrderEventInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    time = time_column("at", "time (UTC)")
+
     @admin.display(description="from → to")
     def transition(self, event):
         if event.from_status == event.to_status:
@@ -155,7 +176,8 @@ class OrderEventInline(admin.TabularInline):
         if event.upstream in (None, "", {}, []):
             return "—"
         text = json.dumps(event.upstream, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-        return format_html('<pre class="upstream-json" style="margin:0;white-space:pre-wrap">{}</pre>', text)
+        # Wrapped anywhere (change_form.html): an invoice is one 300-character word.
+        return format_html('<pre class="upstream-json">{}</pre>', text)
 
 
 # --- CSV export ------------------------------------------------------------------------------------
@@ -266,7 +288,19 @@ class OrderAdmin(admin.ModelAdmin):
     fieldsets = (
         (
             "Order",
-            {"fields": ("public_id", "buyer_page", "kind", "status", "refund_reason", "failure_reason", "sms_status")},
+            {
+                "fields": (
+                    "public_id",
+                    "buyer_page",
+                    "kind",
+                    "status",
+                    "refund_reason",
+                    "failure_reason",
+                    "sms_status",
+                    "replaces_link",
+                    "replacements_links",
+                )
+            },
         ),
         (
             "What was ordered",
@@ -282,24 +316,37 @@ class OrderAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Money", {"fields": ("quoted_sats", "invoice_sats", "bolt11", "payment_hash", "invoice_expires_at")}),
+        (
+            "Money",
+            {"fields": ("paid_with", "quoted_sats", "invoice_sats", "bolt11", "payment_hash", "invoice_expires")},
+        ),
         ("Upstream", {"fields": ("upstream_id", "number", "code", "upstream_error")}),
         (
             "Times",
             {
                 "fields": (
-                    "created_at",
-                    "paid_at",
-                    "number_at",
-                    "completed_at",
-                    "refunded_at",
-                    "updated_at",
+                    "created_at_s",
+                    "paid_at_s",
+                    "number_at_s",
+                    "completed_at_s",
+                    "refunded_at_s",
+                    "updated_at_s",
                     "time_to_code",
                 )
             },
         ),
-        ("Polling", {"fields": ("next_poll_at", "last_polled_at", "poll_failures")}),
+        ("Polling", {"fields": ("next_poll", "last_polled", "poll_failures")}),
     )
+    # Times to the second (UTC), for the fieldsets above.
+    created_at_s = time_column("created_at", "created")
+    paid_at_s = time_column("paid_at", "paid")
+    number_at_s = time_column("number_at", "number given")
+    completed_at_s = time_column("completed_at", "completed")
+    refunded_at_s = time_column("refunded_at", "refunded")
+    updated_at_s = time_column("updated_at", "updated")
+    invoice_expires = time_column("invoice_expires_at", "invoice expires")
+    next_poll = time_column("next_poll_at", "next poll")
+    last_polled = time_column("last_polled_at", "last polled")
     # The buyer's session key and the webhook secret are never shown.
 
     def get_readonly_fields(self, request, obj=None):
@@ -378,8 +425,35 @@ class OrderAdmin(admin.ModelAdmin):
         if order.kind == Kind.FUND:
             url = reverse("admin:fund_order", args=[order.public_id])
             return format_html('<a href="{}">the funding page (invoice and status)</a>', url)
-        url = order.get_absolute_url()
+        url = buyer_page_url(order)  # in full: the operator passes a balance order's page on to its buyer
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    @admin.display(description="paid with")
+    def paid_with(self, order):
+        if order.paid_from_balance:
+            return "the prepaid balance (no invoice; the buyer pays nothing)"
+        return "—" if order.kind == Kind.FUND else "the buyer's Lightning invoice"
+
+    @admin.display(description="replaces")
+    def replaces_link(self, order):
+        if order.replaces_id is None:
+            return "—"
+        url = reverse("admin:orders_order_change", args=[order.replaces_id])
+        return format_html('<a href="{}">the order this one replaces</a>', url)
+
+    @admin.display(description="replaced by")
+    def replacements_links(self, order):
+        replacements = list(order.replacements.order_by("created_at"))
+        if not replacements:
+            return "—"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}… ({})</a>',
+            (
+                (reverse("admin:orders_order_change", args=[r.pk]), r.public_id.hex[:8], r.get_status_display())
+                for r in replacements
+            ),
+        )
 
     # --- Search: exact public id (also inside a pasted URL), upstream id, phone numbers ---
 
@@ -410,6 +484,7 @@ class OrderAdmin(admin.ModelAdmin):
             can_cancel=obj is not None and obj.can_cancel(),
             cancel_allowed_at=obj.cancel_allowed_at if obj is not None else None,
             lifecycle_actions=obj is not None and self.has_change_permission(request, obj),
+            can_replace=obj is not None and obj.kind == Kind.RECEIVE and obj.country_code is not None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

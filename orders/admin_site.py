@@ -24,6 +24,7 @@ class ShopAdminSite(admin.AdminSite):
             path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
             path("account/", self.admin_view(self.account_view), name="prepaid_account"),
             path("account/fund/<uuid:public_id>/", self.admin_view(self.fund_order_view), name="fund_order"),
+            path("account/order/", self.admin_view(self.balance_order_view), name="balance_order"),
         ]
         return pages + super().get_urls()
 
@@ -35,6 +36,9 @@ class ShopAdminSite(admin.AdminSite):
 
     def fund_order_view(self, request, public_id):
         return admin_views.fund_order_view(request, self, public_id)
+
+    def balance_order_view(self, request):
+        return admin_views.balance_order_view(request, self)
 
     def login(self, request, extra_context=None):
         """Django's login view; 429 with Retry-After while the throttle refuses this address and name."""

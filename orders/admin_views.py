@@ -1,4 +1,5 @@
-"""Admin pages beside the order list: the dashboard and the prepaid account (balance, fund, history).
+"""Admin pages beside the order list: the dashboard and the prepaid account (balance, fund, history, and orders
+paid from the balance).
 
 The shop's admin site (``orders.admin_site``) serves them, each wrapped in ``site.admin_view`` (active staff
 only); each view checks the order permissions.
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,8 +17,9 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from . import charts, stats
-from .models import Kind, Order, Status
+from . import catalog, charts, referral, stats
+from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
+from .models import TERMINAL_STATUSES, Kind, Order, Status
 
 FUND_MIN_SATS = 1_000
 FUND_MAX_SATS = 10_000_000  # 0.1 BTC: a top-up larger than this is more likely a typo
@@ -69,6 +72,7 @@ def dashboard_view(request, site):
         heartbeat=duration_text(figures["upstream"]["workers"]["heartbeat_age"]),
         creation_lag=duration_text(figures["upstream"]["engine"]["creation_lag"]),
         engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
+        referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
 
@@ -153,6 +157,7 @@ def account_view(request, site):
         context["history_error"] = _calm(exc.reason, key)
     context["form"] = form
     context["fund_orders"] = Order.objects.filter(kind=Kind.FUND).order_by("-created_at")[:20]
+    context["balance_orders"] = Order.objects.filter(paid_from_balance=True).order_by("-created_at")[:20]
     return TemplateResponse(request, "admin/orders/account.html", context)
 
 
@@ -208,3 +213,159 @@ def fund_order_view(request, site, public_id):
         credited=order.status == Status.COMPLETED,
     )
     return TemplateResponse(request, "admin/orders/fund_order.html", context)
+
+
+# --- Orders paid from the prepaid balance --------------------------------------------------------------
+
+# A runaway (a double click held down, a script with a stolen session) cannot spend the whole balance at once.
+BALANCE_ORDERS_PER_HOUR = 20
+
+
+def buyer_page_url(order):
+    """The order's public page, as the operator passes it on to the buyer."""
+    return settings.PUBLIC_BASE_URL + order.get_absolute_url()
+
+
+def _original_order(request):
+    """The buyer's order a replacement stands in for (``replaces`` in the query or the form), or None."""
+    raw = request.POST.get("replaces") or request.GET.get("replaces")
+    if not raw:
+        return None
+    if not str(raw).isdigit():
+        raise PermissionDenied("not an order")  # a tampered form; the admin's 403 page says so
+    return get_object_or_404(Order, pk=int(raw), kind=Kind.RECEIVE)
+
+
+def balance_order_refusal(price, original, client):
+    """Why an order paid from the balance must not be placed now (in the operator's words), or None."""
+    since = timezone.now() - timedelta(hours=1)
+    if Order.objects.filter(paid_from_balance=True, created_at__gte=since).count() >= BALANCE_ORDERS_PER_HOUR:
+        return f"At most {BALANCE_ORDERS_PER_HOUR} orders an hour are paid from the balance. Nothing was ordered."
+    if original is not None:
+        pending = original.replacements.exclude(status__in=TERMINAL_STATUSES).first()
+        if pending is not None:
+            return f"A replacement of this order is already under way ({pending.public_id}). Nothing was ordered."
+    from .sms4sats import Sms4satsError
+
+    try:
+        balance = client.balance()
+    except Sms4satsError as exc:
+        reason = _calm(exc.reason, settings.SMS4SATS_API_KEY)
+        return f"The balance could not be read ({reason}). Nothing was ordered; try again in a moment."
+    if balance < price:
+        return (
+            f"The prepaid balance ({balance:,} sats) does not cover the price ({price:,} sats). "
+            "Fund the account first. Nothing was ordered."
+        )
+    return None
+
+
+def _order_fields(kind, data):
+    """What ``place_order`` needs from a valid ReceiveForm or SendForm."""
+    if kind == Kind.SEND:
+        return {"phone": data["phone"], "message": data["message"]}
+    return {
+        "country_code": data["country"],
+        "country_name": data["country_name"],
+        "service_code": data["service"],
+        "service_name": data["offer"].name,
+    }
+
+
+def balance_order_view(request, site):
+    """Place an order paid from the prepaid balance: a replacement number for a buyer's order whose code never
+    came (same country and service, linked to it), or a number or an SMS for the operator's own use."""
+    _require(request, "orders.change_order")
+    original = _original_order(request)
+    title = "Replace from balance" if original else "Order from the balance"
+    context = _context(
+        request,
+        site,
+        title,
+        has_key=bool(settings.SMS4SATS_API_KEY),
+        original=original,
+        auto_cancel_minutes=settings.AUTO_CANCEL_SECONDS // 60,
+        message_limit=MESSAGE_LIMIT,
+    )
+    if not context["has_key"]:  # nothing can be paid from a balance the shop cannot reach
+        return TemplateResponse(
+            request, "admin/orders/balance_order.html", context, status=409 if request.POST else 200
+        )
+
+    from .sms4sats import get_client
+
+    client = get_client()
+    data = request.POST if request.method == "POST" else None
+    if data is not None and original is not None:  # a replacement: the original's country and service, always
+        data = {"country": original.country_code, "service": original.service_code}
+    kind = Kind.SEND if data is not None and data.get("kind") == Kind.SEND else Kind.RECEIVE
+    form = (SendForm if kind == Kind.SEND else ReceiveForm)(data)
+    if data is not None and form.is_valid():
+        fields = form.cleaned_data
+        refusal = balance_order_refusal(fields["price"], original, client)
+        if refusal:
+            form.add_error(None, refusal)
+        else:
+            from .lifecycle import place_order
+
+            order = place_order(
+                kind=kind,
+                quoted_sats=fields["price"],
+                session_key="",
+                paid_from_balance=True,
+                replaces=original,
+                **_order_fields(kind, fields),
+            )
+            messages.success(
+                request,
+                f"Order placed, paid from the prepaid balance ({fields['price']:,} sats). "
+                f"Its page, to pass on to the buyer: {buyer_page_url(order)}",
+            )
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    from .sms4sats import Sms4satsError
+
+    try:
+        context["balance"] = client.balance()
+    except Sms4satsError as exc:
+        context["balance_error"] = _calm(exc.reason, settings.SMS4SATS_API_KEY)
+    context["form"] = form
+    context["send_form"] = form if kind == Kind.SEND else SendForm()
+    context.update(_balance_order_choices(request, original))
+    if original is None:
+        _with_price(context, None, None, send=True)
+    return TemplateResponse(request, "admin/orders/balance_order.html", context, status=400 if form.errors else 200)
+
+
+def _balance_order_choices(request, original):
+    """The country list, the chosen country's services and the chosen service's price, for the form."""
+    if original is not None:
+        return _with_price({}, original.country_code, original.service_code)
+    source = request.POST if request.method == "POST" else request.GET
+    countries = catalog.countries().countries
+    try:
+        selected_cc = int(source.get("country", catalog.AUTO_SELECT))
+    except ValueError:
+        selected_cc = catalog.AUTO_SELECT
+    country = next((c for c in countries if c.cc == selected_cc), countries[0])
+    choices = {"countries": countries, "selected_cc": country.cc, "selected_country": country}
+    try:
+        choices["services"] = catalog.services(country.cc)
+    except catalog.CatalogError as exc:
+        choices["services_error"] = exc.reason
+        return choices
+    offer = next((o for o in choices["services"] if o.code == source.get("service")), None)
+    if offer is not None:
+        choices.update(selected_service=offer.code, selected_offer=offer)
+        _with_price(choices, country.cc, offer.code)
+    return choices
+
+
+def _with_price(choices, cc, code, send=False):
+    """The price of a number (``price``) or of one SMS (``send_price``), or why it is unknown."""
+    prefix = "send_" if send else ""
+    try:
+        choices[prefix + "price"] = catalog.send_price() if send else catalog.receive_price(cc, code)
+    except catalog.CatalogError as exc:
+        choices[prefix + "price_error"] = exc.reason
+    return choices

@@ -1,7 +1,8 @@
 """The order lifecycle: every status change of an Order goes through ``transition``.
 
 Each move is checked against ``ALLOWED``, applied as a compare-and-set
-(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction. Only
+(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction (with the webhook
+events it causes: ``webhooks.events.record_order_change``). Only
 workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, which enqueue work.
 
 Money states (completed, refunded, expired) are reached only on an answer of sms4sats, never on the
@@ -21,6 +22,8 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from webhooks.events import record_order_change
+
 from . import status_cache
 from .models import (
     HOLDING_STATUSES,
@@ -33,14 +36,15 @@ from .models import (
     SmsStatus,
     Status,
 )
-from .sms4sats import Sms4satsError, UpstreamRejected, UpstreamUnavailable, get_client
+from .sms4sats import Sms4satsError, UpstreamMalformed, UpstreamRejected, UpstreamUnavailable, get_client
 
 log = logging.getLogger(__name__)
 
 ALLOWED = {
     Status.NEW: {Status.CREATING, Status.FAILED},
     # Back to NEW only to retry a creation that surely never reached sms4sats (connection refused).
-    Status.CREATING: {Status.UNPAID, Status.FAILED, Status.NEW},
+    # Straight to HELD when sms4sats took the price from the prepaid balance (no invoice).
+    Status.CREATING: {Status.UNPAID, Status.HELD, Status.FAILED, Status.NEW},
     Status.UNPAID: {Status.HELD, Status.EXPIRED},
     Status.HELD: {Status.WAITING_CODE, Status.ACTIVE, Status.COMPLETED, Status.REFUNDED},
     # A rental, from its number to its end date; refunded only when sms4sats reports it (an error).
@@ -92,6 +96,7 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=from_status, to_status=to_status, note=note, upstream=upstream
             )
+            record_order_change(order, to_status, fields, now)
     if moved:
         order.status = to_status
         for name, value in fields.items():
@@ -149,8 +154,13 @@ def place_order(
     phone="",
     message="",
     rental_weeks=None,
+    paid_from_balance=False,
+    replaces=None,
 ):
-    """Save a new order and have a worker create it upstream once the row is committed."""
+    """Save a new order and have a worker create it upstream once the row is committed. ``paid_from_balance``:
+    the operator's order, paid from the prepaid balance at sms4sats instead of an invoice (``replaces``: the
+    buyer's order it stands in for)."""
+    note = "Order placed by the operator, to be paid from the prepaid balance" if paid_from_balance else "Order placed"
     with transaction.atomic():
         order = Order.objects.create(
             kind=kind,
@@ -163,8 +173,10 @@ def place_order(
             phone=phone,
             message=message,
             rental_weeks=rental_weeks,
+            paid_from_balance=paid_from_balance,
+            replaces=replaces,
         )
-        OrderEvent.objects.create(order=order, to_status=Status.NEW, note="Order placed")
+        OrderEvent.objects.create(order=order, to_status=Status.NEW, note=note)
         enqueue_on_commit(CREATE_TASK, order.pk)
     return order
 
@@ -182,6 +194,13 @@ def create_upstream(order_id, client=None):
         return accept_invoice_retrying(order, created.order_id, created.payreq)
     except UpstreamUnavailable as exc:
         return retry_or_fail_creation(order, exc)
+    except UpstreamMalformed as exc:
+        transition(
+            order,
+            Status.FAILED,
+            note=f"sms4sats answered in an unexpected way: {exc.reason}",
+            failure_reason=unsure_creation_text(order, "sms4sats answered in an unexpected way."),
+        )
     except Sms4satsError as exc:
         transition(
             order,
@@ -198,16 +217,27 @@ def create_upstream(order_id, client=None):
                 order,
                 Status.FAILED,
                 note=f"Internal error while creating: {exc.__class__.__name__}",
-                failure_reason="The order could not be created. No invoice was shown and no money moved.",
+                failure_reason=unsure_creation_text(order, "The order could not be created."),
             )
     return order
 
 
+def unsure_creation_text(order, what):
+    """The buyer's (or operator's) words for a creation whose outcome at sms4sats is unknown."""
+    if order.paid_from_balance:
+        # No invoice, but sms4sats may have taken the price from the balance: say where to look.
+        return f"{what} sms4sats may have taken the price from the prepaid balance: see the account's balance."
+    return f"{what} No invoice was shown and no money moved."
+
+
 def call_create(client, order):
+    immediate = order.paid_from_balance
     if order.is_number_order:
-        return client.create_order(order.country_code, order.service_code, is_rental=order.kind == Kind.RENTAL)
+        return client.create_order(
+            order.country_code, order.service_code, is_rental=order.kind == Kind.RENTAL, immediate=immediate
+        )
     if order.kind == Kind.SEND:
-        return client.create_send_order(order.phone, order.message, webhook_url=webhook_url(order))
+        return client.create_send_order(order.phone, order.message, webhook_url=webhook_url(order), immediate=immediate)
     if order.kind == Kind.FUND:
         return client.fund(order.quoted_sats)
     raise ValueError(f"unknown kind {order.kind}")
@@ -228,12 +258,12 @@ def retry_or_fail_creation(order, exc):
     When the answer was lost (a read timeout, a reset after sending, a proxy's 502), sms4sats may have created
     an order the shop never saw: trying again would make another one, so the order fails honestly."""
     if exc.answer_lost:
-        # The buyer never saw an invoice, so nothing can be paid: no money moved.
+        # The buyer never saw an invoice, so nothing can be paid: no money moved (unless paid from the balance).
         transition(
             order,
             Status.FAILED,
             note=f"Creation sent, no answer: {exc.reason}",
-            failure_reason="sms4sats did not answer. No invoice was shown and no money moved.",
+            failure_reason=unsure_creation_text(order, "sms4sats did not answer."),
         )
         return order
     age = (timezone.now() - order.created_at).total_seconds()
@@ -254,9 +284,10 @@ def retry_or_fail_creation(order, exc):
 
 def accept_invoice_retrying(order, upstream_id, payreq, attempts=5):
     """sms4sats has the order now; a short database outage must not lose it, so the write is retried."""
+    accept = accept_balance_payment if order.paid_from_balance else accept_invoice
     for attempt in range(attempts):
         try:
-            return accept_invoice(order, upstream_id, payreq)
+            return accept(order, upstream_id, payreq)
         except DatabaseError:
             if attempt == attempts - 1:
                 raise
@@ -266,6 +297,20 @@ def accept_invoice_retrying(order, upstream_id, payreq, attempts=5):
             order.refresh_from_db()
             if order.status != Status.CREATING:
                 return order
+    return order
+
+
+def accept_balance_payment(order, upstream_id, payreq):
+    """sms4sats took the price from the prepaid balance (its answer's payreq is "paid", checked by the client):
+    the order is paid and held like a buyer's, without an invoice."""
+    transition(
+        order,
+        Status.HELD,
+        note="Paid from balance: sms4sats took the price from the prepaid balance",
+        upstream={"orderId": upstream_id, "payreq": payreq},
+        upstream_id=upstream_id,
+        paid_at=timezone.now(),
+    )
     return order
 
 
@@ -496,6 +541,7 @@ def record_change(order, *, note, upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=order.status, to_status=order.status, note=note, upstream=upstream
             )
+            record_order_change(order, order.status, fields, now)
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)

@@ -121,6 +121,13 @@ class Order(models.Model):
     bolt11 = models.TextField(blank=True)
     payment_hash = models.CharField(max_length=64, blank=True)
     invoice_expires_at = models.DateTimeField(null=True, blank=True)
+    # Placed by the operator and paid from the shop's prepaid balance at sms4sats ("immediate"): no invoice, the
+    # buyer pays nothing; a payment sms4sats returns goes back to that balance.
+    paid_from_balance = models.BooleanField(default=False)
+    # The order this one replaces (a buyer whose code never came gets a new number from the balance).
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replacements", editable=False
+    )
 
     # Upstream state.
     upstream_id = models.CharField(max_length=64, unique=True, null=True, blank=True)

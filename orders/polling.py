@@ -226,7 +226,7 @@ def sweep(now=None):
             order,
             Status.FAILED,
             note="Creation never finished (worker lost mid-call)",
-            failure_reason="The order could not be created. No invoice was shown and no money moved.",
+            failure_reason=lifecycle.unsure_creation_text(order, "The order could not be created."),
         )
     # A NEW order whose creation task never ran (the broker lost it, e.g. Redis restarted empty): enqueue it
     # again; the claim in create_upstream makes sure it is created once. Only when the creation queue is empty:

@@ -5,7 +5,8 @@ connection as a failure. After UPSTREAM_DOWN_AFTER_FAILURES failures in a row sm
 cycle then sends one probe at a time instead of every order backing off on its own, buyer pages show a calm
 banner, and /healthz and the dashboard say so. The first answer after that marks it "up" again and leaves a
 "recovered" flag that the next poll cycle takes (``take_recovery``) to make every live order due at once
-(docs/design.md, "Upstream health and scheduling").
+(docs/design.md, "Upstream health and scheduling"). Each of the two transitions enqueues the alerts' check
+(``announce``), once: only the process that made the transition does.
 
 Redis trouble never breaks a call: health is then simply unknown ("up").
 """
@@ -13,6 +14,7 @@ Redis trouble never breaks a call: health is then simply unknown ("up").
 import logging
 import time
 
+from celery import current_app
 from django.conf import settings
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
@@ -55,6 +57,7 @@ def _record_answer():
     if was_down:
         shared_redis().set(recovered_key, time.time())
         log.warning("sms4sats answers again (it was not answering since %s)", _since_text(was_down))
+        announce()
     _last_clean["at"] = now
 
 
@@ -66,6 +69,18 @@ def _record_failure(reason):
     if failures >= settings.UPSTREAM_DOWN_AFTER_FAILURES:
         if redis.set(down_key, f"{time.time()}|{reason[:200]}", nx=True):
             log.warning("sms4sats is not answering (%s failed calls in a row; last: %s)", failures, reason)
+            announce()
+
+
+def announce():
+    """Have a worker send the "down" or "back up" alert (alerts/checks.py); only when alerts are configured, so
+    that the client's path publishes nothing otherwise. Not in a transaction: the state is in Redis only."""
+    if not settings.ALERT_URLS:
+        return
+    try:
+        current_app.send_task("alerts.tasks.upstream_changed")
+    except Exception as exc:  # the broker away: the periodic check sends it within a minute
+        log.warning("Upstream alert not enqueued (%s)", type(exc).__name__)
 
 
 def _since_text(raw):

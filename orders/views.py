@@ -306,7 +306,7 @@ def tab_title(order, awaiting_confirmation=False):
     if awaiting_confirmation:
         state = _("Waiting for sms4sats to confirm")
     elif order.status in (Status.NEW, Status.CREATING):
-        state = _("Preparing the invoice")
+        state = _("Preparing the number") if order.paid_from_balance else _("Preparing the invoice")
     elif order.status == Status.UNPAID:
         state = _("Waiting for payment")
     elif order.status in HOLDING_STATUSES:
@@ -382,6 +382,7 @@ def status_context(order, now=None, upstream_down=None):
         "cancel_countdown": _countdown(order.cancel_allowed_at, now),
         "poll_ms": int(settings.STATUS_POLL_SECONDS * 1000),
         "refund_title": refund_title(order),
+        "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
         "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
         "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
@@ -455,6 +456,8 @@ def _completed_order(public_id):
     order = _get_order(public_id)
     if order.status not in (Status.COMPLETED, Status.ACTIVE, Status.ENDED):  # charged: a code, sent, a rental
         raise Http404("Only a completed order has a receipt.")  # the 404 page says it for the buyer
+    if order.paid_from_balance:  # the buyer paid nothing: there is nothing to give a receipt for
+        raise Http404("The shop paid for this order: there is no receipt.")
     return order
 
 
@@ -525,6 +528,9 @@ def order_receipt_file(request, public_id):
 @require_POST
 def order_cancel(request, public_id):
     order = _get_order(public_id)
+    if order.paid_from_balance:
+        messages.error(request, "The shop paid for this number; only the shop can cancel it. Ask the shop.")
+        return redirect(order.get_absolute_url())
     try:
         with transaction.atomic():
             lifecycle.request_cancel(order)

@@ -144,6 +144,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "orders",
+    "webhooks",
+    "alerts",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("sandbox")
@@ -349,6 +351,9 @@ CELERY_CREATE_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-create"
 CELERY_TASK_ROUTES = {
     "orders.tasks.create_order": {"queue": CELERY_CREATE_QUEUE},
     "orders.tasks.cancel_order": {"queue": CELERY_CREATE_QUEUE},
+    # Each worker process watches the other one's heartbeat (alerts/checks.py says why).
+    "alerts.tasks.creator_heartbeat": {"queue": CELERY_CREATE_QUEUE},
+    "alerts.tasks.check_main_worker": {"queue": CELERY_CREATE_QUEUE},
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
@@ -359,6 +364,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-catalog": {"task": "orders.tasks.refresh_catalog", "schedule": 300.0},
     "purge-personal-data": {"task": "orders.tasks.purge_personal_data", "schedule": 24 * 60 * 60.0},
     "clear-expired-sessions": {"task": "orders.tasks.clear_expired_sessions", "schedule": 60 * 60.0},
+    # Outbound webhooks: deliveries that are due (a retry, or one whose task was lost) go to the workers.
+    "webhook-deliveries": {"task": "webhooks.tasks.deliver_due", "schedule": 10.0, "options": {"expires": 10.0}},
+    "purge-webhook-log": {"task": "webhooks.tasks.purge_log", "schedule": 24 * 60 * 60.0},
 }
 if FIAT_RATES_URL:
     CELERY_BEAT_SCHEDULE["refresh-fiat-rates"] = {
@@ -366,6 +374,18 @@ if FIAT_RATES_URL:
         "schedule": float(FIAT_RATES_REFRESH_SECONDS),
         "options": {"expires": float(FIAT_RATES_REFRESH_SECONDS)},
     }
+# Alerts (alerts/): the conditions are checked from beat even with ALERT_URLS empty (the dashboard shows the
+# referral address's last check); nothing is sent then.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "creator-heartbeat": {"task": "alerts.tasks.creator_heartbeat", "schedule": 10.0, "options": {"expires": 10.0}},
+        "alerts-check-main-worker": {"task": "alerts.tasks.check_main_worker", "schedule": 60.0},
+        "alerts-check": {"task": "alerts.tasks.check_conditions", "schedule": 60.0},
+        "alerts-check-balance": {"task": "alerts.tasks.check_balance", "schedule": 15 * 60.0},
+        "referral-check": {"task": "alerts.tasks.check_referral", "schedule": 15 * 60.0},
+        "alerts-daily-summary": {"task": "alerts.tasks.daily_summary", "schedule": 60 * 60.0},
+    }
+)
 if SANDBOX:
     CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}
 # Workers are "alive" while their last heartbeat is younger than this.
@@ -415,8 +435,41 @@ CATALOG_CACHE_SECONDS = 600
 CATALOG_TIMEOUT = env_float("CATALOG_TIMEOUT", 3.0)
 # Seconds between two polls of the status part by an open order page.
 STATUS_POLL_SECONDS = 2
+# Alerts to the operator through Apprise (alerts/, README "Alerts"): Apprise URLs separated by spaces or
+# commas (telegram://, mailto://, ntfy://, nostr://, matrix://, json://…); empty: no alert is sent.
+ALERT_URLS = env_str("ALERT_URLS")
+# "Refunds spike": this many refunds or more within the last hour (0: off).
+ALERT_REFUNDS_PER_HOUR = env_int("ALERT_REFUNDS_PER_HOUR", 10)
+# The prepaid balance fell under this many sats (0: off; needs SMS4SATS_API_KEY).
+ALERT_BALANCE_MIN_SATS = env_int("ALERT_BALANCE_MIN_SATS", 0)
+# A summary of the last 24 hours once a day, at this hour (UTC).
+ALERT_DAILY_SUMMARY = env_bool("ALERT_DAILY_SUMMARY", False)
+ALERT_DAILY_SUMMARY_HOUR = env_int("ALERT_DAILY_SUMMARY_HOUR", 8)
+if not 0 <= ALERT_DAILY_SUMMARY_HOUR <= 23:
+    config_error("ALERT_DAILY_SUMMARY_HOUR", f"expected an hour from 0 to 23, got {ALERT_DAILY_SUMMARY_HOUR}")
+for _name in ("ALERT_REFUNDS_PER_HOUR", "ALERT_BALANCE_MIN_SATS"):
+    if globals()[_name] < 0:
+        config_error(_name, f"expected 0 (off) or more, got {globals()[_name]}")
+# Failed deliveries of one alert are tried again this many times, 30 s, 1, 2, 4… min apart.
+ALERT_MAX_RETRIES = 5
+# The referral address is resolved over HTTPS (LUD-16); plain HTTP only for localhost/127.0.0.1 or with this
+# on (a local LNURL server in development or tests; never in production).
+REFERRAL_ALLOW_HTTP = env_bool("REFERRAL_ALLOW_HTTP", False)
+if REFERRAL_ALLOW_HTTP and PRODUCTION:
+    config_error("REFERRAL_ALLOW_HTTP", "is for development and tests only (it is on in production)")
+REFERRAL_TIMEOUT = 5.0
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
+
+# Outbound webhooks (webhooks/): seconds for each phase of one POST (connect, send, answer), the retry delays
+# after each failed attempt (about an hour in all, then the delivery is given up), how much of an answer
+# the delivery log keeps, and for how long (events, deliveries and attempts; beat purges daily).
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
+    config_error("WEBHOOK_TIMEOUT_SECONDS", f"expected seconds between 0 and 60, got {WEBHOOK_TIMEOUT_SECONDS}")
+WEBHOOK_RETRY_DELAYS = (30, 60, 120, 300, 600, 1200, 1800)
+WEBHOOK_RESPONSE_EXCERPT_BYTES = 1000
+WEBHOOK_LOG_RETENTION_DAYS = 30
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # Celery's routine lines (each task received and succeeded, each beat tick: several every 2 s) would scroll the

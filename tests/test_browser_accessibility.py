@@ -45,6 +45,22 @@ ORDER_STATES = {
     ),
     "rental-ended": (Status.ENDED, Kind.RENTAL, {"number": "447911123456", "rental_weeks": 2, "rental_ends_at": PAST}),
     "awaiting-confirmation": (Status.UNPAID, Kind.RECEIVE, {"invoice_expires_at": PAST}),
+    # Numbers the operator paid from the prepaid balance (no invoice; the buyer pays nothing).
+    "balance-waiting-code": (
+        Status.WAITING_CODE,
+        Kind.RECEIVE,
+        {"number": "4915112345678", "paid_from_balance": True, "bolt11": ""},
+    ),
+    "balance-completed": (
+        Status.COMPLETED,
+        Kind.RECEIVE,
+        {"number": "4915112345678", "code": "482913", "paid_from_balance": True, "bolt11": ""},
+    ),
+    "balance-refunded": (
+        Status.REFUNDED,
+        Kind.RECEIVE,
+        {"refund_reason": RefundReason.TIMEOUT, "paid_from_balance": True, "bolt11": ""},
+    ),
 }
 
 

@@ -63,6 +63,7 @@ PARSERS = {
     sms4sats.parse_rental_countries: lambda r: isinstance(r, list) and all(isinstance(c, RentalCountry) for c in r),
     sms4sats.parse_price: lambda r: isinstance(r, Price),
     sms4sats.parse_created_order: lambda r: isinstance(r, CreatedOrder) and r.order_id and r.payreq,
+    sms4sats.parse_paid_order: lambda r: isinstance(r, CreatedOrder) and r.order_id and r.payreq == "paid",
     sms4sats.parse_order_status: lambda r: isinstance(r, OrderStatus),
     sms4sats.parse_cancel: lambda r: r is None,
     sms4sats.parse_balance: lambda r: isinstance(r, int) and not isinstance(r, bool),

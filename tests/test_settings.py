@@ -33,6 +33,8 @@ def start(env_overrides):
         ({"ORDER_RATE_PER_IP": "ten a minute"}, "ORDER_RATE_PER_IP"),
         ({"ORDER_RATE_PER_SESSION": "5"}, "ORDER_RATE_PER_SESSION"),
         ({"CATALOG_TIMEOUT": "soon"}, "CATALOG_TIMEOUT"),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "soon"}, "WEBHOOK_TIMEOUT_SECONDS"),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_value_fails_in_one_line_naming_the_variable(overrides, variable):

@@ -382,6 +382,15 @@ def parse_created_order(body: Any) -> CreatedOrder:
     return CreatedOrder(order_id=order_id, payreq=payreq)
 
 
+def parse_paid_order(body: Any) -> CreatedOrder:
+    """The answer to an ``immediate`` order (paid from the API-key balance): ``payreq`` is the word "paid".
+    Anything else (an invoice, say) is not an order paid from the balance: the shop must not treat it as one."""
+    created = parse_created_order(body)
+    if not created.paid_from_balance:
+        raise UpstreamMalformed(f'payreq: expected "paid" for an immediate order, got {created.payreq[:40]!r}')
+    return created
+
+
 def parse_order_status(body: Any) -> OrderStatus:
     body = _object(body)
     number = _text(body.get("number"), "number")
@@ -494,7 +503,8 @@ def create_order_call(
     }
     if ref:
         body["ref"] = ref
-    return Call("createorder", "POST", "/createorder", parse_created_order, body=body, needs_key=immediate)
+    parse = parse_paid_order if immediate else parse_created_order
+    return Call("createorder", "POST", "/createorder", parse, body=body, needs_key=immediate)
 
 
 def order_status_call(order_id: str) -> Call:
@@ -514,7 +524,8 @@ def create_send_order_call(
         body["webhookUrl"] = webhook_url
     if ref:  # not on the docs page, but sent by BlitzWallet; the referral is the operator's income
         body["ref"] = ref
-    return Call("createsendorder", "POST", "/createsendorder", parse_created_order, body=body, needs_key=immediate)
+    parse = parse_paid_order if immediate else parse_created_order
+    return Call("createsendorder", "POST", "/createsendorder", parse, body=body, needs_key=immediate)
 
 
 def fund_call(amount: int) -> Call:

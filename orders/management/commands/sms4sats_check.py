@@ -1,7 +1,8 @@
-"""Check that the configured sms4sats upstream answers: ``python manage.py sms4sats_check``.
+"""Check that the configured sms4sats upstream answers and that the referral address resolves:
+``python manage.py sms4sats_check``.
 
 One line per check, each saying OK or the error; exit code 1 when a check fails. When nothing
-answers at all, a single line says so.
+answers at all, a single line says so (and the referral address's line, when one is set).
 """
 
 import logging
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from orders import referral
 from orders.sms4sats import AUTO_SELECT, Sms4satsClient, Sms4satsError, UpstreamUnavailable
 
 SAMPLE_COUNTRY = 187  # USA
@@ -23,22 +25,44 @@ def printable_url(url: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Check the configured sms4sats upstream: availability, countries, a sample price, the balance."
+    help = (
+        "Check the configured sms4sats upstream (availability, countries, a sample price, the balance) and that "
+        "the referral address (SMS4SATS_REF) resolves as a Lightning Address."
+    )
 
     def handle(self, *args, **options):
         # Every failure is reported below, in one line each: the client's own warnings would repeat them.
         client_logger = logging.getLogger("orders.sms4sats")
         level = client_logger.level
         client_logger.setLevel(logging.ERROR)
+        self.failed = False
+        reachable = True
         try:
             self.check_upstream()
+        except SystemExit:  # unreachable, said in one line: the referral address is still worth a line if set
+            self.failed, reachable = True, False
         finally:
             client_logger.setLevel(level)
+        if reachable or settings.SMS4SATS_REF:
+            self.check_referral()
+        if self.failed:
+            raise SystemExit(1)
+
+    def check_referral(self):
+        if not settings.SMS4SATS_REF:
+            self.stdout.write("referral address: skipped (SMS4SATS_REF is not set)")
+            return
+        result = referral.resolve(settings.SMS4SATS_REF)
+        label = f"referral address {result.address}"
+        if result.ok:
+            self.stdout.write(f"{label}: " + self.style.SUCCESS("OK") + f" ({result.detail})")
+        else:
+            self.failed = True
+            self.stdout.write(f"{label}: " + self.style.ERROR(f"FAILED ({result.detail})"))
 
     def check_upstream(self):
         url = printable_url(settings.SMS4SATS_API_URL)
         with Sms4satsClient() as client:
-            self.failed = False
             try:
                 client.ping()
                 availability = self.style.SUCCESS("OK")
@@ -64,8 +88,6 @@ class Command(BaseCommand):
                 self.report("balance", lambda result: f"{result} sats", client.balance)
             else:
                 self.stdout.write("balance: skipped (SMS4SATS_API_KEY is not set)")
-        if self.failed:
-            raise SystemExit(1)
 
     def report(self, label, describe, check, *args):
         """Run one check and print "label: OK (...)" or "label: FAILED (...)"; return its result or None."""

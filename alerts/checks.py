@@ -1,0 +1,259 @@
+"""The conditions the operator is alerted about, and the checks that watch them (run by alerts/tasks.py).
+
+**One alert when a condition starts, one when it clears, none in between.** Each condition's state is one
+Redis key: the check that finds it true claims the key with ``SET NX`` (only one process can, so two workers
+checking at once send one alert), and the check that finds it false deletes the key (``GETDEL``: again only
+one sees it there). A check repeated during an outage finds the key taken and sends nothing. Redis restarted
+empty in the middle of a condition sends its start once more; that is all.
+
+**"Workers stale"**: a task cannot notice that the worker running it is dead, and alerts are delivered by
+workers. So the two worker processes watch each other: the creator (queue ``<CELERY_QUEUE>-create``) runs
+``check_main_worker`` on the main worker's heartbeat (the one /healthz reads) and delivers that alert itself;
+the main worker runs ``check_creator_worker`` on the heartbeat the creator writes (``creator_heartbeat``).
+Beat schedules both. Not covered, and said in the README: both workers dead, or beat dead (nothing is
+checked); an outside monitor of /healthz catches those.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from sms4sats_site.shared_redis import shared_key, shared_redis
+
+from .delivery import alerts_on, raise_alert
+from .models import Event
+
+log = logging.getLogger(__name__)
+
+CREATOR_HEARTBEAT_KEY = "creator-heartbeat"
+SUMMARY_KEEP_SECONDS = 2 * 24 * 60 * 60
+
+# condition name: (event when it starts, event when it clears)
+CONDITIONS = {
+    "upstream": (Event.UPSTREAM_DOWN, Event.UPSTREAM_UP),
+    "worker": (Event.WORKER_STALE, Event.WORKER_BACK),
+    "creator": (Event.CREATOR_STALE, Event.CREATOR_BACK),
+    "creation": (Event.CREATION_LAGGING, Event.CREATION_CAUGHT_UP),
+    "refunds": (Event.REFUNDS_HIGH, Event.REFUNDS_NORMAL),
+    "balance": (Event.BALANCE_LOW, Event.BALANCE_OK),
+    "referral": (Event.REFERRAL_BROKEN, Event.REFERRAL_OK),
+}
+
+
+def condition_key(name):
+    return shared_key(f"alerts:condition:{name}")
+
+
+def update(name, active, title, body="", queue=None):
+    """Record whether a condition holds now; raise its start or clear alert only on a change.
+
+    Returns the event raised, or None. ``title``/``body`` describe the current state (start or clear)."""
+    started, cleared = CONDITIONS[name]
+    redis, key = shared_redis(), condition_key(name)
+    if active:
+        if not redis.set(key, time.time(), nx=True):
+            return None
+        try:
+            raise_alert(started, title, body, queue=queue)
+        except Exception:  # not logged (the database away): give the claim back, the next check alerts
+            redis.delete(key)
+            raise
+        return started
+    since = redis.getdel(key)
+    if not since:
+        return None
+    try:
+        raise_alert(cleared, title, f"{body}\n(after {_duration(time.time() - float(since))})".strip(), queue=queue)
+    except Exception:
+        redis.set(key, since, nx=True)
+        raise
+    return cleared
+
+
+def is_active(name):
+    return bool(shared_redis().exists(condition_key(name)))
+
+
+def _duration(seconds):
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+# --- sms4sats -------------------------------------------------------------------------------------
+
+
+def check_upstream():
+    """The shared health state (orders/upstream_health.py). Its transitions enqueue this check at once; the
+    periodic checks call it too, so an alert whose task was lost is still sent (once)."""
+    from orders import upstream_health
+
+    state = upstream_health.state()
+    if not state["known"]:
+        return None
+    if state["up"]:
+        return update("upstream", False, "sms4sats answers again", "Orders are created and polled again.")
+    return update(
+        "upstream",
+        True,
+        "sms4sats is not answering",
+        f"{state['failures']} failed calls in a row; last: {state['last_error'] or 'no answer'}. New orders are "
+        "paused on the storefront; held payments are safe (charged only when a code arrives).",
+    )
+
+
+# --- Workers --------------------------------------------------------------------------------------
+
+
+def record_creator_heartbeat():
+    cache.set(CREATOR_HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+def _age(key):
+    beat = cache.get(key)
+    return None if beat is None else max(0.0, time.time() - beat)
+
+
+def check_heartbeat(name, age, label, queue=None):
+    stale = age is None or age > settings.HEARTBEAT_MAX_AGE
+    if stale:
+        seen = "never" if age is None else f"{round(age)} s ago"
+        return update(
+            name,
+            True,
+            f"The {label} is not running",
+            f"Its last heartbeat: {seen} (stale after {settings.HEARTBEAT_MAX_AGE} s). Check the process and its "
+            "logs (docker compose logs / the Procfile's output).",
+            queue=queue,
+        )
+    return update(name, False, f"The {label} runs again", f"Its last heartbeat: {round(age)} s ago.", queue=queue)
+
+
+def check_main_worker():
+    """Runs on the creator: the main worker (polling, sweeps) beats through the heartbeat /healthz reads; this
+    alert is delivered by the creator, since the main worker may be the one that is dead."""
+    from sms4sats_site.health import heartbeat_age
+
+    return check_heartbeat("worker", heartbeat_age(), "main worker (polling)", queue=settings.CELERY_CREATE_QUEUE)
+
+
+def check_creator_worker():
+    """Runs on the main worker: the creator's own heartbeat."""
+    return check_heartbeat("creator", _age(CREATOR_HEARTBEAT_KEY), "creator worker (order creation)")
+
+
+# --- Orders ---------------------------------------------------------------------------------------
+
+
+def check_creation_lag():
+    """The lag /healthz reports and fails on (CREATION_LAG_MAX_SECONDS)."""
+    from sms4sats_site.health import creation_lag_seconds
+
+    lag = creation_lag_seconds()
+    limit = settings.CREATION_LAG_MAX_SECONDS
+    if lag > limit:
+        return update(
+            "creation",
+            True,
+            "Orders wait to be created at sms4sats",
+            f"The oldest has waited {round(lag)} s (the limit is {limit} s): buyers wait for their invoice.",
+        )
+    return update("creation", False, "Orders are created without delay again", f"Creation lag: {round(lag)} s.")
+
+
+def refunds_last_hour(now=None):
+    from orders.models import Order, Status
+
+    since = (now or timezone.now()) - timedelta(hours=1)
+    return Order.objects.storefront().filter(status=Status.REFUNDED, refunded_at__gte=since).count()
+
+
+def check_refunds(now=None):
+    threshold = settings.ALERT_REFUNDS_PER_HOUR
+    if not threshold:
+        return None
+    count = refunds_last_hour(now)
+    if count >= threshold:
+        return update(
+            "refunds",
+            True,
+            f"{count} refunds in the last hour",
+            f"ALERT_REFUNDS_PER_HOUR is {threshold}. The dashboard's 'Refunds by reason' says why.",
+        )
+    return update("refunds", False, "Refunds are back under the threshold", f"{count} in the last hour.")
+
+
+def check_balance():
+    """The prepaid balance, as the admin's account page asks for it; nothing changes when sms4sats cannot say."""
+    threshold = settings.ALERT_BALANCE_MIN_SATS
+    if not threshold or not settings.SMS4SATS_API_KEY:
+        return None
+    from orders.sms4sats import Sms4satsError, get_client
+
+    try:
+        balance = get_client().balance()
+    except Sms4satsError as exc:
+        log.info("Prepaid balance not checked: %s", exc.reason)
+        return None
+    if balance < threshold:
+        return update(
+            "balance",
+            True,
+            f"Prepaid balance low: {balance:,} sats",
+            f"Under ALERT_BALANCE_MIN_SATS ({threshold:,} sats). Fund it from the admin's prepaid account page.",
+        )
+    return update("balance", False, f"Prepaid balance: {balance:,} sats", f"Back over {threshold:,} sats.")
+
+
+def check_referral():
+    """Resolve SMS4SATS_REF (orders/referral.py), keep the result for the dashboard, alert on a change."""
+    from orders import referral
+
+    result = referral.check_and_store()
+    if result is None:  # no address set: nothing to resolve, nothing to alert about
+        return update("referral", False, "No referral address is set any more")
+    if result.ok:
+        return update("referral", False, f"Your referral address {result.address} resolves again", result.detail)
+    return update(
+        "referral",
+        True,
+        f"Your referral address {result.address} does not resolve",
+        f"{result.detail}. Orders still carry it, but the 10% referral may be lost: check SMS4SATS_REF.",
+    )
+
+
+# --- The daily summary ----------------------------------------------------------------------------
+
+
+def daily_summary(now=None):
+    """Once a day at ALERT_DAILY_SUMMARY_HOUR (UTC), the last 24 hours' figures (orders/stats.py). Beat asks
+    every 15 minutes; the first ask in that hour claims the day (SET NX), so it is sent once."""
+    now = now or timezone.now()
+    if not settings.ALERT_DAILY_SUMMARY or now.hour != settings.ALERT_DAILY_SUMMARY_HOUR or not alerts_on():
+        return None
+    day_key = shared_key(f"alerts:summary:{now.date().isoformat()}")
+    if not shared_redis().set(day_key, 1, nx=True, ex=SUMMARY_KEEP_SECONDS):
+        return None
+    return raise_alert(Event.DAILY_SUMMARY, f"sms4sats shop, {now:%d %b %Y}", summary_text(now))
+
+
+def summary_text(now):
+    from orders import stats
+
+    since = now - timedelta(days=1)
+    figures = stats.funnel(since=since)
+    referral = (
+        f"referral earned: {figures['referral_sats']:,} sats"
+        if figures["referral_address"]
+        else "referral: SMS4SATS_REF is not set"
+    )
+    return (
+        f"Last 24 hours: {figures['created']:,} orders, {figures['paid']:,} paid, {figures['completed']:,} completed; "
+        f"volume {figures['completed_volume_sats']:,} sats; {referral}; "
+        f"{stats.refunds_by_reason(since)['total']:,} refunded."
+    )

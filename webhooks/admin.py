@@ -1,0 +1,184 @@
+"""Webhooks in the shop's admin: the endpoints (URL, secret, events), and the delivery log with a
+"Redeliver" button (POST, CSRF) and action."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .delivery import RedeliverRefused, redeliver
+from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
+
+MAX_REDELIVER = 100
+
+
+def to_the_second(moment):
+    """A log's times: to the second, in UTC (the shop's time zone)."""
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "-"
+
+
+class EndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=[(event.value, f"{event.value}: {EVENT_MEANINGS[event]}") for event in EventType],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The event types sent to this endpoint.",
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ["url", "description", "events", "active", "secret"]
+        widgets = {"secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off", "spellcheck": "false"})}
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    list_display = ["url", "description", "active", "event_list", "created_at"]
+    list_filter = ["active"]
+
+    @admin.display(description="events")
+    def event_list(self, endpoint):
+        return ", ".join(endpoint.events)
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    verbose_name = "attempt"
+    verbose_name_plural = "delivery log"
+    fields = ["number", "time", "status_code", "duration_ms", "error", "response_excerpt", "succeeded"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="time (UTC)")
+    def time(self, attempt):
+        return to_the_second(attempt.at)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    change_form_template = "admin/webhooks/delivery/change_form.html"
+    list_display = ["created", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt"]
+    list_filter = ["state", "event__type", "endpoint"]
+    search_fields = ["event__public_id", "event__order__public_id"]
+    list_select_related = ["event", "event__order", "endpoint"]
+    date_hierarchy = "created_at"
+    actions = ["redeliver_selected"]
+    fields = [
+        "event_id",
+        "event_type",
+        "order_link",
+        "endpoint",
+        "state",
+        "attempts",
+        "next_attempt",
+        "delivered",
+        "created",
+        "body",
+    ]
+    readonly_fields = fields
+    inlines = [AttemptInline]
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, delivery):
+        return to_the_second(delivery.created_at)
+
+    @admin.display(description="next attempt (UTC)", ordering="next_attempt_at")
+    def next_attempt(self, delivery):
+        return to_the_second(delivery.next_attempt_at)
+
+    @admin.display(description="delivered (UTC)")
+    def delivered(self, delivery):
+        return to_the_second(delivery.delivered_at)
+
+    @admin.display(description="event id")
+    def event_id(self, delivery):
+        return str(delivery.event.public_id)
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, delivery):
+        return delivery.event.type
+
+    @admin.display(description="order")
+    def order_link(self, delivery):
+        order = delivery.event.order
+        if order is None:
+            return "-"
+        url = reverse("admin:orders_order_change", args=[order.pk])
+        return format_html('<a href="{}" title="{}">{}…</a>', url, order.public_id, str(order.public_id)[:8])
+
+    @admin.display(description="body")
+    def body(self, delivery):
+        pretty = json.dumps(json.loads(delivery.event.body), indent=2)
+        return format_html('<pre class="webhook-body">{}</pre>', pretty)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the log is read-only; redelivering needs the change permission (may_redeliver)
+
+    def may_redeliver(self, request):
+        return request.user.has_perm("webhooks.change_delivery")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.may_redeliver(request):
+            actions.pop("redeliver_selected", None)
+        return actions
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["may_redeliver"] = self.may_redeliver(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.action(description="Redeliver the selected deliveries")
+    def redeliver_selected(self, request, queryset):
+        if not self.may_redeliver(request):
+            raise PermissionDenied
+        chosen = list(queryset.select_related("event", "endpoint")[: MAX_REDELIVER + 1])
+        if len(chosen) > MAX_REDELIVER:
+            self.message_user(request, f"Redeliver at most {MAX_REDELIVER} at a time.", messages.WARNING)
+            return
+        for delivery in chosen:
+            self._redeliver_one(request, delivery)
+
+    def _redeliver_one(self, request, delivery):
+        try:
+            again = redeliver(delivery)
+        except RedeliverRefused as exc:
+            self.message_user(
+                request, f"{delivery.event.type} {delivery.event.public_id}: not sent, {exc}.", messages.ERROR
+            )
+            return None
+        self.message_user(
+            request,
+            f"{delivery.event.type} {delivery.event.public_id}: queued again to {delivery.endpoint}.",
+            messages.SUCCESS,
+        )
+        return again
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_redeliver"
+        view = self.admin_site.admin_view(self.redeliver_view)
+        return [path("<int:object_id>/redeliver/", view, name=name)] + super().get_urls()
+
+    def redeliver_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_redeliver(request):
+            raise PermissionDenied
+        delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=object_id)
+        again = self._redeliver_one(request, delivery)
+        target = again or delivery
+        return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[target.pk]))

@@ -1,0 +1,197 @@
+"""Sending deliveries: claim an attempt, POST the signed body, log what came back, schedule the retry.
+
+Robust across worker restarts: a delivery is a row that is due (``next_attempt_at``) until it is delivered or
+given up, and the beat sweep (``enqueue_due``) hands due ones to workers. Each attempt is claimed by a
+conditional UPDATE on the attempt count, so two workers (the task enqueued on commit and the sweep's) never
+send the same attempt; the claim pushes the due time ahead by a lease, after which an attempt whose worker died
+is tried again. Receivers may thus see an event twice (at least once): they deduplicate by ``Webhook-Id``.
+"""
+
+import hashlib
+import hmac
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .events import DELIVER_TASK, enqueue_deliveries
+from .models import Attempt, Delivery, Event
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "sms4sats-shop-webhooks/1"
+# Longer than any one attempt can take (connect, write and read each bounded by the timeout).
+LEASE_MARGIN_SECONDS = 30
+
+
+class RedeliverRefused(Exception):
+    """The delivery cannot be sent again now; the message says why."""
+
+
+def signature(secret, timestamp, body):
+    """The v1 signature: hex HMAC-SHA256 of "<timestamp>.<body>" with the endpoint's secret."""
+    return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(delivery, timestamp):
+    body = delivery.event.body
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Webhook-Id": str(delivery.event.public_id),
+        "Webhook-Signature": f"t={timestamp},v1={signature(delivery.endpoint.secret, timestamp, body)}",
+    }
+
+
+def claim(delivery_id, now):
+    """Take the next attempt of a due delivery, or None when it is not due, done, paused, or taken by another
+    worker."""
+    delivery = Delivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if delivery is None or delivery.state != Delivery.State.PENDING or not delivery.endpoint.active:
+        return None
+    if delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+        return None
+    lease = now + timedelta(seconds=3 * settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    won = Delivery.objects.filter(
+        pk=delivery.pk, state=Delivery.State.PENDING, attempts=delivery.attempts, next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=lease)
+    if not won:
+        return None
+    delivery.attempts += 1
+    return delivery
+
+
+def attempt(delivery_id):
+    """One attempt of a delivery, if it is due and this worker wins the claim. Returns the Attempt or None."""
+    delivery = claim(delivery_id, timezone.now())
+    if delivery is None:
+        return None
+    started = timezone.now()
+    status_code, excerpt, error, duration_ms = post(delivery, int(started.timestamp()))
+    succeeded = status_code is not None and 200 <= status_code < 300
+    if status_code is not None and not succeeded and not error:
+        error = f"HTTP {status_code}"
+        if 300 <= status_code < 400:
+            error += " (a redirect: not followed)"
+    return finish(delivery, started, status_code, excerpt, error, duration_ms, succeeded)
+
+
+def post(delivery, timestamp):
+    """POST the signed body; (status code or None, response excerpt, error, milliseconds). Never raises: the
+    receiver's problems are logged on the delivery, never the worker's."""
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    start = time.monotonic()
+    status_code, excerpt, error = None, "", ""
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            request = client.build_request(
+                "POST",
+                delivery.endpoint.url,
+                content=delivery.event.body.encode(),
+                headers=signed_headers(delivery, timestamp),
+            )
+            response = client.send(request, stream=True)
+            try:
+                status_code = response.status_code
+                excerpt = read_excerpt(response, deadline=start + timeout)
+            finally:
+                response.close()
+    except Exception as exc:  # timeouts, refused connections, bad URLs, TLS: all the receiver's side
+        error = f"{exc.__class__.__name__}: {exc}"[:500]
+    duration_ms = int((time.monotonic() - start) * 1000)
+    return status_code, excerpt, error, duration_ms
+
+
+def read_excerpt(response, deadline):
+    """The start of the answer, bounded in size and in time (a receiver trickling bytes cannot hold a worker)."""
+    limit = settings.WEBHOOK_RESPONSE_EXCERPT_BYTES
+    received = b""
+    for chunk in response.iter_raw():
+        received += chunk
+        if len(received) >= limit or time.monotonic() > deadline:
+            break
+    return received[:limit].decode("utf-8", errors="replace")
+
+
+def finish(delivery, at, status_code, excerpt, error, duration_ms, succeeded):
+    """Log the attempt and decide: delivered, retry later, or give up after the last delay."""
+    done_at = timezone.now()
+    delays = settings.WEBHOOK_RETRY_DELAYS
+    mine = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, state=Delivery.State.PENDING)
+    with transaction.atomic():
+        logged = Attempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            at=at,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            response_excerpt=excerpt,
+            error=error,
+            succeeded=succeeded,
+        )
+        if succeeded:
+            mine.update(state=Delivery.State.DELIVERED, delivered_at=done_at, next_attempt_at=None)
+        elif delivery.attempts > len(delays):
+            mine.update(state=Delivery.State.FAILED, next_attempt_at=None)
+            log.warning(
+                "Webhook delivery %s to %s given up after %d attempts",
+                delivery.pk,
+                delivery.endpoint.url,
+                delivery.attempts,
+            )
+        else:
+            retry_at = done_at + timedelta(seconds=delays[delivery.attempts - 1])
+            mine.update(next_attempt_at=retry_at)
+            if status_code is None:
+                # Unreachable or timing out: the endpoint's other waiting deliveries wait as long, so a dead
+                # receiver costs the workers one timeout per retry step, not one per event.
+                Delivery.objects.filter(
+                    endpoint=delivery.endpoint_id, state=Delivery.State.PENDING, next_attempt_at__lt=retry_at
+                ).exclude(pk=delivery.pk).update(next_attempt_at=retry_at)
+    return logged
+
+
+def enqueue_due(now=None, limit=500):
+    """The beat sweep: hand every due delivery of an active endpoint to a worker. A delivery already queued
+    may be queued twice; the claim sends it once."""
+    now = now or timezone.now()
+    due = (
+        Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now, endpoint__active=True)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    ids = list(due)
+    for pk in ids:
+        current_app.send_task(DELIVER_TASK, args=[pk])
+    return len(ids)
+
+
+def redeliver(delivery):
+    """Send a delivery's event to its endpoint again: a new delivery (its own attempts and log), same event id
+    and body, signed with the endpoint's current secret."""
+    if not delivery.endpoint.active:
+        raise RedeliverRefused("its endpoint is inactive")
+    with transaction.atomic():
+        again = Delivery.objects.create(
+            event=delivery.event, endpoint=delivery.endpoint, next_attempt_at=timezone.now()
+        )
+        enqueue_deliveries([again])
+    return again
+
+
+def purge_log(older_than_days, now=None, batch=1000):
+    """Forget events older than ``older_than_days``, with their deliveries and attempts, except events still
+    being delivered. In batches, so no transaction holds a large delete. Returns how many events went."""
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    old = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__state=Delivery.State.PENDING)
+    removed = 0
+    while batch_ids := list(old.values_list("pk", flat=True)[:batch]):
+        _, per_model = Event.objects.filter(pk__in=batch_ids).delete()
+        removed += per_model.get(Event._meta.label, 0)
+    return removed
