@@ -186,6 +186,7 @@ def test_no_buyer_page_is_too_narrow_for_its_words_on_a_phone(
         make_order(Status.COMPLETED, code="482913", payment_hash="ab" * 32, **paid),
         make_order(Status.REFUNDED, refund_reason="timeout"),
         make_order(Status.HELD, kind=Kind.SEND, sms_status="created"),
+        make_order(Status.WAITING_CODE, paid_from_balance=True, **paid),  # the shop paid: "nothing to pay"
         make_order(
             Status.ACTIVE, kind=Kind.RENTAL, rental_weeks=2, rental_ends_at=timezone.now() + timedelta(days=9), **paid
         ),
