@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
-from . import status_cache
+from . import metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,
@@ -298,7 +298,7 @@ def accept_invoice(order, upstream_id, payreq):
             **fields,
         )
         return order
-    transition(
+    issued = transition(
         order,
         Status.UNPAID,
         note="Invoice issued",
@@ -307,6 +307,8 @@ def accept_invoice(order, upstream_id, payreq):
         invoice_expires_at=expires_at,
         **fields,
     )
+    if issued:  # what the buyer waited for, for /metrics
+        metrics.observe_creation((timezone.now() - order.created_at).total_seconds())
     return order
 
 

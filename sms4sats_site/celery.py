@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, task_postrun
 
 from sms4sats_site import local_state
 
@@ -22,3 +22,12 @@ def refresh_catalog_at_start(sender=None, **kwargs):
     """Prices in the service list from the first minute after a (re)start, not after the first 5-minute
     refresh of the schedule."""
     app.send_task("orders.tasks.refresh_catalog")
+
+
+@task_postrun.connect
+def flush_metrics(**kwargs):
+    """What a task counted reaches Redis when it ends (orders/metrics.py): nothing is sent when it counted
+    nothing."""
+    from orders import metrics
+
+    metrics.flush(force=True)

@@ -2,11 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from orders.metrics import metrics_view
+
 from .health import healthz, ping
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("ping", ping, name="ping"),
+    path("metrics", metrics_view, name="metrics"),
     # The shop before the admin: its order status is the most requested URL (these paths never overlap).
     path("", include("orders.urls")),
     path("admin/", admin.site.urls),
