@@ -56,7 +56,7 @@ HISTOGRAM_KEY = "creation_seconds"
 SEP = "|"
 
 _lock = threading.Lock()
-_pending = Counter()  # (redis key, field) -> increment
+_pending = Counter()  # (metric, label values or histogram field) -> increment
 _flushed = {"at": time.monotonic()}
 
 
@@ -66,9 +66,8 @@ def redis_key(name):
 
 def count(name, *labels):
     """Add one to counter ``name`` with these label values (in this process; sent by the next flush)."""
-    key = (name, SEP.join(labels))
     with _lock:
-        _pending[key] += 1
+        _pending[name, labels] += 1
 
 
 def observe_creation(seconds):
@@ -80,7 +79,6 @@ def observe_creation(seconds):
                 break
         else:
             _pending[(HISTOGRAM_KEY, "+Inf")] += 1
-        _pending[(HISTOGRAM_KEY, "count")] += 1
         _pending[(HISTOGRAM_KEY, "sum_ms")] += round(seconds * 1000)
 
 
@@ -96,22 +94,28 @@ def _take(force):
     return taken
 
 
+def _queue(pipe, taken):
+    for (name, labels), amount in taken.items():
+        pipe.hincrby(redis_key(name), labels if isinstance(labels, str) else SEP.join(labels), amount)
+
+
 def add_to_pipeline(pipe, force=False):
-    """Queue the pending counts on ``pipe`` if a flush is due; returns how many commands were added."""
+    """Queue the pending counts on ``pipe`` if a flush is due (the caller executes it)."""
     taken = _take(force)
-    if not taken:
-        return 0
-    for (name, field), amount in taken.items():
-        pipe.hincrby(redis_key(name), field, amount)
-    return len(taken)
+    if taken:
+        _queue(pipe, taken)
 
 
 def flush(force=False):
-    """Send the pending counts to Redis now (if due, or always with ``force``)."""
+    """Send the pending counts to Redis now if a flush is due (or always with ``force``); nothing to send,
+    nothing done."""
+    taken = _take(force)
+    if not taken:
+        return
     try:
         pipe = shared_redis().pipeline(transaction=False)
-        if add_to_pipeline(pipe, force=force):
-            pipe.execute()
+        _queue(pipe, taken)
+        pipe.execute()
     except Exception as exc:  # metrics never fail the work they count
         log.debug("Metrics not flushed (%s)", type(exc).__name__)
 
@@ -198,7 +202,7 @@ class ShopCollector(Collector):
 
 
 def creation_histogram(fields):
-    """The creation-latency histogram from its Redis fields (a count per bucket, ``count``, ``sum_ms``)."""
+    """The creation-latency histogram from its Redis fields (a count per bucket, not cumulative, and ``sum_ms``)."""
     buckets, running = [], 0
     for bound in CREATION_BUCKETS:
         running += fields.get(repr(float(bound)), 0)

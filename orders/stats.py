@@ -305,7 +305,7 @@ def top_by(code_field, name_field, empty, since=None, limit=10) -> list[dict]:
             **{name_field: Max(name_field)},
             orders=Count("pk"),
             completed=Count("pk", filter=Q(status=Status.COMPLETED)),
-            volume_sats=Coalesce(Sum(price_sats(), filter=Q(status=Status.COMPLETED)), 0),
+            volume_sats=Coalesce(Sum(price_sats(), filter=charged_q()), 0),  # as the volume card: rentals too
         )
         .order_by("-orders", code_field)[:limit]
     )
