@@ -5,6 +5,7 @@ the creation latency, the poll and creation lags, and counts made in another pro
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from orders import metrics
+from orders import lifecycle, metrics
 from orders.models import Kind, Status
 from orders.sms4sats import UpstreamRejected, get_client
 from tests.factories import make_order
@@ -258,3 +259,25 @@ def test_bad_metrics_settings_fail_in_one_line(overrides, variable):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(f"Configuration error: {variable}:")
+
+
+def test_a_worker_task_sends_its_counts_when_it_ends(sandbox_url, celery_worker):
+    """The real creation task on a real Celery worker: its calls and the creation latency reach Redis by
+    themselves (the task_postrun flush), with no scrape to flush them."""
+    from sandbox import catalog
+
+    price = catalog.receive_price(187, "tg")
+    order = lifecycle.place_order(
+        kind=Kind.RECEIVE, quoted_sats=price, session_key="m", country_code=187, service_code="tg"
+    )
+    deadline = time.monotonic() + 30
+    stored = {}
+    while time.monotonic() < deadline:
+        stored = metrics.read_counters()
+        if stored["creation_seconds"]:
+            break
+        time.sleep(0.2)
+    order.refresh_from_db()
+    assert order.status == Status.UNPAID, order.failure_reason
+    assert stored["upstream_calls"].get("createorder|ok") == 1
+    assert sum(n for field, n in stored["creation_seconds"].items() if field != "sum_ms") == 1
