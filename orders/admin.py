@@ -7,14 +7,15 @@ import csv
 import json
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Case, DurationField, Q, QuerySet, When
+from django.db.models import Case, DurationField, Max, Q, QuerySet, When
 from django.db.models.functions import Substr
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -114,8 +115,16 @@ class ServiceFilter(admin.SimpleListFilter):
     parameter_name = "service"
 
     def lookups(self, request, model_admin):
-        codes = Order.objects.exclude(service_code="").order_by("service_code").values_list("service_code", flat=True)
-        return [(code, code) for code in codes.distinct()]
+        # One row per code (its index), with the name sms4sats gave it; by name, the code beside it.
+        rows = (
+            Order.objects.exclude(service_code="")
+            .order_by()
+            .values("service_code")
+            .annotate(name=Max("service_name"))
+            .values_list("service_code", "name")
+        )
+        labelled = [(code, f"{name} ({code})" if name and name != code else code) for code, name in rows]
+        return sorted(labelled, key=lambda item: item[1].casefold())
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -138,6 +147,65 @@ def time_column(field, label):
         return to_the_second(getattr(obj, field))
 
     return show
+
+
+class CreatedRangeFilter(admin.ListFilter):
+    """Orders created from one UTC date to another, both included (``created_from``, ``created_to``: GET
+    parameters, YYYY-MM-DD). A date that cannot be read, or a range that ends before it starts, is said in a
+    message and not applied."""
+
+    title = "created between (UTC dates)"
+    template = "admin/orders/created_range_filter.html"
+    parameters = ("created_from", "created_to")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.raw = {name: params.pop(name)[-1].strip() for name in self.parameters if name in params}
+        self.dates = {}
+        for name, raw in self.raw.items():
+            if not raw:
+                continue
+            try:
+                self.dates[name] = date.fromisoformat(raw)
+            except ValueError:
+                label = "from" if name == "created_from" else "to"
+                messages.error(
+                    request, f"The date “{raw}” ({label}) is not a date like 2025-03-31: it was not applied."
+                )
+        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        if start and end and start > end:
+            messages.error(request, f"The range ends ({end}) before it starts ({start}): it was not applied.")
+            self.dates = {}
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return list(self.parameters)
+
+    def queryset(self, request, queryset):
+        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        if start:
+            queryset = queryset.filter(created_at__gte=datetime.combine(start, time.min, tzinfo=UTC))
+        if end and end < date.max:
+            queryset = queryset.filter(created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+        return queryset
+
+    def choices(self, changelist):
+        # One "choice": what the template's small form needs (its values, the other filters to keep, a reset).
+        keep = changelist.get_query_string(remove=self.parameters)
+        yield {
+            "created_from": self.raw.get("created_from", ""),
+            "created_to": self.raw.get("created_to", ""),
+            "hidden": [
+                (name, value)
+                for name, values in changelist.filter_params.items()
+                if name not in self.parameters
+                for value in values
+            ],
+            "reset_url": keep,
+            "active": bool(self.dates),
+        }
 
 
 # --- Timeline inline -------------------------------------------------------------------------------
@@ -233,6 +301,14 @@ def csv_rows(queryset):
         yield writer.writerow([_csv_cell(value) for value in row])
 
 
+def csv_response(queryset):
+    """``queryset`` as a CSV download, newest first, streamed in chunks (never held in memory)."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(csv_rows(queryset.order_by("-created_at", "-id")), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+    return response
+
+
 def _to_code_annotation():
     return Case(When(kind__in=(Kind.RECEIVE, Kind.RENTAL), then=to_code_duration()), output_field=DurationField())
 
@@ -272,6 +348,7 @@ class OrderAdmin(admin.ModelAdmin):
         "kind",
         CountryFilter,
         ServiceFilter,
+        CreatedRangeFilter,
         ("created_at", admin.DateFieldListFilter),
         "refund_reason",
     )
@@ -548,16 +625,26 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(csv_rows(queryset.order_by("-created_at", "-id")), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
-        return response
+        return csv_response(queryset)
+
+    def export_view(self, request):
+        """The list's "Export CSV" button: every order the list's filters, date range and search match (not
+        only the page shown), streamed."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "These filters cannot be applied: nothing was exported.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
+        return csv_response(changelist.queryset)
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("<int:object_id>/refresh/", self.admin_site.admin_view(self.refresh_view), name=f"{prefix}_refresh"),
             path("<int:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name=f"{prefix}_cancel"),
+            path("export/", self.admin_site.admin_view(self.export_view), name=f"{prefix}_export"),
         ] + super().get_urls()
 
     def _action_target(self, request, object_id):

@@ -64,6 +64,8 @@ def dashboard_view(request, site):
         periods=[(key, name) for key, (name, _) in PERIODS.items()],
         status_rows=[(key, status["labels"][key], count) for key, count in status["counts"].items()],
         per_day_chart=charts.orders_per_day_chart(figures["per_day"]),
+        sats_chart=charts.sats_per_day_chart(figures["sats_per_day"]),
+        referral_chart=charts.referral_per_day_chart(figures["sats_per_day"]),
         funnel_chart=charts.funnel_chart(figures["funnel"]),
         order_list_url=reverse("admin:orders_order_changelist"),
         rates={key: percent(figures["funnel"][key]) for key in ("paid_rate", "completed_rate", "overall_rate")},

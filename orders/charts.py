@@ -104,6 +104,18 @@ def orders_per_day_chart(per_day):
     return bar_chart(points, title=f"Orders per day, last {len(points)} days")
 
 
+def sats_per_day_chart(per_day):
+    """The dashboard's chart of the sats charged per day (``stats.sats_per_day()``)."""
+    points = [(point["day"].strftime("%b %d"), point["sats"]) for point in per_day["days"]]
+    return bar_chart(points, title=f"Sats charged per day, last {len(points)} days", unit="sats")
+
+
+def referral_per_day_chart(per_day):
+    """The dashboard's chart of the referral earned per day (``stats.sats_per_day()``)."""
+    points = [(point["day"].strftime("%b %d"), point["referral"]) for point in per_day["days"]]
+    return bar_chart(points, title=f"Referral income per day, last {len(points)} days", unit="sats")
+
+
 def funnel_chart(funnel):
     """Created → paid → completed as horizontal bars with the step rates."""
 

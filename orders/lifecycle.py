@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 
 from webhooks.events import record_order_change
 
-from . import status_cache
+from . import metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,
@@ -344,7 +344,7 @@ def accept_invoice(order, upstream_id, payreq):
             **fields,
         )
         return order
-    transition(
+    issued = transition(
         order,
         Status.UNPAID,
         note="Invoice issued",
@@ -353,6 +353,8 @@ def accept_invoice(order, upstream_id, payreq):
         invoice_expires_at=expires_at,
         **fields,
     )
+    if issued:  # what the buyer waited for, for /metrics
+        metrics.observe_creation((timezone.now() - order.created_at).total_seconds())
     return order
 
 

@@ -44,8 +44,14 @@ def _networks(trusted):
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
 
 
+def in_networks(address, entries):
+    """Whether ``address`` (an ip_address or its text) is in one of ``entries`` (addresses or networks)."""
+    address = ipaddress.ip_address(address)
+    return any(address in net for net in _networks(tuple(entries)) if net.version == address.version)
+
+
 def _is_trusted_proxy(address):
-    return any(address in net for net in _networks(tuple(settings.TRUSTED_PROXIES)) if net.version == address.version)
+    return in_networks(address, settings.TRUSTED_PROXIES)
 
 
 def client_ip(request):

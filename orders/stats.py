@@ -94,7 +94,7 @@ def _order_figures(since):
     return shop_orders(since).aggregate(
         created=Count("pk"),
         paid=Count("pk", filter=paid_q()),
-        volume=Sum(price_sats(), filter=Q(status=Status.COMPLETED)),
+        volume=Sum(price_sats(), filter=charged_q()),  # what buyers were charged: rentals too
         **{f"status_{status.value}": Count("pk", filter=Q(status=status)) for status in Status},
     )
 
@@ -147,29 +147,62 @@ def fund_summary(since=None) -> dict:
 # --- Orders per day ------------------------------------------------------------------------------
 
 
+def _per_day(queryset, field, days, now, **value):
+    """[(date, value)] for each UTC day of ``field`` over the last ``days`` days (today included), oldest first,
+    zeros filled in; ``value``: one aggregate, by name. One query."""
+    now = now or timezone.now()
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    rows = (
+        queryset.filter(**{f"{field}__gte": start})
+        .annotate(day=utc_day(field))
+        .values("day")
+        .annotate(**value)
+        .order_by("day")
+    )
+    (name,) = value
+    found = {_as_date(row["day"]): row[name] or 0 for row in rows}
+    return [(first + timedelta(days=i), found.get(first + timedelta(days=i), 0)) for i in range(days)]
+
+
 def orders_per_day(days=30, now=None) -> dict:
     """Orders created per UTC day over the last ``days`` days (today included), zeros filled in.
 
     {"days": [{"day": date, "count": n}, ...] oldest first, "total": n, "max": n}
     """
-    now = now or timezone.now()
-    today = now.astimezone(UTC).date()
-    first = today - timedelta(days=days - 1)
-    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    rows = (
-        shop_orders()
-        .filter(created_at__gte=start)
-        .annotate(day=utc_day("created_at"))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by("day")
-    )
-    found = {_as_date(row["day"]): row["n"] for row in rows}
-    series = [{"day": first + timedelta(days=i), "count": found.get(first + timedelta(days=i), 0)} for i in range(days)]
+    series = [{"day": day, "count": n} for day, n in _per_day(shop_orders(), "created_at", days, now, n=Count("pk"))]
     return {
         "days": series,
         "total": sum(point["count"] for point in series),
         "max": max((point["count"] for point in series), default=0),
+    }
+
+
+def charged_q():
+    """Orders whose buyer was charged, on sms4sats' word: a code or a sent SMS (completed), or a rental's number
+    given (active, then ended: not refundable from then on)."""
+    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED))
+
+
+def sats_per_day(days=30, now=None) -> dict:
+    """Sats charged per UTC day (by the day of the charge: the code, the sent SMS or a rental's number) over the
+    last ``days`` days, zeros filled in, and the referral earned on them (REFERRAL_SHARE_PERCENT, only with
+    SMS4SATS_REF set: sms4sats pays it to that address). One query.
+
+    {"days": [{"day": date, "sats": n, "referral": n}, ...] oldest first, "total": n, "referral_total": n,
+    "referral_address": address or None}
+    """
+    charged = shop_orders().filter(charged_q()).annotate(charged_at=Coalesce("completed_at", "number_at"))
+    ref = settings.SMS4SATS_REF
+    series = [
+        {"day": day, "sats": sats, "referral": sats * REFERRAL_SHARE_PERCENT // 100 if ref else 0}
+        for day, sats in _per_day(charged, "charged_at", days, now, sats=Sum(price_sats()))
+    ]
+    return {
+        "days": series,
+        "total": sum(point["sats"] for point in series),
+        "referral_total": sum(point["referral"] for point in series),
+        "referral_address": ref,
     }
 
 
@@ -272,7 +305,7 @@ def top_by(code_field, name_field, empty, since=None, limit=10) -> list[dict]:
             **{name_field: Max(name_field)},
             orders=Count("pk"),
             completed=Count("pk", filter=Q(status=Status.COMPLETED)),
-            volume_sats=Coalesce(Sum(price_sats(), filter=Q(status=Status.COMPLETED)), 0),
+            volume_sats=Coalesce(Sum(price_sats(), filter=charged_q()), 0),  # as the volume card: rentals too
         )
         .order_by("-orders", code_field)[:limit]
     )
@@ -398,6 +431,7 @@ def dashboard(since=None, now=None, check_upstream=True) -> dict:
         "funnel": funnel(since, figures=figures),
         "fund": fund_summary(since),
         "per_day": orders_per_day(30, now=now),
+        "sats_per_day": sats_per_day(30, now=now),
         "to_code": time_to_code(since),
         "top_countries": top_countries(since),
         "top_services": top_services(since),

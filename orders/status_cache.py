@@ -21,7 +21,7 @@ from django.conf import settings
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
-from . import upstream_health
+from . import metrics, upstream_health
 from .models import Kind
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def poll(public_id):
         pipe.set(watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
         pipe.get(key(public_id))
         pipe.get(upstream_health.down_key())
-        _, raw, down = pipe.execute()
+        metrics.add_to_pipeline(pipe)  # the answers counted since the last flush, once a second, same round trip
+        _, raw, down, *_ = pipe.execute()
         return (PollState.decode(raw) if raw else None), down is not None
     except Exception as exc:  # Redis down or slow, or an entry in another shape: the row answers instead
         log.warning("Status cache unavailable (%s); reading the order row", type(exc).__name__)

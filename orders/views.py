@@ -22,7 +22,7 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
-from . import catalog, lifecycle, picker, ratelimits, status_cache, tasks, upstream_health
+from . import catalog, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
@@ -432,7 +432,18 @@ def _unchanged(live):
 @require_GET
 def order_status(request, public_id):
     """The status part, polled every 2 s. Nearly always "nothing changed", decided from the status cache
-    (no query); else one row read. 200 with the part when it changed, 286 once it is final."""
+    (no query); else one row read. 200 with the part when it changed, 286 once it is final. Each answer is
+    counted by its code for /metrics (in the process; the next poll's pipeline sends the counts)."""
+    try:
+        response = _order_status(request, public_id)
+    except Http404:
+        metrics.count("status_partial_answers", "404")
+        raise
+    metrics.count("status_partial_answers", str(response.status_code))
+    return response
+
+
+def _order_status(request, public_id):
     shown = request.META.get(VERSION_META_KEY)  # request.headers would build a dict of every header first
     cached, upstream_down = status_cache.poll(public_id)  # also marks the order as watched
     if shown and cached is not None:

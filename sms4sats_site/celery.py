@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, task_postrun
 
 from sms4sats_site import local_state
 
@@ -26,3 +26,12 @@ def refresh_catalog_at_start(sender=None, **kwargs):
 
     if settings.FIAT_RATES_URL:  # fiat amounts beside the prices at once, not after the first refresh interval
         app.send_task("orders.tasks.refresh_fiat_rates")
+
+
+@task_postrun.connect
+def flush_metrics(**kwargs):
+    """What a task counted reaches Redis when it ends (orders/metrics.py): nothing is sent when it counted
+    nothing."""
+    from orders import metrics
+
+    metrics.flush(force=True)

@@ -72,6 +72,17 @@ def env_rate(name, default):
     return raw
 
 
+def env_networks(name):
+    """A comma-separated list of addresses or networks (kept as text, each checked)."""
+    entries = env_list(name)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            config_error(name, f"expected addresses or networks like 127.0.0.1 or 172.16.0.0/12, got {entry!r}")
+    return entries
+
+
 def env_url(name, default, schemes=("http", "https")):
     raw = env_str(name, default)
     parts = urlsplit(raw)
@@ -220,14 +231,16 @@ RATELIMIT_IP_META_KEY = "orders.ratelimits.client_ip"
 RATELIMIT_HASH_ALGORITHM = "orders.ratelimits.KeyedSha256"
 # The reverse proxies in front of the shop (addresses or networks). Only a connection from one of them may
 # say who the client is (X-Forwarded-For); by default no one may, and the client is the connection's address.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError:
-        config_error(
-            "TRUSTED_PROXIES", f"expected addresses or networks like 127.0.0.1 or 172.16.0.0/12, got {_proxy!r}"
-        )
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+# GET /metrics (Prometheus): off unless a Bearer token or allowed client addresses are set; with both, a scrape
+# needs both. The addresses are checked against the client's address as the rate limits find it.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    config_error(
+        "METRICS_TOKEN",
+        "too short: use at least 16 random characters (e.g. secrets.token_urlsafe(32) in Python)",
+    )
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 # Orders placed per client address and per browser session (invalid forms and refused orders do not count).
 ORDER_RATE_PER_IP = env_rate("ORDER_RATE_PER_IP", "10/m")
 ORDER_RATE_PER_SESSION = env_rate("ORDER_RATE_PER_SESSION", "5/m")

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from orders.metrics import metrics_view
+
 from .health import healthz, ping
 
 urlpatterns = [
@@ -10,6 +12,7 @@ urlpatterns = [
     path("ping", ping, name="ping"),
     # The language switcher's form posts here (Django's view: it sets the language cookie and goes back).
     path("language/", set_language, name="set_language"),
+    path("metrics", metrics_view, name="metrics"),
     # The shop before the admin: its order status is the most requested URL (these paths never overlap).
     path("", include("orders.urls")),
     path("admin/", admin.site.urls),

@@ -279,7 +279,7 @@ def test_dashboard_page(admin_client, shop, settings):
     assert '<div class="value" id="fig-p50">30 s</div>' in body
     assert '<span id="fig-p90">1 min 16 s</span>' in body
     assert "75.0% of created" in body
-    assert body.count('<rect class="bar"') == 30 + 3  # the per-day chart and the funnel
+    assert body.count('<rect class="bar"') == 30 + 30 + 3  # orders and sats per day, the funnel (no referral)
     assert "not answering" in body
     assert "<script" not in body.split('id="content-main"')[1]  # no JavaScript charts
     assert 'id="status-completed"' in body
@@ -321,3 +321,55 @@ def test_dashboard_shows_the_engines_view_creation_lag_rentals_and_unsettled_ord
     assert "shop-bad" in lag and "5 min" in lag
     assert '<div class="value">1</div>' in body.split('id="active-rentals"', 1)[1][:200]
     assert "shop-bad" in body.split('id="needs-a-look"', 1)[1][:200]
+
+
+# --- Sats and referral income per day -----------------------------------------------------------------
+
+
+def test_sats_and_referral_per_day(shop, settings):
+    settings.SMS4SATS_REF = "shop@example.com"
+    today = timezone.now().date()
+    # Rentals are charged when their number is given (then active, later ended): counted on that day.
+    make_order(
+        status=Status.ACTIVE, kind=Kind.RENTAL, created_at=day_start(5), number_at=day_start(4), invoice_sats=7000
+    )
+    make_order(status=Status.ENDED, kind=Kind.RENTAL, created_at=day_start(41), number_at=day_start(40), invoice_sats=9)
+    figures = stats.sats_per_day(30)
+    assert len(figures["days"]) == 30 and figures["days"][-1]["day"] == today
+    by_age = {(today - p["day"]).days: (p["sats"], p["referral"]) for p in figures["days"] if p["sats"]}
+    # By the day of the charge (the code): completed orders 1-3 today, 4-5 yesterday, the SMS two days ago;
+    # never refunded, expired or unpaid ones, nor the fund order; the ended rental is older than 30 days.
+    assert by_age == {0: (10000, 1000), 1: (25000, 2500), 2: (900, 90), 4: (7000, 700)}
+    assert figures["total"] == 42900
+    assert figures["referral_total"] == 4290
+    assert figures["referral_address"] == "shop@example.com"
+    settings.SMS4SATS_REF = None
+    assert stats.sats_per_day(30)["referral_total"] == 0
+
+
+def test_sats_charts_show_the_values_labelled(shop, settings, admin_client):
+    settings.SMS4SATS_REF = "shop@example.com"
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
+        body = admin_client.get(reverse("admin:dashboard")).content.decode()
+    sats = body.split('id="sats-per-day"')[1].split("</section>")[0]
+    referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
+    assert "Sats charged per day, last 30 days (35900 sats)" in sats
+    assert "Referral income per day, last 30 days (3590 sats)" in referral
+    assert "shop@example.com" in referral
+    today = timezone.now().date().strftime("%b %d")
+    yesterday = (timezone.now().date() - timedelta(days=1)).strftime("%b %d")
+    assert f'data-value="10000"><title>{today}: 10000 sats</title>' in sats
+    assert f'data-value="25000"><title>{yesterday}: 25000 sats</title>' in sats
+    assert f'data-value="1000"><title>{today}: 1000 sats</title>' in referral
+    assert f'data-value="2500"><title>{yesterday}: 2500 sats</title>' in referral
+    assert sats.count('<rect class="bar"') == referral.count('<rect class="bar"') == 30
+    assert 'aria-label="Sats charged per day, last 30 days"' in sats
+
+
+def test_no_referral_chart_without_an_address(shop, settings, admin_client):
+    settings.SMS4SATS_REF = None
+    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
+        body = admin_client.get(reverse("admin:dashboard")).content.decode()
+    referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
+    assert "<svg" not in referral
+    assert "set SMS4SATS_REF" in referral

@@ -14,7 +14,7 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
-from .. import upstream_health
+from .. import metrics, upstream_health
 from .contract import (
     Call,
     Country,
@@ -48,6 +48,15 @@ logger = logging.getLogger("orders.sms4sats")
 CONNECT_TIMEOUT = 3.0  # seconds; a host that does not accept a connection quickly is down
 
 
+# The outcome label of the upstream-calls metric.
+OUTCOMES = {
+    type(None): "ok",
+    UpstreamUnavailable: "unavailable",
+    UpstreamRejected: "rejected",
+    UpstreamMalformed: "malformed",
+}
+
+
 # One outcome per call ---------------------------------------------------------------------------------
 
 
@@ -56,6 +65,8 @@ def observe_outcome(call: Call, error: Sms4satsError | None) -> None:
     error about to be raised (UpstreamUnavailable, UpstreamRejected or UpstreamMalformed)."""
     # A 5xx, a timeout or a refused connection counts as sms4sats not answering; any other answer as answering.
     upstream_health.record(not isinstance(error, UpstreamUnavailable), error.reason if error else "")
+    metrics.count("upstream_calls", call.name, OUTCOMES.get(type(error), "error"))
+    metrics.flush()  # at most once a second, one pipelined round trip
     if error is not None:
         # Never log headers or the client: the API key must not reach the logs.
         logger.warning("sms4sats %s: %s: %s", call.name, type(error).__name__, error.reason)
