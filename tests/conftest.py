@@ -19,6 +19,7 @@ os.environ.setdefault("SANDBOX", "on")
 
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
+from django.utils import translation  # noqa: E402
 
 from sms4sats_site import local_state  # noqa: E402
 
@@ -36,6 +37,15 @@ from tests.webhook_receiver import receiver  # noqa: E402, F401 - the webhook te
 def _clear_cache():
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: LocaleMiddleware activates the request's language in the
+    thread and leaves it there, so a test client request from a German browser would make the next test's
+    messages German."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
