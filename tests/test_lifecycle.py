@@ -8,28 +8,12 @@ from django.utils import timezone
 from orders import lifecycle
 from orders.lifecycle import ALLOWED, TransitionRefused, transition
 from orders.models import Kind, Order, RefundReason, SmsStatus, Status
-from orders.sms4sats import OrderStatus
 from tests.factories import make_order
+from tests.factories import upstream_status as upstream
 
 pytestmark = pytest.mark.django_db
 
 ALL = list(Status)
-
-
-def upstream(paid=False, code=None, number=None, error=None, sms_status=None):
-    raw = {"status": "OK", "paid": paid}
-    return OrderStatus(
-        paid=paid,
-        code=code,
-        number=number,
-        activation_id=None,
-        sms_status=sms_status,
-        country="India",
-        service="Telegram",
-        timestamp=None,
-        error=error,
-        raw=raw,
-    )
 
 
 @pytest.mark.parametrize("from_status", ALL)
