@@ -409,7 +409,9 @@ def apply_receive_status(order, status, snapshot, now):
     if order.status == Status.REFUNDED:
         return order
     if status.error:
-        return refund_on_upstream_error(order, status.error, snapshot, now, refund_reason_for(order, now))
+        return refund_on_upstream_error(
+            order, status.error, snapshot, now, refund_reason_for(order, status.number, now)
+        )
     if status.number and order.status == Status.HELD:
         transition(
             order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, number=status.number, number_at=now
@@ -436,12 +438,15 @@ def refund_on_upstream_error(order, error, snapshot, now, reason):
     return order
 
 
-def refund_reason_for(order, now):
+def refund_reason_for(order, number, now):
+    """Why sms4sats canceled a receive order's payment that we did not ask to cancel. The one documented cancel of
+    an order with a number is the automatic one, AUTO_CANCEL_SECONDS after the payment; it counts unless the error
+    came too early for it, even had the payment been made the moment the order was created (our paid_at is when
+    we saw the payment: a poll late, or an outage late). The grace allows for the 20 minutes older clients say."""
     if order.cancel_requested_at:
         return RefundReason.CANCELED
-    # Our paid_at is when we saw the payment, up to a poll late: allow the grace on this side too.
-    timeout_after = settings.AUTO_CANCEL_SECONDS - settings.AUTO_CANCEL_GRACE_SECONDS
-    if order.paid_at and now >= order.paid_at + timedelta(seconds=max(timeout_after, 0)):
+    timeout_after = timedelta(seconds=max(settings.AUTO_CANCEL_SECONDS - settings.AUTO_CANCEL_GRACE_SECONDS, 0))
+    if (number or order.number) and now >= order.created_at + timeout_after:
         return RefundReason.TIMEOUT
     return RefundReason.UPSTREAM
 
