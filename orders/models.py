@@ -10,13 +10,22 @@ from django.utils import timezone
 
 
 def format_duration(seconds):
-    """A short English duration for the buyer's pages: "2 minutes", "45 seconds", "1 hour"."""
-    seconds = int(seconds)
+    """A short English duration, for the buyer's pages and the admin alike: "2 minutes", "1 hour", "45 seconds"
+    when round; "2 min 05 s", "1 h 03 min" otherwise (measured times); a dash for None."""
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
     for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             count = seconds // size
             return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} second{'' if seconds == 1 else 's'}"
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def new_webhook_secret():
