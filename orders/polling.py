@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
-from . import lifecycle, upstream_health
+from . import lifecycle, status_cache, upstream_health
 from .models import TERMINAL_STATUSES, Order, Status
 from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable
 
@@ -142,6 +142,9 @@ def poll_chunk(orders, claimed_at, report, runner, client, appliers):
     """Ask sms4sats about one chunk of claimed orders; each answer goes to the appliers as it arrives. Returns
     the chunk, whose wait() returns once every answer is applied and the unchanged orders are scheduled."""
     chunk = Chunk(orders, claimed_at, report)
+    watched = status_cache.watched(o.public_id for o in orders)  # one look for the chunk, not one per move
+    for order in orders:
+        order.page_watched = order.public_id in watched
     to_ask = {o.upstream_id: o for o in orders if o.upstream_id and o.status not in (Status.NEW, Status.CREATING)}
     report["chunks"] += 1
     report["claimed"] += len(orders)

@@ -102,3 +102,39 @@ def test_when_asking_fails_as_a_whole_the_unanswered_orders_stay_claimed(monkeyp
     # Not asked about: due again once its claim runs out, like an order of a worker that died.
     assert second.status == Status.HELD
     assert second.next_poll_at > timezone.now() + timedelta(seconds=polling.CLAIM_SECONDS / 2)
+
+
+def test_an_answer_is_applied_in_one_transaction_without_savepoints():
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    (order,) = due_orders(1)
+    chunk = polling.Chunk([order], timezone.now(), {"changed": 0, "errors": 0})
+    with CaptureQueriesContext(db) as queries:
+        chunk.apply(order, upstream_status(paid=True, number="15550001", code="123456"))  # two moves
+    assert Order.objects.get(pk=order.pk).status == Status.COMPLETED
+    assert not [q["sql"] for q in queries if "SAVEPOINT" in q["sql"].upper()]
+
+
+def test_whether_pages_watch_the_orders_is_looked_up_once_per_chunk_not_per_move(monkeypatch):
+    from orders import status_cache
+
+    due_orders(3)
+    looked_up = []
+    watched = status_cache.watched
+
+    def counted(public_ids):
+        looked_up.append(list(public_ids))
+        return watched(looked_up[-1])
+
+    async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
+        for uid in upstream_ids:
+            on_answer(uid, upstream_status(paid=True, number="15550001", code="123456"))
+        return {}
+
+    monkeypatch.setattr(status_cache, "watched", counted)
+    monkeypatch.setattr(polling, "fetch_statuses", fetch_statuses)
+    report = polling.poll_cycle()
+    assert report["changed"] == 3
+    # One look for the chunk, one when scheduling its unchanged orders (none here): not two per order.
+    assert len(looked_up) <= 2 and len(looked_up[0]) == 3
