@@ -40,7 +40,10 @@ def test_an_answer_is_applied_while_the_rest_of_its_chunk_is_still_being_asked_a
     seen_while_asking = []
 
     def status_of(pk):
-        return Order.objects.get(pk=pk).status
+        try:
+            return Order.objects.get(pk=pk).status
+        finally:
+            connection.close()  # this helper thread's own connection, or the test database stays in use
 
     async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
         on_answer(first.upstream_id, upstream_status(paid=True, number="15550001", code="123456"))
