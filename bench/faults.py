@@ -105,11 +105,6 @@ SCENARIOS = {
     "rental": ("active", None, None),  # a rental runs for weeks: active with its number and first SMS
     "unpaid": ("expired", None, None),
 }
-# Outcomes that are not wrong for the buyer (the money went back) but carry a less precise label; shown as WARN.
-TOLERATED = {
-    ("no_code", "upstream"): "refund reason 'upstream' instead of 'timeout': the shop dates the payment from when "
-    "it saw it, so an auto-cancel seen within AUTO_CANCEL_SECONDS of that is not recognised as the timeout",
-}
 
 
 def settled(order):
@@ -425,9 +420,6 @@ def check(buyers, started_at, base_url):
                 f"{o.events.last().note}"
             )
             creation_failures.append(o)
-            continue
-        if o.status == status and (scenario, o.refund_reason) in TOLERATED:
-            warnings.append(f"{o.public_id} ({scenario}): {TOLERATED[scenario, o.refund_reason]}")
             continue
         if o.status != status or (reasons and o.refund_reason not in reasons) or (sms and o.sms_status != sms):
             notes = [e.note for e in o.events.all()]

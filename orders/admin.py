@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import lifecycle
 from .admin_views import buyer_page_url
-from .models import Kind, Order, OrderEvent
+from .models import Kind, Order, OrderEvent, format_duration
 from .stats import price_sats, to_code_duration
 
 # --- Pagination that stays quick on large tables --------------------------------------------------
@@ -319,17 +319,6 @@ UUID_IN_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9
 MAX_REFRESH = 50
 
 
-def _format_duration(value):
-    if value is None:
-        return "—"
-    seconds = int(value.total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s"
-
-
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
@@ -480,9 +469,8 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="payment → code", ordering="to_code")
     def time_to_code(self, order):
         if hasattr(order, "to_code"):
-            return _format_duration(order.to_code)
-        seconds = order.seconds_to_code
-        return _format_duration(None if seconds is None else timedelta(seconds=seconds))
+            return format_duration(None if order.to_code is None else order.to_code.total_seconds())
+        return format_duration(order.seconds_to_code)
 
     @admin.display(description="rental")
     def rental(self, order):

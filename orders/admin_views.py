@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import catalog, charts, referral, stats
 from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
-from .models import TERMINAL_STATUSES, Kind, Order, Status
+from .models import TERMINAL_STATUSES, Kind, Order, Status, format_duration
 
 FUND_MIN_SATS = 1_000
 FUND_MAX_SATS = 10_000_000  # 0.1 BTC: a top-up larger than this is more likely a typo
@@ -69,10 +69,10 @@ def dashboard_view(request, site):
         funnel_chart=charts.funnel_chart(figures["funnel"]),
         order_list_url=reverse("admin:orders_order_changelist"),
         rates={key: percent(figures["funnel"][key]) for key in ("paid_rate", "completed_rate", "overall_rate")},
-        p50=duration_text(figures["to_code"]["p50"]),
-        p90=duration_text(figures["to_code"]["p90"]),
-        heartbeat=duration_text(figures["upstream"]["workers"]["heartbeat_age"]),
-        creation_lag=duration_text(figures["upstream"]["engine"]["creation_lag"]),
+        p50=format_duration(figures["to_code"]["p50"]),
+        p90=format_duration(figures["to_code"]["p90"]),
+        heartbeat=format_duration(figures["upstream"]["workers"]["heartbeat_age"]),
+        creation_lag=format_duration(figures["upstream"]["engine"]["creation_lag"]),
         engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
         referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
     )
@@ -85,20 +85,6 @@ def _clock(epoch):
 
 def percent(rate):
     return "—" if rate is None else f"{rate:.1%}"
-
-
-def duration_text(seconds):
-    """4 s, 2 min 05 s, 1 h 03 min; a dash for None."""
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 # --- Prepaid account -----------------------------------------------------------------------------

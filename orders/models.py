@@ -21,11 +21,19 @@ DURATION_UNITS = (
 
 
 def format_duration(seconds):
-    """A short duration for the buyer's pages, in the page's language: "2 minutes", "45 seconds", "1 hour"."""
-    seconds = int(seconds)
+    """A short duration in the page's language: "2 minutes", "1 hour", "45 seconds" when round; "2 min 05 s",
+    "1 h 03 min" otherwise (measured times, as the admin shows them); a dash for None."""
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
     for size, words in DURATION_UNITS:
-        if (seconds >= size and seconds % size == 0) or size == 1:
+        if (seconds >= size and seconds % size == 0) or (size == 1 and seconds < 60):
             return words % {"count": seconds // size}
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": seconds}
+    hours, minutes = divmod(minutes, 60)
+    return gettext("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
 
 
 def new_webhook_secret():

@@ -7,9 +7,9 @@ order only, a probe; when a call succeeds again every waiting order is made due 
 
 import asyncio
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from celery import current_app
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
-from . import lifecycle, upstream_health
+from . import lifecycle, status_cache, upstream_health
 from .models import TERMINAL_STATUSES, Order, Status
 from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable
 
@@ -58,11 +58,12 @@ def claim_due_orders(limit, now=None):
     return orders
 
 
-async def fetch_statuses(upstream_ids, concurrency, client=None):
-    """{upstream_id: OrderStatus or Sms4satsError}; one failure never stops the rest."""
+async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
+    """{upstream_id: OrderStatus or Sms4satsError}; one failure never stops the rest. ``on_answer(upstream_id,
+    answer)`` is called as each answer arrives (it must not touch the database: the event loop is running)."""
     if client is None:
         async with AsyncSms4satsClient() as own_client:
-            return await fetch_statuses(upstream_ids, concurrency, own_client)
+            return await fetch_statuses(upstream_ids, concurrency, own_client, on_answer)
     limit = asyncio.Semaphore(concurrency)
     results = {}
 
@@ -72,6 +73,8 @@ async def fetch_statuses(upstream_ids, concurrency, client=None):
                 results[upstream_id] = await client.order_status(upstream_id)
             except Sms4satsError as exc:
                 results[upstream_id] = exc
+        if on_answer is not None:
+            on_answer(upstream_id, results[upstream_id])
 
     await asyncio.gather(*(fetch(uid) for uid in upstream_ids))
     return results
@@ -101,9 +104,11 @@ def poll_cycle(limit=None):
 def _poll_cycle(limit, lock):
     started = time.monotonic()
     report = {"claimed": 0, "asked": 0, "errors": 0, "changed": 0, "chunks": 0, "probe": False}
-    # One event loop and one pooled client for the whole cycle; the ORM runs between the loop's runs.
-    with asyncio.Runner() as runner:
+    # One event loop and one pooled client for the whole cycle; the ORM runs between the loop's runs, or in the
+    # appliers' threads, which apply each answer as it arrives while the cycle asks about the next ones.
+    with asyncio.Runner() as runner, Appliers(apply_threads()) as appliers:
         client = None
+        previous = None
         try:
             while report["claimed"] < limit and time.monotonic() - started < settings.POLL_CYCLE_MAX_SECONDS:
                 if upstream_health.take_recovery():
@@ -119,7 +124,11 @@ def _poll_cycle(limit, lock):
                     break
                 if client is None:
                     client = runner.run(open_client())
-                poll_chunk(orders, claimed_at, report, runner, client)
+                current = poll_chunk(orders, claimed_at, report, runner, client, appliers)
+                # At most two chunks in flight: the one being asked about and the one being applied.
+                if previous is not None:
+                    previous.wait()
+                previous = current
                 if len(orders) < chunk or (probing and upstream_health.is_down()):
                     break
         finally:
@@ -129,58 +138,127 @@ def _poll_cycle(limit, lock):
     return report
 
 
-def poll_chunk(orders, claimed_at, report, runner, client):
-    to_ask = [o for o in orders if o.upstream_id and o.status not in (Status.NEW, Status.CREATING)]
-    results = {}
-    if to_ask:
-        results = runner.run(fetch_statuses([o.upstream_id for o in to_ask], settings.POLL_CONCURRENCY, client))
+def poll_chunk(orders, claimed_at, report, runner, client, appliers):
+    """Ask sms4sats about one chunk of claimed orders; each answer goes to the appliers as it arrives. Returns
+    the chunk, whose wait() returns once every answer is applied and the unchanged orders are scheduled."""
+    chunk = Chunk(orders, claimed_at, report)
+    watched = status_cache.watched(o.public_id for o in orders)  # one look for the chunk, not one per move
+    for order in orders:
+        order.page_watched = order.public_id in watched
+    to_ask = {o.upstream_id: o for o in orders if o.upstream_id and o.status not in (Status.NEW, Status.CREATING)}
     report["chunks"] += 1
     report["claimed"] += len(orders)
     report["asked"] += len(to_ask)
-    unchanged = []
-    threads = apply_threads()
-    slices = [orders[i::threads] for i in range(threads)]
-    if threads == 1:
-        apply_slice(slices[0], results, report, unchanged)
-    else:
-        # Applying an answer is mostly waiting on database commits: a few threads apply a chunk's answers side
-        # by side, so a burst (every order due after an outage) reaches the buyers' pages in seconds.
-        with ThreadPoolExecutor(threads) as pool:
-            for future in [pool.submit(apply_slice, part, results, report, unchanged, True) for part in slices]:
-                future.result()
+    for order in orders:
+        if order.upstream_id not in to_ask:
+            appliers.submit(chunk, order, None)  # nothing to ask yet: scheduled as usual
+    submitted = set()
+
+    def on_answer(upstream_id, answer):
+        submitted.add(upstream_id)
+        appliers.submit(chunk, to_ask[upstream_id], answer)
+
     try:
-        # Nothing changed for most orders: one UPDATE for all of them, the next look one interval after
-        # this claim (not after the answer: then each order would miss every other beat tick).
-        lifecycle.schedule_next_polls(unchanged, now=claimed_at)
-    except Exception:  # they are due again after the claim
-        report["errors"] += len(unchanged)
-        log.exception("Scheduling the next poll of %d orders failed", len(unchanged))
+        if to_ask:
+            runner.run(fetch_statuses(list(to_ask), settings.POLL_CONCURRENCY, client, on_answer))
+    finally:
+        # Orders whose answer never came (the fetch failed as a whole) stay claimed: due again after the claim.
+        chunk.forget(len(to_ask) - len(submitted))
+        appliers.run_here()
+    return chunk
+
+
+class Chunk:
+    """A chunk's claimed orders while their answers are applied, by any of the appliers' threads."""
+
+    def __init__(self, orders, claimed_at, report):
+        self.claimed_at = claimed_at
+        self.report = report
+        self.pending = len(orders)
+        self.unchanged = []
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def apply(self, order, answer):
+        changed = error = 0
+        try:
+            # One transaction per order: its steps (paid, number, code) commit together, once.
+            with transaction.atomic():
+                changed = apply_one(order, answer, self.unchanged)
+        except Exception:  # one bad order must not stop the cycle; it is due again after the claim
+            error = 1
+            log.exception("Applying the poll of order %s failed", order.public_id)
+        with _report_lock:
+            self.report["changed"] += changed
+            self.report["errors"] += error
+        self.forget(1)
+
+    def forget(self, count):
+        """``count`` more orders are done with; the last one schedules the unchanged ones."""
+        with self._lock:
+            self.pending -= count
+            last = self.pending == 0 and count > 0
+        if last:
+            self.schedule_unchanged()
+            self.done.set()
+
+    def schedule_unchanged(self):
+        try:
+            # Nothing changed for most orders: one UPDATE for all of them, the next look one interval after
+            # this claim (not after the answer: then each order would miss every other beat tick).
+            lifecycle.schedule_next_polls(self.unchanged, now=self.claimed_at)
+        except Exception:  # they are due again after the claim
+            with _report_lock:
+                self.report["errors"] += len(self.unchanged)
+            log.exception("Scheduling the next poll of %d orders failed", len(self.unchanged))
+
+    def wait(self):
+        self.done.wait()
+
+
+class Appliers:
+    """Threads applying answers as they arrive. Applying is mostly waiting on database commits: a few threads
+    side by side, while the cycle asks sms4sats about the next orders, bring a burst (every order due after an
+    outage) to the buyers' pages in seconds. With no threads (SQLite, one writer anyway) the answers are
+    applied in the cycle's own thread once a chunk's fetch is over (``run_here``)."""
+
+    def __init__(self, threads):
+        self.work = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(threads)]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        for _ in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def submit(self, chunk, order, answer):
+        self.work.put((chunk, order, answer))
+
+    def run_here(self):
+        while not self.threads and not self.work.empty():
+            chunk, order, answer = self.work.get()
+            chunk.apply(order, answer)
+
+    def _serve(self):
+        try:
+            while (item := self.work.get()) is not None:
+                chunk, order, answer = item
+                chunk.apply(order, answer)
+        finally:
+            connections.close_all()  # this thread's own database connection ends with it
 
 
 def apply_threads():
-    """Threads applying a chunk's answers: one on SQLite (it takes one writer at a time anyway)."""
+    """Threads applying answers: none on SQLite (it takes one writer at a time anyway)."""
     if connection.vendor == "sqlite":
-        return 1
+        return 0
     return max(1, settings.POLL_APPLY_THREADS)
-
-
-def apply_slice(orders, results, report, unchanged, own_thread=False):
-    counts = {"changed": 0, "errors": 0}
-    try:
-        for order in orders:
-            try:
-                # One transaction per order: its steps (paid, number, code) commit together, once.
-                with transaction.atomic():
-                    counts["changed"] += apply_one(order, results.get(order.upstream_id), unchanged)
-            except Exception:  # one bad order must not stop the cycle; it is due again after the claim
-                counts["errors"] += 1
-                log.exception("Applying the poll of order %s failed", order.public_id)
-    finally:
-        with _report_lock:
-            report["changed"] += counts["changed"]
-            report["errors"] += counts["errors"]
-        if own_thread:
-            connections.close_all()  # this thread's own database connection ends with it
 
 
 def apply_one(order, result, unchanged=None):

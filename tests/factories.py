@@ -53,3 +53,22 @@ def make_order_in_germany(status=Status.UNPAID, kind=Kind.RECEIVE, **fields):
     if kind in NUMBER_KINDS:
         fields = {"country_code": 43, "country_name": "Germany", **fields}
     return make_order(status, kind, **fields)
+
+
+def upstream_status(paid=False, code=None, number=None, error=None, sms_status=None):
+    """An answer of sms4sats' /orderstatus, as the client returns it."""
+    from orders.sms4sats import OrderStatus
+
+    raw = {"status": "OK", "paid": paid}
+    return OrderStatus(
+        paid=paid,
+        code=code,
+        number=number,
+        activation_id=None,
+        sms_status=sms_status,
+        country="India",
+        service="Telegram",
+        timestamp=None,
+        error=error,
+        raw=raw,
+    )

@@ -8,9 +8,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders import charts, stats
-from orders.models import Kind, RefundReason, Status
+from orders.models import Kind, RefundReason, Status, format_duration
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "—"),
+        (1, "1 second"),
+        (29.6, "30 seconds"),
+        (120, "2 minutes"),
+        (125, "2 min 05 s"),
+        (3795.2, "1 h 03 min"),
+        (86400, "1 day"),
+    ],
+)
+def test_one_duration_format_for_the_buyer_pages_and_the_admin(seconds, text):
+    assert format_duration(seconds) == text
 
 
 def day_start(days_ago):
@@ -276,7 +292,7 @@ def test_dashboard_page(admin_client, shop, settings):
     assert '<div class="value" id="fig-completed">6</div>' in body
     assert "35900 sats" in body
     assert "Set SMS4SATS_REF" in body
-    assert '<div class="value" id="fig-p50">30 s</div>' in body
+    assert '<div class="value" id="fig-p50">30 seconds</div>' in body
     assert '<span id="fig-p90">1 min 16 s</span>' in body
     assert "75.0% of created" in body
     assert body.count('<rect class="bar"') == 30 + 30 + 3  # orders and sats per day, the funnel (no referral)

@@ -8,28 +8,12 @@ from django.utils import timezone
 from orders import lifecycle
 from orders.lifecycle import ALLOWED, TransitionRefused, transition
 from orders.models import Kind, Order, RefundReason, SmsStatus, Status
-from orders.sms4sats import OrderStatus
 from tests.factories import make_order
+from tests.factories import upstream_status as upstream
 
 pytestmark = pytest.mark.django_db
 
 ALL = list(Status)
-
-
-def upstream(paid=False, code=None, number=None, error=None, sms_status=None):
-    raw = {"status": "OK", "paid": paid}
-    return OrderStatus(
-        paid=paid,
-        code=code,
-        number=number,
-        activation_id=None,
-        sms_status=sms_status,
-        country="India",
-        service="Telegram",
-        timestamp=None,
-        error=error,
-        raw=raw,
-    )
 
 
 @pytest.mark.parametrize("from_status", ALL)
@@ -122,7 +106,11 @@ def test_past_the_auto_cancel_the_order_waits_for_sms4sats_and_its_error_refunds
     settings.AUTO_CANCEL_SECONDS = 60
     settings.AUTO_CANCEL_GRACE_SECONDS = 10
     order = make_order(
-        status=Status.WAITING_CODE, upstream_id="f" * 64, number="1", paid_at=timezone.now() - timedelta(seconds=71)
+        status=Status.WAITING_CODE,
+        upstream_id="f" * 64,
+        number="1",
+        created_at=timezone.now() - timedelta(seconds=80),
+        paid_at=timezone.now() - timedelta(seconds=71),
     )
     # sms4sats still says paid, no code, no error: the shop's clock does not decide the refund.
     lifecycle.apply_status(order, upstream(paid=True, number="1"))
@@ -258,10 +246,30 @@ def test_upstream_cancel_near_the_auto_cancel_counts_as_timeout(settings):
     # We saw the payment a poll late, so sms4sats' 21 minutes end a little before ours.
     settings.AUTO_CANCEL_SECONDS = 60
     settings.AUTO_CANCEL_GRACE_SECONDS = 10
-    order = make_order(status=Status.WAITING_CODE, number="1", paid_at=timezone.now() - timedelta(seconds=55))
+    order = make_order(
+        status=Status.WAITING_CODE,
+        number="1",
+        created_at=timezone.now() - timedelta(seconds=70),
+        paid_at=timezone.now() - timedelta(seconds=55),
+    )
     lifecycle.apply_status(order, upstream(paid=True, number="1", error="Payment request is canceled."))
     assert order.status == Status.REFUNDED
     assert order.refund_reason == RefundReason.TIMEOUT
+
+
+def test_upstream_cancel_of_a_payment_seen_late_counts_as_timeout_once_the_auto_cancel_was_possible(settings):
+    # sms4sats was unreachable when the buyer paid: we saw the payment only 5 s ago, but it can be as old as the
+    # order, and the only documented cancel of an order with a number is the automatic one.
+    settings.AUTO_CANCEL_SECONDS = 60
+    settings.AUTO_CANCEL_GRACE_SECONDS = 10
+    long_ago, just_now = timezone.now() - timedelta(seconds=90), timezone.now() - timedelta(seconds=5)
+    late = make_order(status=Status.HELD, created_at=long_ago, paid_at=just_now)
+    lifecycle.apply_status(late, upstream(paid=True, number="1", error="Payment request is canceled."))
+    assert late.status == Status.REFUNDED and late.refund_reason == RefundReason.TIMEOUT
+    # Without a number it is not the automatic cancel of a wait for the code.
+    no_number = make_order(status=Status.HELD, created_at=long_ago, paid_at=just_now, upstream_id="n" * 64)
+    lifecycle.apply_status(no_number, upstream(paid=True, error="Payment request is canceled."))
+    assert no_number.status == Status.REFUNDED and no_number.refund_reason == RefundReason.UPSTREAM
 
 
 def test_upstream_cancel_early_is_labelled_upstream_and_a_requested_cancel_canceled(settings):

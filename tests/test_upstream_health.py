@@ -82,9 +82,12 @@ def test_while_down_a_cycle_asks_about_one_order_only(settings, monkeypatch):
     Order.objects.filter(pk__in=[o.pk for o in due_orders(5)]).update(next_poll_at=timezone.now())
     asked = []
 
-    async def fetch_statuses(upstream_ids, concurrency, client=None):
+    async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
         asked.extend(upstream_ids)
-        return {uid: UpstreamUnavailable("orderstatus: unreachable") for uid in upstream_ids}
+        answers = {uid: UpstreamUnavailable("orderstatus: unreachable") for uid in upstream_ids}
+        for uid, answer in answers.items():
+            on_answer(uid, answer)
+        return answers
 
     monkeypatch.setattr(polling, "fetch_statuses", fetch_statuses)
     report = polling.poll_cycle()
@@ -112,7 +115,7 @@ def test_a_cycle_killed_midway_blocks_polling_for_one_cycle_length_at_most(setti
     Order.objects.update(next_poll_at=timezone.now())
     seen = []
 
-    def poll_chunk(orders, claimed_at, report, runner, client):
+    def poll_chunk(orders, claimed_at, report, runner, client, appliers):
         # What a worker killed right here would leave behind: a lock that runs out within one cycle's length.
         seen.append(shared_redis().pttl(shared_key("poll-cycle")))
 
