@@ -27,7 +27,7 @@ def format_duration(seconds):
         return "—"
     seconds = round(seconds)
     for size, words in DURATION_UNITS:
-        if (seconds >= size and seconds % size == 0) or (size == 1 and seconds < 60):
+        if seconds < 60 if size == 1 else (seconds >= size and seconds % size == 0):
             return words % {"count": seconds // size}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
