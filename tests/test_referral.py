@@ -11,7 +11,7 @@ from django.urls import reverse
 from alerts import checks
 from alerts.models import AlertLog, Event
 from orders import referral
-from tests.local_receivers import LocalHttpServer
+from tests.local_servers import LocalHttpServer
 
 PAY_REQUEST = {
     "tag": "payRequest",
@@ -47,7 +47,7 @@ def test_a_good_address_resolves(lnurl_server):
     assert result.ok, result.detail
     assert result.detail == "a pay request for 1 to 100,000 sats"
     assert result.url == f"http://{lnurl_server.domain}/.well-known/lnurlp/good"
-    assert lnurl_server.gets == ["/.well-known/lnurlp/good"]
+    assert [get.path for get in lnurl_server.gets] == ["/.well-known/lnurlp/good"]
 
 
 @pytest.mark.parametrize(
