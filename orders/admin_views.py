@@ -73,7 +73,7 @@ def dashboard_view(request, site):
         p90=format_duration(figures["to_code"]["p90"]),
         heartbeat=format_duration(figures["upstream"]["workers"]["heartbeat_age"]),
         creation_lag=format_duration(figures["upstream"]["engine"]["creation_lag"]),
-        engine_down_since=_clock(figures["upstream"]["engine"]["health"]["since"]),
+        sms4sats_down_since=_clock(figures["upstream"]["sms4sats"]["since"]),
         referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)

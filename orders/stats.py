@@ -6,11 +6,9 @@ rental, send); fund orders are the operator's own top-ups and are counted apart.
 """
 
 import math
-import time
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -30,12 +28,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
+from . import upstream_health
 from .models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
 
 REFERRAL_SHARE_PERCENT = 10
-UPSTREAM_UP_CACHE_KEY = "admin:sms4sats-up"
-UPSTREAM_UP_CACHE_SECONDS = 30
-UPSTREAM_CHECK_TIMEOUT = 3.0
 PERCENTILES = (0.5, 0.9)
 
 
@@ -349,25 +345,6 @@ def refunds_by_reason(since=None) -> dict:
 # --- Upstream at a glance ------------------------------------------------------------------------
 
 
-def upstream_up(force=False) -> dict:
-    """Whether sms4sats answered its base URL lately: {"up": bool, "checked_at": epoch seconds, "cached": bool}.
-
-    The answer is cached for ~30 s and the check has a short timeout, so a page showing it never
-    waits long.
-    """
-    if not force:
-        cached = cache.get(UPSTREAM_UP_CACHE_KEY)
-        if cached is not None:
-            return {**cached, "cached": True}
-    from .sms4sats import Sms4satsClient
-
-    with Sms4satsClient(timeout=UPSTREAM_CHECK_TIMEOUT) as client:
-        up = client.is_up()
-    answer = {"up": up, "checked_at": time.time()}
-    cache.set(UPSTREAM_UP_CACHE_KEY, answer, timeout=UPSTREAM_UP_CACHE_SECONDS)
-    return {**answer, "cached": False}
-
-
 def workers_state() -> dict:
     """{"heartbeat_age": seconds|None, "alive": bool, "max_age": seconds}."""
     from sms4sats_site.health import heartbeat_age
@@ -389,11 +366,9 @@ def due_for_polling(now=None) -> int:
 
 
 def engine_state() -> dict:
-    """The engine's own view: the shared upstream health, the creation lag, rentals running, and the orders it
-    stopped reconciling (past the horizon without an answer of sms4sats) for the operator to look at."""
+    """The creation lag, rentals running, and the orders the engine stopped reconciling (past the horizon
+    without an answer of sms4sats) for the operator to look at."""
     from sms4sats_site.health import creation_lag_seconds
-
-    from . import upstream_health
 
     live = Order.objects.exclude(status__in=TERMINAL_STATUSES)
     counts = live.aggregate(
@@ -402,17 +377,17 @@ def engine_state() -> dict:
     )
     lag = creation_lag_seconds()
     return {
-        "health": upstream_health.state(),
         "creation_lag": lag,
         "creation_lagging": lag > settings.CREATION_LAG_MAX_SECONDS,
         **counts,
     }
 
 
-def upstream_state(now=None, check_upstream=True) -> dict:
-    """sms4sats answered lately, the workers' heartbeat, the orders due for polling, the engine's view."""
+def upstream_state(now=None) -> dict:
+    """Whether sms4sats answers (the one shared health state, orders/upstream_health.py: read from Redis, no call
+    to sms4sats), the workers' heartbeat, the orders due for polling, the engine's view."""
     return {
-        "sms4sats": upstream_up() if check_upstream else None,
+        "sms4sats": upstream_health.state(),
         "workers": workers_state(),
         "due_for_polling": due_for_polling(now),
         "engine": engine_state(),
@@ -422,7 +397,7 @@ def upstream_state(now=None, check_upstream=True) -> dict:
 # --- Everything the dashboard shows --------------------------------------------------------------
 
 
-def dashboard(since=None, now=None, check_upstream=True) -> dict:
+def dashboard(since=None, now=None) -> dict:
     """All the dashboard's figures (a bounded number of queries)."""
     figures = _order_figures(since)
     return {
@@ -436,5 +411,5 @@ def dashboard(since=None, now=None, check_upstream=True) -> dict:
         "top_countries": top_countries(since),
         "top_services": top_services(since),
         "refunds": refunds_by_reason(since),
-        "upstream": upstream_state(now, check_upstream=check_upstream),
+        "upstream": upstream_state(now),
     }

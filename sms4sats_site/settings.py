@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # intcomma: the admin dashboard groups its big numbers
     "django_htmx",
     "orders",
     "webhooks",

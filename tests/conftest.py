@@ -29,8 +29,7 @@ local_state.prepare()  # var/ for the SQLite test databases (the settings create
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
 from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
-from tests.local_receivers import json_receiver, smtp_receiver  # noqa: E402, F401 - local SMTP and HTTP receivers
-from tests.webhook_receiver import receiver  # noqa: E402, F401 - the webhook tests' local receiver
+from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
 
 
 @pytest.fixture(autouse=True)

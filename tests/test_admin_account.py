@@ -1,7 +1,6 @@
 """The prepaid account page: without a key (an explanation, no upstream call), the fund form's
 validation, calm errors, and the whole flow on the sandbox (fund, pay, credited, history)."""
 
-import time
 from datetime import UTC, datetime
 from unittest import mock
 
@@ -10,10 +9,10 @@ from django.urls import reverse
 
 from orders.models import Kind, Order, Status
 from orders.sms4sats import History, HistoryEntry, UpstreamRejected, UpstreamUnavailable
-from orders.tasks import poll_due_orders
 from sandbox import control
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
+from tests.waiting import status_is, wait_for
 
 ACCOUNT = "admin:prepaid_account"
 
@@ -72,8 +71,8 @@ def test_balance_and_history(admin_client, fake_client):
     response = admin_client.get(reverse(ACCOUNT))
     assert response.status_code == 200
     body = response.content.decode()
-    assert '<div class="value" id="balance-sats">12345 sats</div>' in body
-    assert "30000 sats" in body
+    assert '<div class="value" id="balance-sats">12,345 sats</div>' in body
+    assert "30,000 sats" in body
     assert body.index("2025-02-03 04:05") < body.index("2025-01-02 03:04")  # newest first
     assert "sk-live-do-not-show-4242" not in body
     assert "bb" * 32 not in body  # no preimage hashes either
@@ -122,7 +121,7 @@ def test_fund_needs_the_change_permission(client, db, fake_client):
     viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
     client.login(username="viewer", password="pw-123-long")
     body = client.get(reverse(ACCOUNT)).content.decode()
-    assert "12345 sats" in body
+    assert "12,345 sats" in body
     assert 'name="amount"' not in body
     assert client.post(reverse(ACCOUNT), {"amount": "5000"}).status_code == 403
     assert not Order.objects.filter(kind=Kind.FUND).exists()
@@ -155,17 +154,6 @@ def test_fund_page_shows_the_invoice_then_credited(admin_client, db, settings):
 # --- The whole flow on the sandbox, with the real engine ----------------------------------------------------
 
 
-def wait_for(order, statuses, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        order.refresh_from_db()
-        if order.status in statuses:
-            return order
-        poll_due_orders.delay()
-        time.sleep(0.2)
-    raise AssertionError(f"fund order stuck in {order.status}: {[e.note for e in order.events.all()]}")
-
-
 def test_fund_on_the_sandbox(admin_client, settings, sandbox_url, celery_worker):
     settings.POLL_FAST_SECONDS = 0.2
     control.set_control({})
@@ -179,7 +167,7 @@ def test_fund_on_the_sandbox(admin_client, settings, sandbox_url, celery_worker)
     response = admin_client.post(reverse(ACCOUNT), {"amount": "21000"})
     assert response.status_code == 302
     order = Order.objects.get(kind=Kind.FUND)
-    order = wait_for(order, {Status.UNPAID, Status.FAILED})  # the worker created the fund invoice
+    order = wait_for(order, status_is(Status.UNPAID, Status.FAILED))  # the worker created the fund invoice
     assert order.status == Status.UNPAID, order.failure_reason
     page = admin_client.get(response["Location"]).content.decode()
     assert '<svg class="qr-svg"' in page
@@ -187,7 +175,7 @@ def test_fund_on_the_sandbox(admin_client, settings, sandbox_url, celery_worker)
 
     ok, reason = pay_invoice(order.bolt11)
     assert ok, reason
-    order = wait_for(order, {Status.COMPLETED, Status.REFUNDED, Status.EXPIRED})
+    order = wait_for(order, status_is(Status.COMPLETED, Status.REFUNDED, Status.EXPIRED))
     assert order.status == Status.COMPLETED
     page = admin_client.get(response["Location"]).content.decode()
     assert "Credited to the prepaid balance." in page
@@ -198,5 +186,5 @@ def test_fund_on_the_sandbox(admin_client, settings, sandbox_url, celery_worker)
     assert [entry.amount for entry in response.context["history"]] == [21000]
     assert response.context["history_total"] == 21000
     body = response.content.decode()
-    assert '<div class="value" id="balance-sats">21000 sats</div>' in body
+    assert '<div class="value" id="balance-sats">21,000 sats</div>' in body
     assert settings.SANDBOX_API_KEY not in body

@@ -41,8 +41,8 @@ def test_the_button_sends_through_the_worker_and_the_log_shows_it(admin_client, 
     entry = wait_for_outcome()
     assert entry.result == Result.SENT and entry.delivered == 1 and entry.targets == 1
     [post] = alerts_to.wait_for_posts(1)
-    assert post["body"]["title"] == "Test alert from the sms4sats shop"
-    assert "Sent from the admin by admin" in post["body"]["message"]
+    assert post.json()["title"] == "Test alert from the sms4sats shop"
+    assert "Sent from the admin by admin" in post.json()["message"]
 
     page = admin_client.get(reverse(LOG_URL)).content.decode()
     assert "Test alert from the sms4sats shop" in page and "sent: 1 of 1 targets, 1 attempt<" in page

@@ -3,8 +3,6 @@ service, a balance that does not cover the price, too many, a replacement alread
 and the whole way on the sandbox (a real Celery worker creates it, sms4sats' code arrives), with the
 replacement linked to its original, "paid from balance" on the timeline and the buyer's page without invoice."""
 
-import time
-
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
@@ -13,12 +11,12 @@ from django.urls import reverse
 from orders.admin_views import BALANCE_ORDERS_PER_HOUR
 from orders.models import Kind, Order, Status
 from orders.sms4sats import Sms4satsClient
-from orders.tasks import poll_due_orders
 from sandbox import control
 from sandbox.catalog import SEND_PRICE, receive_price
 from sandbox.models import SandboxOrder
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
+from tests.waiting import status_is, wait_for
 
 PLACE = "admin:balance_order"
 USA, TELEGRAM = 187, "tg"
@@ -50,17 +48,6 @@ def sandbox(settings, sandbox_url):
     control.set_control({})
     yield sandbox_url
     control.set_control({})
-
-
-def wait_for(order, statuses, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        order.refresh_from_db()
-        if order.status in statuses:
-            return order
-        poll_due_orders.delay()
-        time.sleep(0.2)
-    raise AssertionError(f"order stuck in {order.status}: {[e.note for e in order.events.all()]}")
 
 
 # --- The form's refusals --------------------------------------------------------------------------------------
@@ -225,7 +212,7 @@ def test_a_replacement_goes_through_the_worker_to_its_code(admin_client, sandbox
     assert order.paid_from_balance and order.session_key == ""
     assert (order.country_code, order.service_code, order.quoted_sats) == (USA, TELEGRAM, price)
 
-    order = wait_for(order, {Status.COMPLETED, Status.REFUNDED, Status.FAILED})
+    order = wait_for(order, status_is(Status.COMPLETED, Status.REFUNDED, Status.FAILED))
     assert order.status == Status.COMPLETED, [e.note for e in order.events.all()]
     sandbox_order = SandboxOrder.objects.get(order_id=order.upstream_id)
     assert order.code == str(sandbox_order.sms_code)
@@ -262,7 +249,7 @@ def test_no_code_returns_the_sats_to_the_balance(admin_client, sandbox, celery_w
     fund_sandbox(5_000)
     admin_client.post(reverse(PLACE), {"country": USA, "service": "nocode"})
     order = Order.objects.get(paid_from_balance=True)
-    order = wait_for(order, {Status.WAITING_CODE, Status.FAILED})
+    order = wait_for(order, status_is(Status.WAITING_CODE, Status.FAILED))
     assert order.status == Status.WAITING_CODE
     with Sms4satsClient() as client:
         assert client.balance() == 5_000 - price
@@ -278,7 +265,7 @@ def test_no_code_returns_the_sats_to_the_balance(admin_client, sandbox, celery_w
 
     # The operator cancels from the order's page, as for a buyer's order.
     admin_client.post(reverse("admin:orders_order_cancel", args=[order.pk]))
-    order = wait_for(order, {Status.REFUNDED})
+    order = wait_for(order, status_is(Status.REFUNDED))
     assert order.events.filter(note="Cancel requested by the operator").exists()
     with Sms4satsClient() as client:
         assert client.balance() == 5_000
@@ -300,7 +287,7 @@ def test_insufficient_balance_at_sms4sats_fails_the_order_clearly(sandbox, celer
         service_code=TELEGRAM,
         paid_from_balance=True,
     )
-    order = wait_for(order, {Status.FAILED, Status.HELD, Status.WAITING_CODE})
+    order = wait_for(order, status_is(Status.FAILED, Status.HELD, Status.WAITING_CODE))
     assert order.status == Status.FAILED
     assert order.failure_reason.startswith("sms4sats could not take this order: Insufficient balance: 0 sats")
     text = status_part(Client().get(order.get_absolute_url()))
@@ -322,7 +309,7 @@ def test_an_sms_paid_from_the_balance_is_sent(admin_client, sandbox, celery_work
     assert response.status_code == 302
     order = Order.objects.get(kind=Kind.SEND)
     assert order.paid_from_balance and (order.phone, order.quoted_sats) == ("+447911123456", SEND_PRICE)
-    order = wait_for(order, {Status.COMPLETED, Status.REFUNDED, Status.FAILED})
+    order = wait_for(order, status_is(Status.COMPLETED, Status.REFUNDED, Status.FAILED))
     assert order.status == Status.COMPLETED, [e.note for e in order.events.all()]
     assert SandboxOrder.objects.get(order_id=order.upstream_id).immediate
     with Sms4satsClient() as client:

@@ -1,13 +1,12 @@
 """The dashboard's figures against a known set of orders: exact counts, sums and percentiles."""
 
-from datetime import timedelta
-from unittest import mock
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import charts, stats
+from orders import charts, stats, upstream_health
 from orders.models import Kind, RefundReason, Status, format_duration
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
@@ -241,14 +240,12 @@ def test_refunds_by_reason(shop):
     assert figures["reasons"][1]["label"] == "No code arrived in time"
 
 
-def test_upstream_state(shop):
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True) as is_up:
-        state = stats.upstream_state()
-        assert state["sms4sats"]["up"] is True
-        assert state["sms4sats"]["cached"] is False
-        again = stats.upstream_state()
-        assert again["sms4sats"]["cached"] is True
-        assert is_up.call_count == 1  # cached for ~30 s
+def test_upstream_state(shop, settings):
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "countries: 503")
+    state = stats.upstream_state()
+    assert state["sms4sats"] == upstream_health.state()  # the one shared view, not a check of its own
+    assert state["sms4sats"]["up"] is False and state["sms4sats"]["last_error"] == "countries: 503"
     assert state["due_for_polling"] == 2  # the unpaid order and the fund order; not the one due in a minute
     assert state["workers"] == {"heartbeat_age": None, "alive": False, "max_age": 45}
     record_heartbeat()
@@ -257,14 +254,37 @@ def test_upstream_state(shop):
     assert 0 <= workers["heartbeat_age"] < 5
 
 
-def test_upstream_down_is_reported_quickly(db, settings):
-    settings.SMS4SATS_API_URL = "http://127.0.0.1:9/api"  # nothing listens there
-    answer = stats.upstream_up(force=True)
-    assert answer["up"] is False
+def sms4sats_card(body):
+    return body.split('id="sms4sats-state"', 1)[1].split("</div>\n      </div>", 1)[0]
 
 
-def test_upstream_up_against_the_sandbox(db, sandbox_url):
-    assert stats.upstream_up(force=True)["up"] is True
+def test_the_dashboard_shows_the_shared_upstream_state_and_asks_sms4sats_nothing(
+    admin_client, db, settings, json_receiver
+):
+    # sms4sats "is" a local server that records every request: rendering the dashboard must send it none.
+    settings.SMS4SATS_API_URL = f"http://127.0.0.1:{json_receiver.port}/api"
+    url = reverse("admin:dashboard")
+
+    body = admin_client.get(url).content.decode()
+    upstream_cards = body.split('id="upstream"', 1)[1].split("</section>", 1)[0]
+    assert upstream_cards.count('class="label">sms4sats') == 1  # one sms4sats card, not two that may disagree
+    card = sms4sats_card(body)
+    assert upstream_health.state()["up"] is True
+    assert "shop-ok" in card and "answering" in card and "not answering" not in card
+
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "orderstatus: unreachable (ConnectError)")
+    state = upstream_health.state()
+    assert state["up"] is False
+    card = sms4sats_card(admin_client.get(url).content.decode())
+    assert "shop-bad" in card and "not answering" in card and "ConnectError" in card
+    assert f"{state['failures']} failed calls in a row" in card
+    assert f"since {datetime.fromtimestamp(state['since'], UTC):%H:%M:%S} UTC" in card
+
+    upstream_health.record(True)
+    card = sms4sats_card(admin_client.get(url).content.decode())
+    assert "shop-ok" in card and "not answering" not in card and "0 failed calls in a row" in card
+    assert json_receiver.gets == [] and json_receiver.posts == []
 
 
 def test_chart_is_inline_svg():
@@ -281,8 +301,7 @@ def test_chart_is_inline_svg():
 
 def test_dashboard_page(admin_client, shop, settings):
     settings.SMS4SATS_REF = None
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=False):
-        response = admin_client.get(reverse("admin:dashboard"))
+    response = admin_client.get(reverse("admin:dashboard"))
     assert response.status_code == 200
     figures = response.context["figures"]
     assert figures["funnel"]["completed_volume_sats"] == 35900
@@ -290,13 +309,12 @@ def test_dashboard_page(admin_client, shop, settings):
     assert '<div class="value" id="fig-created">12</div>' in body
     assert '<div class="value" id="fig-paid">9</div>' in body
     assert '<div class="value" id="fig-completed">6</div>' in body
-    assert "35900 sats" in body
+    assert '<div class="value" id="fig-volume">35,900 sats</div>' in body  # grouped: the admin is English
     assert "Set SMS4SATS_REF" in body
     assert '<div class="value" id="fig-p50">30 seconds</div>' in body
     assert '<span id="fig-p90">1 min 16 s</span>' in body
     assert "75.0% of created" in body
     assert body.count('<rect class="bar"') == 30 + 30 + 3  # orders and sats per day, the funnel (no referral)
-    assert "not answering" in body
     assert "<script" not in body.split('id="content-main"')[1]  # no JavaScript charts
     assert 'id="status-completed"' in body
     assert "Germany (43)" in body
@@ -305,13 +323,11 @@ def test_dashboard_page(admin_client, shop, settings):
 
 def test_dashboard_with_referral_and_period(admin_client, shop, settings):
     settings.SMS4SATS_REF = "shop@example.com"
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
-        response = admin_client.get(reverse("admin:dashboard"), {"period": "7d"})
+    response = admin_client.get(reverse("admin:dashboard"), {"period": "7d"})
     body = response.content.decode()
     assert response.context["figures"]["funnel"]["created"] == 8
-    assert '<div class="value" id="fig-referral">3590 sats</div>' in body
+    assert '<div class="value" id="fig-referral">3,590 sats</div>' in body
     assert "shop@example.com" in body
-    assert "answering" in body
 
 
 def test_admin_index_links_to_the_dashboard(admin_client, db):
@@ -320,19 +336,12 @@ def test_admin_index_links_to_the_dashboard(admin_client, db):
     assert reverse("admin:prepaid_account") in body
 
 
-def test_dashboard_shows_the_engines_view_creation_lag_rentals_and_unsettled_orders(admin_client, db, settings):
-    from orders import upstream_health
-
+def test_dashboard_shows_the_creation_lag_rentals_and_unsettled_orders(admin_client, db):
     now = timezone.now()
     make_order(Status.NEW, quoted_sats=1, created_at=now - timedelta(minutes=5))
     make_order(Status.ACTIVE, Kind.RENTAL, quoted_sats=1, rental_ends_at=now + timedelta(7))
     make_order(Status.UNPAID, quoted_sats=1, reconcile_abandoned_at=now)
-    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
-        upstream_health.record(False, "orderstatus: unreachable (ConnectError)")
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=False):
-        body = admin_client.get(reverse("admin:dashboard")).content.decode()
-    engine = body.split('id="engine-health"', 1)[1].split("</div>\n      </div>", 1)[0]
-    assert "not answering" in engine and "ConnectError" in engine
+    body = admin_client.get(reverse("admin:dashboard")).content.decode()
     lag = body.split('id="creation-lag"', 1)[1][:300]
     assert "shop-bad" in lag and "5 min" in lag
     assert '<div class="value">1</div>' in body.split('id="active-rentals"', 1)[1][:200]
@@ -365,12 +374,11 @@ def test_sats_and_referral_per_day(shop, settings):
 
 def test_sats_charts_show_the_values_labelled(shop, settings, admin_client):
     settings.SMS4SATS_REF = "shop@example.com"
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
-        body = admin_client.get(reverse("admin:dashboard")).content.decode()
+    body = admin_client.get(reverse("admin:dashboard")).content.decode()
     sats = body.split('id="sats-per-day"')[1].split("</section>")[0]
     referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
-    assert "Sats charged per day, last 30 days (35900 sats)" in sats
-    assert "Referral income per day, last 30 days (3590 sats)" in referral
+    assert "Sats charged per day, last 30 days (35,900 sats)" in sats
+    assert "Referral income per day, last 30 days (3,590 sats)" in referral
     assert "shop@example.com" in referral
     today = timezone.now().date().strftime("%b %d")
     yesterday = (timezone.now().date() - timedelta(days=1)).strftime("%b %d")
@@ -384,8 +392,7 @@ def test_sats_charts_show_the_values_labelled(shop, settings, admin_client):
 
 def test_no_referral_chart_without_an_address(shop, settings, admin_client):
     settings.SMS4SATS_REF = None
-    with mock.patch("orders.sms4sats.Sms4satsClient.is_up", return_value=True):
-        body = admin_client.get(reverse("admin:dashboard")).content.decode()
+    body = admin_client.get(reverse("admin:dashboard")).content.decode()
     referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
     assert "<svg" not in referral
     assert "set SMS4SATS_REF" in referral

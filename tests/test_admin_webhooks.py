@@ -90,8 +90,8 @@ def test_redeliver_button_needs_post_and_csrf(receiver, admin_user):
     assert "queued again" in response.content.decode()
     assert again.event_id == delivery.event_id and again.state == Delivery.State.PENDING
     sending.attempt(again.pk)  # what the worker does once the button's transaction commits
-    assert len(receiver.requests) == 3
-    assert receiver.requests[2][1]["Webhook-Id"] == receiver.requests[0][1]["Webhook-Id"]
+    assert len(receiver.posts) == 3
+    assert receiver.posts[2][1]["Webhook-Id"] == receiver.posts[0][1]["Webhook-Id"]
 
 
 def test_redeliver_action_and_refusal(admin_client, receiver):

@@ -15,7 +15,7 @@ from orders import upstream_health
 from orders.models import Status
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
-from tests.local_receivers import LocalHttpServer
+from tests.local_servers import LocalHttpServer
 
 
 def json_url(server, path="/alerts", auth=""):
@@ -67,10 +67,10 @@ def test_an_alert_reaches_smtp_and_json_through_the_worker(settings, celery_work
     assert mail["Subject"] == "sms4sats is not answering" and mail["To"] == "operator@example.com"
     assert "3 failed calls in a row" in mail.get_body(("plain", "html")).get_content()
     [post] = json_receiver.wait_for_posts(1)
-    assert post["path"] == "/alerts"
-    assert post["body"]["title"] == "sms4sats is not answering"
-    assert post["body"]["message"] == "3 failed calls in a row"
-    assert post["body"]["type"] == "failure"
+    assert post.path == "/alerts"
+    assert post.json()["title"] == "sms4sats is not answering"
+    assert post.json()["message"] == "3 failed calls in a row"
+    assert post.json()["type"] == "failure"
 
 
 def test_a_failing_target_is_retried_by_the_worker(settings, celery_worker, monkeypatch):
@@ -133,8 +133,8 @@ def test_one_alert_per_outage_and_one_when_it_ends(settings, celery_worker, aler
     for _ in range(6):
         upstream_health.record(False, "orderstatus: unreachable")
     [down] = alert_to_json.wait_for_posts(1)  # nothing but the transition's task could have sent it
-    assert down["body"]["title"] == "sms4sats is not answering"
-    assert "orderstatus: unreachable" in down["body"]["message"]
+    assert down.json()["title"] == "sms4sats is not answering"
+    assert "orderstatus: unreachable" in down.json()["message"]
     assert checks.check_upstream() is None
     assert checks.check_upstream() is None
 
@@ -142,7 +142,7 @@ def test_one_alert_per_outage_and_one_when_it_ends(settings, celery_worker, aler
     posts = alert_to_json.wait_for_posts(2)
     assert checks.check_upstream() is None
     time.sleep(1)  # anything more would arrive now
-    assert [p["body"]["title"] for p in posts] == ["sms4sats is not answering", "sms4sats answers again"]
+    assert [p.json()["title"] for p in posts] == ["sms4sats is not answering", "sms4sats answers again"]
     assert events() == [Event.UPSTREAM_DOWN, Event.UPSTREAM_UP]
 
 
@@ -207,12 +207,12 @@ def test_the_worker_checks_run_on_the_real_workers(settings, celery_worker, aler
     """Beat's tasks as routed: the main worker's heartbeat checked on the creator queue, and back."""
     tasks.check_main_worker.delay()
     [stale] = alert_to_json.wait_for_posts(1)
-    assert stale["body"]["title"] == "The main worker (polling) is not running"
+    assert stale.json()["title"] == "The main worker (polling) is not running"
     record_heartbeat()
     tasks.creator_heartbeat.delay()
     tasks.check_main_worker.delay()
     posts = alert_to_json.wait_for_posts(2)
-    assert posts[1]["body"]["title"] == "The main worker (polling) runs again"
+    assert posts[1].json()["title"] == "The main worker (polling) runs again"
 
 
 def test_creation_lag(settings, db, alert_to_json):
@@ -338,5 +338,5 @@ def test_an_alert_whose_task_was_lost_is_sent_later(settings, celery_worker, ale
     assert delivery.resend_lost() == 1
     assert wait_for_result(entry).result == Result.SENT
     [post] = alert_to_json.wait_for_posts(1)
-    assert post["body"]["title"] == "Lost test alert"
+    assert post.json()["title"] == "Lost test alert"
     assert delivery.resend_lost() == 0

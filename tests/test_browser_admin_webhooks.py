@@ -40,8 +40,8 @@ def test_redeliver_from_the_delivery_page(page, live_server, celery_worker, rece
 
     page.click("button.redeliver")
     page.wait_for_selector("text=queued again")
-    assert wait_until(lambda: len(receiver.requests) == 3, 15)
-    assert receiver.requests[2][1]["Webhook-Id"] == str(delivery.event.public_id)
+    assert wait_until(lambda: len(receiver.posts) == 3, 15)
+    assert receiver.posts[2][1]["Webhook-Id"] == str(delivery.event.public_id)
     assert wait_until(lambda: Delivery.objects.exclude(pk=delivery.pk).get().state == Delivery.State.DELIVERED, 15)
     page.reload()
     assert page.locator(".inline-group tbody tr.has_original").count() == 1

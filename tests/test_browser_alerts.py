@@ -8,7 +8,7 @@ import pytest
 from alerts import checks
 from alerts.models import AlertLog, Event, Result
 from tests.browser import shoot, wait_until
-from tests.local_receivers import LocalHttpServer
+from tests.local_servers import LocalHttpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,6 +14,7 @@ from sandbox import control
 from sandbox.models import SandboxOrder
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
+from tests.waiting import status_is, wait_for
 
 
 @pytest.fixture
@@ -31,25 +32,6 @@ def engine(settings, sandbox_url, celery_worker):
     control.set_control({})
     yield sandbox_url
     control.set_control({})
-
-
-def wait_for(order, predicate, seconds=20):
-    """Have the worker poll until the order satisfies ``predicate`` (beat does not run in tests)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        order.refresh_from_db()
-        if predicate(order):
-            return order
-        poll_due_orders.delay()
-        time.sleep(0.2)
-    order.refresh_from_db()
-    raise AssertionError(
-        f"order stuck in {order.status} (sms {order.sms_status!r}): {[e.note for e in order.events.all()]}"
-    )
-
-
-def status_is(*statuses):
-    return lambda order: order.status in statuses
 
 
 def place(kind=Kind.RECEIVE, country=187, service="tg", quoted=None, **fields):

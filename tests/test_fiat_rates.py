@@ -1,13 +1,11 @@
 """The fiat rates: parsing the ticker, the worker's fetch against a real local HTTP server (good, broken,
 slow answers), their age, the sandbox's ticker and the settings."""
 
-import http.server
 import json
 import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 
@@ -18,6 +16,7 @@ from django.utils import translation
 from orders import fiat
 from orders.tasks import refresh_fiat_rates
 from sms4sats_site.settings import BASE_DIR
+from tests.local_servers import LocalHttpServer
 from tests.test_settings import start
 
 TICKER = {
@@ -108,45 +107,9 @@ def test_no_rates_and_no_error_while_redis_is_down(redis_down):
 # The worker's fetch, against a real HTTP server -------------------------------------------------------------
 
 
-class RatesServer:
-    """A real HTTP server on this machine answering the rates source's GET as scripted: (status, body, delay)."""
-
-    def __init__(self):
-        self.answer = (200, json.dumps(TICKER).encode(), 0)
-        self.requests = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append((self.path, dict(self.headers)))
-                status, body, delay = outer.answer
-                time.sleep(delay)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/ticker"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def rates_server(settings):
-    with RatesServer() as server:
+    with LocalHttpServer(routes={"/ticker": (200, json.dumps(TICKER).encode())}, path="/ticker") as server:
         settings.FIAT_RATES_URL = server.url
         settings.FIAT_CURRENCIES = OFFERED
         settings.FIAT_RATES_TIMEOUT = 1
@@ -156,7 +119,7 @@ def rates_server(settings):
 def test_the_task_fetches_and_caches_the_rates(rates_server):
     refresh_fiat_rates.apply()
     assert fiat.current_rates() == {"USD": Decimal("97123.45"), "EUR": Decimal("90000"), "BRL": Decimal("530000.5")}
-    path, headers = rates_server.requests[-1]
+    path, headers, _ = rates_server.gets[-1]
     assert path == "/ticker"
     assert "Cookie" not in headers and "X-Forwarded-For" not in headers  # the source sees the shop, no buyer
 
@@ -174,7 +137,7 @@ def test_the_task_fetches_and_caches_the_rates(rates_server):
 def test_a_failed_fetch_keeps_the_last_good_rates_and_is_logged(rates_server, answer, logged, caplog):
     assert fiat.refresh_rates() is True
     good = fiat.current_rates()
-    rates_server.answer = answer
+    rates_server.routes["/ticker"] = answer
     with caplog.at_level(logging.WARNING, logger="orders.fiat"):
         assert fiat.refresh_rates() is False
     assert logged in caplog.text
@@ -183,7 +146,7 @@ def test_a_failed_fetch_keeps_the_last_good_rates_and_is_logged(rates_server, an
 
 def test_the_last_good_rates_age_out_when_fetches_keep_failing(rates_server, settings):
     assert fiat.refresh_rates() is True
-    rates_server.answer = (503, b"", 0)
+    rates_server.routes["/ticker"] = (503, b"", 0)
     assert fiat.refresh_rates() is False
     assert fiat.current_rates(now=time.time() + settings.FIAT_RATES_MAX_AGE + 1) == {}
 
@@ -191,14 +154,14 @@ def test_the_last_good_rates_age_out_when_fetches_keep_failing(rates_server, set
 def test_the_task_retries_soon_only_while_no_rates_are_known(rates_server):
     from orders.tasks import FIAT_START_RETRIES
 
-    rates_server.answer = (503, b"", 0)
+    rates_server.routes["/ticker"] = (503, b"", 0)
     refresh_fiat_rates.apply()  # eager: the retries run at once
-    assert len(rates_server.requests) == 1 + FIAT_START_RETRIES
-    rates_server.answer = (200, json.dumps(TICKER).encode(), 0)
+    assert len(rates_server.gets) == 1 + FIAT_START_RETRIES
+    rates_server.routes["/ticker"] = (200, json.dumps(TICKER).encode(), 0)
     refresh_fiat_rates.apply()
-    rates_server.answer = (503, b"", 0)
+    rates_server.routes["/ticker"] = (503, b"", 0)
     refresh_fiat_rates.apply()  # good rates are kept: the next scheduled refresh tries again
-    assert len(rates_server.requests) == 1 + FIAT_START_RETRIES + 2
+    assert len(rates_server.gets) == 1 + FIAT_START_RETRIES + 2
     assert fiat.current_rates()["EUR"] == Decimal("90000")
 
 

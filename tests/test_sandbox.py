@@ -3,10 +3,8 @@ the prepaid account, webhooks, faults, bad input, and the wallet."""
 
 import hashlib
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import bolt11
@@ -447,46 +445,35 @@ def test_balance_lock_never_frees_another_holders_lock():
 
 
 @pytest.fixture
-def webhook_receiver(settings):
+def webhook_receiver(settings, receiver):
     """A stand-in for the shop's webhook view, at the shop's address (the only one the sandbox posts to)."""
-    received = []
+    settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{receiver.port}"
+    return receiver
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{server.server_port}"
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
+def posted(receiver):
+    return [post.json() for post in receiver.posts]
 
 
 def test_webhooks_post_each_sms_status_once(client, clock, webhook_receiver):
-    url, received = webhook_receiver
+    url = webhook_receiver.url
     body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456", "webhookUrl": url})
     deliver_due_webhooks()
-    assert received == []  # unpaid: nothing to say
+    assert posted(webhook_receiver) == []  # unpaid: nothing to say
     pay(body["payreq"])
     deliver_due_webhooks()
-    assert [r["smsStatus"] for r in received] == ["created"]
+    assert [r["smsStatus"] for r in posted(webhook_receiver)] == ["created"]
     deliver_due_webhooks()
-    assert len(received) == 1
+    assert len(posted(webhook_receiver)) == 1
     clock.advance(60)
     deliver_due_webhooks()
-    assert [r["smsStatus"] for r in received] == ["created", "sent", "delivered"]
-    assert received[-1] == status(client, body["orderId"])
-    assert all(r["id"] == received[0]["id"] and r["paid"] is True for r in received)
+    assert [r["smsStatus"] for r in posted(webhook_receiver)] == ["created", "sent", "delivered"]
+    assert posted(webhook_receiver)[-1] == status(client, body["orderId"])
+    assert all(r["id"] == posted(webhook_receiver)[0]["id"] and r["paid"] is True for r in posted(webhook_receiver))
 
 
 def test_webhook_failed_and_unreachable(client, clock, webhook_receiver, settings):
-    url, received = webhook_receiver
+    url = webhook_receiver.url
     failing = post(client, "/createsendorder", {"message": "hi", "phone": "+447911120000", "webhookUrl": url})
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # the shop was there when this order was made
     dead = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456",
@@ -496,7 +483,7 @@ def test_webhook_failed_and_unreachable(client, clock, webhook_receiver, setting
     pay(dead["payreq"])
     clock.advance(60)
     deliver_due_webhooks()  # the unreachable one is ignored
-    assert [r["smsStatus"] for r in received] == ["created", "failed"]
+    assert [r["smsStatus"] for r in posted(webhook_receiver)] == ["created", "failed"]
 
 
 @pytest.mark.parametrize(
@@ -513,13 +500,13 @@ def test_webhooks_go_only_to_the_shops_own_address(client, webhook_url, settings
 
 
 def test_a_stored_foreign_webhook_is_never_posted(client, clock, webhook_receiver, settings):
-    url, received = webhook_receiver
+    url = webhook_receiver.url
     body = post(client, "/createsendorder", {"message": "hi", "phone": "+447911123456", "webhookUrl": url})
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # the shop moved: the old address is foreign now
     pay(body["payreq"])
     clock.advance(60)
     deliver_due_webhooks()
-    assert received == []
+    assert posted(webhook_receiver) == []
 
 
 # --- faults and control ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The fiat equivalent on the buyer's pages: shown second to the sats while the rates are fresh, hidden when
 they are stale or absent; the buyer's currency (chosen and remembered, else from the language)."""
 
+import json
 import re
 import time
 
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from orders import fiat
 from orders.models import Status
 from tests.factories import make_order_in_germany as make
-from tests.test_fiat_rates import RatesServer
+from tests.local_servers import LocalHttpServer
+from tests.test_fiat_rates import TICKER
 from tests.test_fuzz_forms import extra, fuzz, text
 
 pytestmark = pytest.mark.django_db
@@ -64,15 +66,15 @@ def test_no_fiat_when_the_rates_are_stale_absent_or_off(client, upstream, settin
 def test_pages_never_call_the_rates_source(client, upstream, settings):
     """No rates cached: every page is served without asking the source (only the worker does)."""
     order = make(Status.UNPAID)
-    with RatesServer() as rates_server:
+    with LocalHttpServer(routes={"/ticker": (200, json.dumps(TICKER).encode())}, path="/ticker") as rates_server:
         settings.FIAT_RATES_URL = rates_server.url
         for url in ("/", "/send/", "/rent/", order.get_absolute_url(), "/currency/"):
             assert "≈" not in client.get(url).content.decode()
         client.get(reverse("orders:price"), {"country": 43, "service": "tg"})
         client.get(reverse("orders:status", args=[order.public_id]))
-        assert rates_server.requests == []
+        assert rates_server.gets == []
         fiat.refresh_rates()
-        assert len(rates_server.requests) == 1
+        assert len(rates_server.gets) == 1
 
 
 def test_send_and_rent_prices_show_the_fiat_equivalent(client, upstream, fresh_rates):
