@@ -5,11 +5,12 @@ The status partial answers from the status cache, else from one row.
 """
 
 import logging
+import sys
 import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
@@ -592,5 +593,10 @@ def csrf_failure(request, reason=""):
 
 
 def server_error(request):
-    """Without context processors: whatever failed (the database, Redis) may still be failing."""
-    return HttpResponseServerError(loader.get_template("500.html").render())
+    """Without context processors: whatever failed (the database, Redis) may still be failing. A database that
+    refuses connections is an outage, not a bug: 503 with Retry-After, the same calm page."""
+    response = HttpResponseServerError(loader.get_template("500.html").render())
+    if isinstance(sys.exc_info()[1], DatabaseError):
+        response.status_code = 503
+        response["Retry-After"] = "5"
+    return response

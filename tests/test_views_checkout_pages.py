@@ -172,6 +172,14 @@ def test_error_pages_say_what_happened_without_debug_wording(client, settings, r
     assert "<style" not in html and " style=" not in html
     crash = server_error(rf.get("/"))  # rendered without a request context: nothing may need one
     assert crash.status_code == 500
+    from django.db import OperationalError
+
+    try:
+        raise OperationalError("connection refused")  # the database away: an outage, the same calm page
+    except OperationalError:
+        outage = server_error(rf.get("/"))
+    assert outage.status_code == 503 and outage["Retry-After"] == "5"
+    assert "Something went wrong on our side" in outage.content.decode()
     assert (
         "Something went wrong on our side" in crash.content.decode() and 'aria-label="Main"' in crash.content.decode()
     )
