@@ -112,7 +112,8 @@ log "$(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /'),
 step "dockerd"
 if ! timeout 20 docker info >/dev/null 2>&1; then
     log "starting dockerd (log: /var/log/sms4sats-ci-dockerd.log); it stays running to keep the image cache"
-    setsid nohup dockerd >>/var/log/sms4sats-ci-dockerd.log 2>&1 </dev/null &
+    # 9>&-: dockerd outlives this script; holding the lock on fd 9 it would block every later compose stage.
+    setsid nohup dockerd >>/var/log/sms4sats-ci-dockerd.log 2>&1 </dev/null 9>&- &
     for _ in $(seq 1 60); do
         timeout 5 docker info >/dev/null 2>&1 && break
         sleep 1
