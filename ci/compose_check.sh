@@ -260,7 +260,7 @@ for _ in $(seq 1 30); do
 done
 curl -fsS -o /dev/null --cacert "$ca" "https://localhost:$CI_HTTPS_PORT/ping" || fail "the proxy does not answer over TLS"
 timeout 300 "$PYTHON" ci/compose_order.py --shop "https://localhost:$CI_HTTPS_PORT" --http "http://localhost:$CI_HTTP_PORT" \
-    --ca "$ca" --wallet "http://127.0.0.1:$CI_UPSTREAM_PORT" --admin-user ci-admin --admin-password "$admin_password"
+    --ca "$ca" --wallet "http://127.0.0.1:$CI_UPSTREAM_PORT" --admin-user ci-admin --admin-password="$admin_password"  # "=": a token may start with "-"
 
 step "backup: the README's pg_dump of the running database, restored into a scratch database"
 pg=$("${COMPOSE[@]}" ps -q postgres)
