@@ -60,7 +60,9 @@ class AlertLogAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         if not target_urls():
-            messages.error(request, "ALERT_URLS is empty: there is nowhere to send an alert (README, Alerts).")
+            messages.error(
+                request, "ALERT_URLS is empty: there is nowhere to send an alert (docs/operating.md, Alerts)."
+            )
         else:
             with transaction.atomic():
                 entry = raise_alert(Event.TEST, TEST_TITLE, TEST_BODY.format(user=request.user.get_username()))

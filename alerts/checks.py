@@ -10,8 +10,8 @@ empty in the middle of a condition sends its start once more; that is all.
 workers. So the two worker processes watch each other: the creator (queue ``<CELERY_QUEUE>-create``) runs
 ``check_main_worker`` on the main worker's heartbeat (the one /healthz reads) and delivers that alert itself;
 the main worker runs ``check_creator_worker`` on the heartbeat the creator writes (``creator_heartbeat``).
-Beat schedules both. Not covered, and said in the README: both workers dead, or beat dead (nothing is
-checked); an outside monitor of /healthz catches those.
+Beat schedules both. Not covered, and said in docs/operating.md ("Alerts"): both workers dead, or beat dead
+(nothing is checked); an outside monitor of /healthz catches those.
 """
 
 import logging

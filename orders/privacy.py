@@ -1,4 +1,4 @@
-"""Personal data retention: what the shop forgets, and when (see the README's Privacy section)."""
+"""Personal data retention: what the shop forgets, and when (see docs/operating.md, "Privacy")."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Settings, read from the environment (names documented in the README's "Configuration").
+"""Settings, read from the environment (each name documented once in docs/configuration.md).
 
 A bad value stops start-up with one line that names the variable (see ``config_error``). Importing this
 module touches no file: the entry points create ``VAR_DIR`` and the local secret key (``local_state``).
@@ -449,7 +449,7 @@ CATALOG_CACHE_SECONDS = 600
 CATALOG_TIMEOUT = env_float("CATALOG_TIMEOUT", 3.0)
 # Seconds between two polls of the status part by an open order page.
 STATUS_POLL_SECONDS = 2
-# Alerts to the operator through Apprise (alerts/, README "Alerts"): Apprise URLs separated by spaces or
+# Alerts to the operator through Apprise (alerts/, docs/operating.md "Alerts"): Apprise URLs separated by spaces or
 # commas (telegram://, mailto://, ntfy://, nostr://, matrix://, json://…); empty: no alert is sent.
 ALERT_URLS = env_str("ALERT_URLS")
 # "Refunds spike": this many refunds or more within the last hour (0: off).

@@ -24,8 +24,8 @@ ALL_EVENTS = [choice.value for choice in EventType]
 
 
 def readme_verify():
-    """The verification snippet exactly as the README shows it to operators."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    """The verification snippet exactly as docs/integrating.md shows it to operators."""
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "integrating.md").read_text()
     after = readme.split("<!-- webhook-verification-snippet -->", 1)[1]
     code = after.split("```python\n", 1)[1].split("```", 1)[0]
     namespace = {}

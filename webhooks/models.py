@@ -27,7 +27,7 @@ class EventType(models.TextChoices):
     RENTAL_SMS_RECEIVED = "order.rental_sms_received", "order.rental_sms_received"
 
 
-# What each event means, for the operator choosing an endpoint's events (the README has the same table).
+# What each event means, for the operator choosing an endpoint's events (docs/integrating.md has the same table).
 EVENT_MEANINGS = {
     EventType.ORDER_PAID: "the payment is held",
     EventType.ORDER_COMPLETED: "a code arrived or the SMS was sent: charged",

@@ -6,7 +6,7 @@ service, prices, times.
     python manage.py purge_personal_data [--older-than-days N] [--dry-run]
 
 N defaults to settings.PERSONAL_DATA_RETENTION_DAYS (90). Only orders in a final state are touched; run it
-daily (cron, a scheduled container) to keep the promise the README makes.
+daily (cron, a scheduled container) to keep the promise docs/operating.md ("Privacy") makes.
 """
 
 from django.conf import settings
