@@ -2,7 +2,14 @@
 """Workers at scale: N active receive orders (default 2,000) whose codes arrive spread over a few minutes,
 polled by real Celery workers and beat against the sandbox served by gunicorn.
 
-    .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N]
+    .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N] [--watched]
+
+--watched: every order's page is open. The buyer's status poll marks its order as watched in Redis every
+STATUS_POLL_SECONDS (status_cache.poll: SET order-watched:<id> 1 EX ORDER_WATCH_SECONDS); a thread here sets
+the same key the same way for every order not yet completed (a completed order's page got its 286 and
+stopped polling), so the engine polls them at POLL_FAST_SECONDS. Target: p95 lag <= 3 s, none lost.
+Without it no page is open: the orders are polled every POLL_UNWATCHED_SECONDS, and the lag is checked
+against that bound: POLL_UNWATCHED_SECONDS + the beat period + the p95 poll cycle duration.
 
 Every order is paid and has its number when the run starts; its code becomes available (by the sandbox's
 timeline) at a moment spread evenly over --spread seconds. Reported: the lag from that moment to the shop's
@@ -17,6 +24,7 @@ import random
 import re
 import statistics
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +35,7 @@ from stack import CELERY_CONCURRENCY, Stack, machine_line, make_active_receive_o
 NUMBER_DELAY = 1
 CODE_DELAY = 200  # every order was paid < 5 minutes before its code: the shop polls it at the fast rate
 FIRST_CODE_AFTER = 20  # seconds after the start (workers warm, first cycles done)
+WATCHED_TARGET_SECONDS = 3.0
 CYCLE_LINE = re.compile(rb"poll_due_orders\[[^\]]+\] succeeded in ([0-9.]+)s: (\{[^}]*\})")
 
 
@@ -60,6 +69,46 @@ class Sampler:
         return sum(self.cpu[label].values())
 
 
+class PagesOpen(threading.Thread):
+    """Every order's page open: its status poll marks the order as watched every STATUS_POLL_SECONDS, as
+    status_cache.poll does (same key, value and expiry; one pipeline for all of them instead of a request
+    each, which would measure gunicorn rather than the engine). Stops marking an order once it completed."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stopped = threading.Event()
+        self.rounds = 0
+
+    def mark_once(self):
+        from django.conf import settings
+
+        from orders import status_cache
+        from orders.models import Order, Status
+        from sms4sats_site.shared_redis import shared_redis
+
+        open_pages = Order.objects.exclude(status=Status.COMPLETED).values_list("public_id", flat=True)
+        pipe = shared_redis().pipeline(transaction=False)
+        for public_id in open_pages:
+            pipe.set(status_cache.watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
+        pipe.execute()
+        self.rounds += 1
+
+    def run(self):
+        from django.conf import settings
+        from django.db import connection
+
+        try:
+            while not self.stopped.is_set():
+                self.mark_once()
+                self.stopped.wait(settings.STATUS_POLL_SECONDS)
+        finally:
+            connection.close()
+
+
+def verdict(ok, text):
+    print(f"{'PASS' if ok else 'FAIL'}: {text}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2000)
@@ -73,6 +122,7 @@ def main():
         help="POLL_CONCURRENCY (upstream calls in flight per cycle; default: settings)",
     )
     parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
+    parser.add_argument("--watched", action="store_true", help="every order's page open (its status poll running)")
     args = parser.parse_args()
 
     print(machine_line(), flush=True)
@@ -108,9 +158,14 @@ def main():
             )
         print(
             f"{args.orders} orders created in {time.monotonic() - created:.1f} s; codes arrive from "
-            f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s",
+            f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s; "
+            + ("every order's page open (watched)" if args.watched else "no page open (unwatched)"),
             flush=True,
         )
+        pages = PagesOpen() if args.watched else None
+        if pages:
+            pages.mark_once()  # the pages are open before the workers start, as in a steady state
+            pages.start()
 
         stack.start_workers(concurrency=args.concurrency, env=worker_env)
         stack.start_creator(env=worker_env)
@@ -144,6 +199,9 @@ def main():
                 print(f"  +{elapsed:5.0f} s: {due} codes available, {done} orders completed", flush=True)
             time.sleep(0.5)
         sampler.sample()
+        if pages:
+            pages.stopped.set()
+            pages.join(10)
         window = time.monotonic() - window_started
         cpu = {label: sampler.cpu_seconds(label) - cpu0[label] for label in sampler.labels}
 
@@ -201,8 +259,25 @@ def main():
             f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
             f"{sampler.peak_proc_rss[label] / 2**20:.0f} MiB)"
         )
+    cycle_p95 = percentile([s for s, _ in cycles], 95) if cycles else 0.0
+    print()
+    if args.watched:
+        ok = bool(lags) and percentile(lags, 95) <= WATCHED_TARGET_SECONDS
+        p95 = f"{percentile(lags, 95):.2f} s" if lags else "n/a"
+        verdict(ok, f"watched orders: p95 lag {p95} (target <= {WATCHED_TARGET_SECONDS:.0f} s)")
+    else:
+        beat = settings.CELERY_BEAT_SCHEDULE["poll-due-orders"]["schedule"]
+        bound = settings.POLL_UNWATCHED_SECONDS + beat + cycle_p95
+        ok = bool(lags) and percentile(lags, 95) <= bound
+        p95 = f"{percentile(lags, 95):.2f} s, max {max(lags):.2f} s" if lags else "n/a"
+        verdict(
+            ok,
+            f"unwatched orders: p95 lag {p95} (bound <= {bound:.1f} s = POLL_UNWATCHED_SECONDS "
+            f"{settings.POLL_UNWATCHED_SECONDS} + beat period {beat:.0f} + p95 cycle {cycle_p95:.1f})",
+        )
+    verdict(not lost, f"none lost: {len(lost)} of {args.orders} not completed")
     print(machine_line())
-    return 0 if not lost else 1
+    return 0 if ok and not lost else 1
 
 
 if __name__ == "__main__":
