@@ -262,6 +262,10 @@ curl -fsS -o /dev/null --cacert "$ca" "https://localhost:$CI_HTTPS_PORT/ping" ||
 timeout 300 "$PYTHON" ci/compose_order.py --shop "https://localhost:$CI_HTTPS_PORT" --http "http://localhost:$CI_HTTP_PORT" \
     --ca "$ca" --wallet "http://127.0.0.1:$CI_UPSTREAM_PORT" --admin-user ci-admin --admin-password="$admin_password"  # "=": a token may start with "-"
 
+step "page weight: the first visit to the home page through Caddy, compressed (<= 45 KB)"
+"$PYTHON" ci/page_weight.py "https://localhost:$CI_HTTPS_PORT/" --ca "$ca" --max-kb 45 ||
+    fail "the first visit to the home page weighs more than 45 KB (or an asset did not load)"
+
 step "backup: docs/deploying.md's pg_dump of the running database, restored into a scratch database"
 pg=$("${COMPOSE[@]}" ps -q postgres)
 "${COMPOSE[@]}" exec -T postgres pg_dump -U sms4sats -d sms4sats --format=custom >"$WORK/backup.dump"

@@ -164,6 +164,12 @@ if SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Compresses what a client accepts gzip for (pages, JSON, static files not already precompressed), so
+    # `make run` without a proxy sends compressed pages too; behind Caddy/nginx the proxy leaves an encoded
+    # response as it is. BREACH: every secret a page reflects is masked per response (the CSRF token is
+    # re-masked with a random salt each time) and Django adds random bytes to the gzip header
+    # (docs/deploying.md, "Compression").
+    "django.middleware.gzip.GZipMiddleware",
     "sms4sats_site.security.ShopCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -281,7 +287,8 @@ STATIC_ROOT = local_state.STATIC_ROOT
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names once collected, cached for a year (sms4sats_site/static_storage.py).
+    "staticfiles": {"BACKEND": "sms4sats_site.static_storage.ShopStaticStorage"},
 }
 # Serve straight from the apps' static folders too, so a fresh checkout works before collectstatic.
 WHITENOISE_USE_FINDERS = True
