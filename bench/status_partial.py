@@ -4,6 +4,7 @@ real orders in various states, over loopback, against gunicorn; and in the same 
 same server, for the ratio partial/trivial.
 
     .venv/bin/python bench/status_partial.py [--connections 50 200] [--seconds 15] [--orders 200]
+    .venv/bin/python bench/status_partial.py --profile [--requests 2000] [--orders 200]
 
 Needs wrk (Debian: apt-get install -y wrk). Each request carries ``HX-Request: true``; the Lua script
 (bench/status_partial.lua) rotates over the orders' URLs. Two ways of polling are measured:
@@ -20,12 +21,20 @@ a run, and every later poll of them is a full render: not what browsers do.
 
 The trivial view is /ping when the site has one (200), else the closest cheap page: a 404 for a path that no
 view serves (the whole middleware stack, URL resolution and a short response, no template, no query; gunicorn
-runs with LOG_LEVEL=ERROR so that Django's per-404 warning is not logged). --profile samples the gunicorn
+runs with LOG_LEVEL=ERROR so that Django's per-404 warning is not logged). --py-spy samples the gunicorn
 workers with py-spy during each run and prints where they spend their time.
+
+--profile (no wrk, no gunicorn): --requests requests of each kind (trivial, browser mix, full render) through
+Django's WSGI handler in this process, with the production middleware, PostgreSQL and Redis, under cProfile;
+prints the time per request and how much of it each part takes (each middleware, session, locale, template,
+Redis, database), inclusive, so the parts overlap (a middleware includes what it calls).
 """
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import re
 import subprocess
 import sys
@@ -131,18 +140,126 @@ def wrk(url, connections, seconds, targets_file, versions="last"):
     return json.loads(line[len("BENCH_RESULT ") :])
 
 
+# (label, file suffix, function name): the parts of a request the profile reports, inclusive.
+PARTS = [
+    ("WSGI handler, whole request", "handlers/wsgi.py", "__call__"),
+    ("SecurityMiddleware (resp)", "middleware/security.py", "process_response"),
+    ("GZipMiddleware (resp)", "middleware/gzip.py", "process_response"),
+    ("ShopCSPMiddleware (req)", "csp/middleware.py", "process_request"),
+    ("ShopCSPMiddleware (resp)", "csp/middleware.py", "process_response"),
+    ("SessionMiddleware (req)", "sessions/middleware.py", "process_request"),
+    ("SessionMiddleware (resp)", "sessions/middleware.py", "process_response"),
+    ("LocaleMiddleware (req)", "middleware/locale.py", "process_request"),
+    ("LocaleMiddleware (resp)", "middleware/locale.py", "process_response"),
+    ("ShopLocaleMiddleware (+ inner)", "sms4sats_site/locale.py", "__call__"),
+    ("CommonMiddleware", "middleware/common.py", "process_request"),
+    ("CsrfViewMiddleware", "middleware/csrf.py", "process_view"),
+    ("CsrfViewMiddleware (resp)", "middleware/csrf.py", "process_response"),
+    ("AuthenticationMiddleware", "auth/middleware.py", "process_request"),
+    ("MessageMiddleware (resp)", "messages/middleware.py", "process_response"),
+    ("HtmxMiddleware (+ inner)", "django_htmx/middleware.py", "__call__"),
+    ("URL resolving", "urls/resolvers.py", "resolve"),
+    ("view: order_status", "orders/views.py", "order_status"),
+    ("status cache: Redis pipeline", "orders/status_cache.py", "poll"),
+    ("Redis round trips (all)", "redis/client.py", "execute"),
+    ("order row: database query", "db/backends/utils.py", "execute"),
+    ("status_context", "orders/views.py", "status_context"),
+    ("template render", "django/shortcuts.py", "render"),
+    ("translation activate", "translation/trans_real.py", "activate"),
+]
+
+
+def profile_in_process(stack, orders, requests):
+    """cProfile ``requests`` requests of each kind through Django's WSGI handler, in this process."""
+    import re
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def call(path, version=None):
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "HTTP_HOST": "127.0.0.1", "HTTP_HX_REQUEST": "true"}
+        environ["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+        environ["HTTP_ACCEPT_ENCODING"] = "gzip, deflate, br, zstd"
+        if version:
+            environ["HTTP_X_ORDER_VERSION"] = version
+        setup_testing_defaults(environ)
+        out = {}
+        body = b"".join(handler(environ, lambda status, headers, exc_info=None: out.update(status=status)))
+        return out["status"], body
+
+    from orders.views import status_context
+
+    paths = [f"/o/{o.public_id}/status" for o in orders]
+    # The version each page shows, as the browser mix sends it.
+    versions = {f"/o/{o.public_id}/status": status_context(o)["version"] for o in orders}
+    trivial = "/ping" if call("/ping")[0].startswith("200") else "/bench-no-such-page"
+    kinds = [
+        ("trivial", lambda i: call(trivial)),
+        ("browser mix", lambda i: call(paths[i % len(paths)], versions[paths[i % len(paths)]])),
+        ("full render", lambda i: call(paths[i % len(paths)])),
+    ]
+    for name, request in kinds:
+        for i in range(min(50, requests)):  # warm: templates loaded, connections open
+            request(i)
+        profiler = cProfile.Profile()
+        codes = {}
+        started = time.perf_counter()
+        profiler.enable()
+        for i in range(requests):
+            status, _ = request(i)
+            codes[status[:3]] = codes.get(status[:3], 0) + 1
+        profiler.disable()
+        wall = time.perf_counter() - started
+        stats = pstats.Stats(profiler)
+        per_request = 1000 * wall / requests
+        print(f"\n{name}: {requests} requests, {per_request:.2f} ms each under cProfile (codes {codes})")
+        found = {}
+        for (filename, _line, func), (_cc, ncalls, _tt, cumtime, _callers) in stats.stats.items():
+            for label, suffix, wanted in PARTS:
+                if func == wanted and filename.endswith(suffix):
+                    calls, seconds = found.get(label, (0, 0.0))
+                    found[label] = (calls + ncalls, seconds + cumtime)
+        total = found.get("WSGI handler, whole request", (0, wall))[1]
+        for label, *_ in PARTS:
+            if label in found:
+                calls, seconds = found[label]
+                print(
+                    f"  {label:32s} {1000 * seconds / requests:7.3f} ms/request  {100 * seconds / total:5.1f}%  "
+                    f"({calls / requests:.1f} calls/request)"
+                )
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+        top = [ln for ln in out.getvalue().splitlines() if re.match(r"\s+\d", ln)]
+        print("  most own time (ncalls tottime percall cumtime percall function):")
+        print("\n".join("    " + ln.strip() for ln in top[:12]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--orders", type=int, default=200)
-    parser.add_argument("--profile", action="store_true", help="py-spy the gunicorn workers during the runs")
+    parser.add_argument("--py-spy", action="store_true", help="py-spy the gunicorn workers during the wrk runs")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile requests in this process instead of the wrk runs"
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="requests of each kind for --profile")
     parser.add_argument(
         "--compare-first-versions",
         action="store_true",
         help="also run the browser mix with the versions read before the run, never updated (the old mix)",
     )
     args = parser.parse_args()
+    if args.profile:
+        print(machine_line(), flush=True)
+        with Stack("status_partial_profile", extra_env={"LOG_LEVEL": "ERROR"}) as stack:
+            reset_orders()
+            profile_in_process(stack, make_orders(args.orders), args.requests)
+            reset_orders()
+        print(machine_line())
+        return 0
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
@@ -192,7 +309,7 @@ def main():
             for name, path, target, versions in runs:
                 url = stack.base_url + (path or "/")
                 spies = []
-                if args.profile:
+                if args.py_spy:
                     pids = [p.pid for p in stack.process_tree("web")[1:]]
                     label = f"pyspy-c{connections}-{name.replace(' ', '_')}"
                     spies = py_spy_start(pids, args.seconds, stack.dir, label)
