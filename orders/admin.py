@@ -27,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from . import lifecycle
 from .admin_views import buyer_page_url
 from .models import Kind, Order, OrderEvent, format_duration
+from .sms4sats.contract import clean_reason, written_out
 from .stats import price_sats, to_code_duration
 
 # --- Pagination that stays quick on large tables --------------------------------------------------
@@ -244,6 +245,8 @@ class OrderEventInline(admin.TabularInline):
         if event.upstream in (None, "", {}, []):
             return "—"
         text = json.dumps(event.upstream, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        # A bidi override or a zero-width character in an answer is shown as its escape, not obeyed.
+        text = written_out(text, keep="\n ")
         # Wrapped anywhere (change_form.html): an invoice is one 300-character word.
         return format_html('<pre class="upstream-json">{}</pre>', text)
 
@@ -386,7 +389,7 @@ class OrderAdmin(admin.ModelAdmin):
             "Money",
             {"fields": ("paid_with", "quoted_sats", "invoice_sats", "bolt11", "payment_hash", "invoice_expires")},
         ),
-        ("Upstream", {"fields": ("upstream_id", "number", "code", "upstream_error")}),
+        ("Upstream", {"fields": ("upstream_id", "number", "code_shown", "upstream_error_shown")}),
         (
             "Times",
             {
@@ -436,6 +439,17 @@ class OrderAdmin(admin.ModelAdmin):
         return actions
 
     # --- Columns ---
+
+    @admin.display(description="code")
+    def code_shown(self, order):
+        """The code as the buyer sees it, and as sms4sats sent it when that differs (invisible characters)."""
+        if not order.code or order.display_code == order.code:
+            return order.code or "—"
+        return f"{order.display_code} (as sent: {written_out(order.code)})"
+
+    @admin.display(description="upstream error")
+    def upstream_error_shown(self, order):
+        return clean_reason(order.upstream_error) or "—"
 
     @admin.display(description="public id", ordering="public_id")
     def short_id(self, order):
@@ -590,7 +604,7 @@ class OrderAdmin(admin.ModelAdmin):
         else:
             text = f"{order.public_id}: refreshed, still {order.status}."
         if order.upstream_error:
-            text += f" Last upstream error: {order.upstream_error}"
+            text += f" Last upstream error: {clean_reason(order.upstream_error)}"
         self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(description="Cancel upstream (refund the buyer)", permissions=["change"])

@@ -37,6 +37,7 @@ from .models import (
     Status,
 )
 from .sms4sats import Sms4satsError, UpstreamMalformed, UpstreamRejected, UpstreamUnavailable, get_client
+from .sms4sats.contract import visible
 
 log = logging.getLogger(__name__)
 
@@ -368,15 +369,18 @@ def accept_invoice(order, upstream_id, payreq):
 
 
 def apply_status(order, status, now=None):
-    """Move ``order`` as far as the upstream ``status`` (an OrderStatus) shows, one step at a time."""
+    """Move ``order`` as far as the upstream ``status`` (an OrderStatus) shows, one step at a time. Fields sms4sats
+    sent that cannot be used (``status.refused``) are noted on the timeline; the sound ones are applied."""
     now = now or timezone.now()
     snapshot = status.raw
+    if status.refused:
+        note_refused(order, status.refused, snapshot, now)
     if order.status == Status.EXPIRED and status.paid:
         transition(order, Status.HELD, note="Payment seen after the invoice expired", upstream=snapshot, paid_at=now)
     if order.status == Status.UNPAID:
         if status.paid:
             transition(order, Status.HELD, note="Payment held", upstream=snapshot, paid_at=now)
-        elif order.invoice_expires_at and now >= order.invoice_expires_at:
+        elif status.paid is False and order.invoice_expires_at and now >= order.invoice_expires_at:
             # sms4sats says unpaid, and the invoice can no longer be paid: expired on sms4sats' word.
             transition(order, Status.EXPIRED, note="sms4sats: unpaid after the invoice expired", upstream=snapshot)
             return order
@@ -389,6 +393,27 @@ def apply_status(order, status, now=None):
     if order.kind == Kind.RENTAL:
         return apply_rental_status(order, status, snapshot, now)
     return apply_receive_status(order, status, snapshot, now)
+
+
+def note_refused(order, refused, snapshot, now):
+    """Record on the order's timeline which fields of sms4sats' answer were not used, and why: once per distinct
+    answer, not at every poll that sees it again."""
+    note = "sms4sats sent fields the shop cannot use (the rest was applied): " + "; ".join(
+        f"{name}: {why}" for name, why in refused
+    )
+    if OrderEvent.objects.filter(order=order, note=note).exists():
+        return
+    # Not a change of the order (no webhook event, no status move): one line of its history.
+    OrderEvent.objects.create(
+        order=order, at=now, from_status=order.status, to_status=order.status, note=note, upstream=snapshot
+    )
+
+
+def code_note(note, code):
+    """``note`` of a code's arrival, and whether the buyer sees the code differently from how it came."""
+    if visible(code) != code:
+        return f"{note} (it has invisible or control characters: the buyer sees it without them)"
+    return note
 
 
 def apply_rental_status(order, status, snapshot, now):
@@ -427,7 +452,8 @@ def record_rental_sms(order, code, snapshot, now):
         _, created = RentalMessage.objects.get_or_create(order=order, code=code, defaults={"at": now})
         if not created:
             return False  # an older SMS shown again
-        if record_change(order, note="SMS received", upstream=snapshot, code=code, sms_count=order.sms_count + 1):
+        note = code_note("SMS received", code)
+        if record_change(order, note=note, upstream=snapshot, code=code, sms_count=order.sms_count + 1):
             return True
         transaction.set_rollback(True)  # another worker changed the order first: its poll keeps the SMS
         return False
@@ -453,7 +479,7 @@ def apply_receive_status(order, status, snapshot, now):
         transition(
             order,
             Status.COMPLETED,
-            note=note,
+            note=code_note(note, status.code),
             upstream=snapshot,
             code=status.code,
             number=status.number or order.number,

@@ -50,6 +50,11 @@ COUNTERS = {
         "Calls to sms4sats by endpoint and outcome (ok, or the error: unavailable, rejected, malformed).",
         ("endpoint", "outcome"),
     ),
+    "upstream_entries_dropped": (
+        "Parts of usable sms4sats answers left out as unusable (a catalog entry, a field of an order status), "
+        "by endpoint.",
+        ("endpoint",),
+    ),
     "status_partial_answers": ("Answers of the buyer's status poll by HTTP status code.", ("code",)),
 }
 HISTOGRAM_KEY = "creation_seconds"

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from .sms4sats.contract import visible, written_out
+
 # A duration's words per unit, largest first (lazy: the plural form is chosen by "count" when formatted).
 DURATION_UNITS = (
     (604800, ngettext_lazy("%(count)d week", "%(count)d weeks", "count")),
@@ -140,7 +142,8 @@ class Order(models.Model):
     # Upstream state.
     upstream_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     number = models.CharField(max_length=32, blank=True)
-    code = models.CharField(max_length=64, blank=True)
+    # As sms4sats sent it (invisible characters included): shown to the buyer as ``display_code``.
+    code = models.CharField(max_length=640, blank=True)
     sms_status = models.CharField(max_length=10, choices=SmsStatus.choices, blank=True)
     upstream_error = models.TextField(blank=True)
     refund_reason = models.CharField(max_length=12, choices=RefundReason.choices, blank=True)
@@ -325,6 +328,10 @@ class Order(models.Model):
         return hashlib.sha256(state.encode()).hexdigest()[:16]
 
     @property
+    def display_code(self):
+        return shown_code(self.code)
+
+    @property
     def seconds_to_code(self):
         if self.paid_at and self.completed_at and self.is_number_order:
             return (self.completed_at - self.paid_at).total_seconds()
@@ -353,7 +360,7 @@ class RentalMessage(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
     at = models.DateTimeField(default=timezone.now)
-    code = models.CharField(max_length=64)
+    code = models.CharField(max_length=640)  # as sms4sats sent it, like Order.code
     text = models.TextField(blank=True)
 
     class Meta:
@@ -362,3 +369,13 @@ class RentalMessage(models.Model):
 
     def __str__(self):
         return f"{self.code} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def display_code(self):
+        return shown_code(self.code)
+
+
+def shown_code(code):
+    """A code as the buyer sees it: without invisible characters (a bidi override would show "1234" as "4321",
+    a zero-width space would break the copy); written out when nothing visible is left, never blank."""
+    return " ".join(visible(code).split()) or written_out(code)

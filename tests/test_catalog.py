@@ -2,12 +2,14 @@
 
 ``upstream`` (conftest.py) is the scripted sms4sats of tests/fake_upstream.py."""
 
+import json
 import time
 
 import pytest
 from django.core.cache import cache
 
 from orders import catalog
+from orders.models import Order
 from orders.sms4sats import Country
 
 
@@ -156,3 +158,78 @@ def test_beat_start_warms_the_catalog(sandbox_url, celery_worker):
 def test_the_first_look_at_a_country_warms_its_prices(sandbox_url, celery_worker, client):
     assert client.get("/catalog/services", {"country": 52}).status_code == 200  # Thailand: nobody looked at it
     assert len(wait_for_prices(52)) > 10
+
+
+# --- One bad entry drops that entry, never the catalog (issue #23) ---
+
+BAD_CATALOG = {
+    "/getCountries": [
+        {"id": 999, "eng": "Auto-Select"},
+        {"id": 5},  # no name
+        {"id": 43, "eng": "Germany", "rent": 1},
+        {"eng": "Nowhere"},  # no id
+        {"id": 16, "eng": "England"},
+    ],
+    "/getnumbersstatus?country=43": [
+        {"text": "No value", "count": "3"},
+        {"value": "tg", "text": "Telegram", "count": "50"},
+        {"value": "ds", "text": "Discord", "count": "x"},
+    ],
+    "/getnumbersstatus?country=999": [{"value": "tg", "text": "Telegram", "count": "9"}, {"value": {"x": 1}}],
+    "/price?country=43&service=tg": {"receive": "2100", "computed": {"price": 2100, "country": 43}},
+    "/price?country=43&service=ds": {"receive": "cheap", "computed": {"price": "cheap"}},
+    "/getRentalCountries?service=full": [
+        {"cc": 16, "country": "England", "duration": "2", "price": "a lot"},
+        {"cc": 6, "country": "Indonesia", "duration": "4", "price": 1368},
+    ],
+}
+
+
+@pytest.fixture
+def bad_catalog(settings, monkeypatch):
+    """A real sms4sats over HTTP (on 127.0.0.1) whose answers each hold one bad entry beside good ones."""
+    from orders import metrics
+    from tests.local_servers import LocalHttpServer
+
+    counted = []
+    monkeypatch.setattr(metrics, "count", lambda name, *labels: counted.append((name, *labels)))
+    routes = {path: (200, json.dumps(body).encode()) for path, body in BAD_CATALOG.items()}
+    with LocalHttpServer(routes) as server:
+        settings.SMS4SATS_API_URL = server.url.rstrip("/")
+        yield counted
+
+
+@pytest.mark.django_db
+def test_one_bad_entry_drops_that_entry_and_the_rest_is_sold(bad_catalog, client):
+    listed = catalog.countries()
+    assert listed.available and catalog.unavailable_reason() is None
+    assert [c.name for c in listed.countries] == ["Auto-Select", "England", "Germany"]
+    assert [(o.code, o.count) for o in catalog.services(43)] == [("tg", 50), ("ds", None)]
+    assert catalog.receive_price(43, "tg") == 2100
+    with pytest.raises(catalog.NotOffered):  # a bad price: that service has none, the others do
+        catalog.receive_price(43, "ds")
+    assert [(r.cc, r.price) for r in catalog.rental_countries()] == [(6, 1368)]
+    assert catalog.unavailable_reason() is None
+    dropped = [entry for entry in bad_catalog if entry[0] == "upstream_entries_dropped"]
+    assert sorted(dropped) == sorted(
+        [("upstream_entries_dropped", "getCountries")] * 2
+        + [("upstream_entries_dropped", "getnumbersstatus")]
+        + [("upstream_entries_dropped", "price")] * 2
+        + [("upstream_entries_dropped", "getRentalCountries")]
+    )
+    # The buyer's pages: no "cannot be reached", and Germany's Telegram can be ordered.
+    html = client.get("/").content.decode()
+    assert "banner-down" not in html and "Ordering is paused." not in html and ">Germany<" in html
+    response = client.post("/", {"country": 43, "service": "tg"})
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert (order.country_code, order.service_code, order.quoted_sats) == (43, "tg", 2100)
+
+
+def test_an_answer_that_is_no_list_is_still_malformed(settings):
+    from tests.local_servers import LocalHttpServer
+
+    with LocalHttpServer({"/getCountries": (200, b'{"status": "OK"}')}) as server:
+        settings.SMS4SATS_API_URL = server.url.rstrip("/")
+        listed = catalog.countries()
+    assert not listed.available and catalog.unavailable_reason()

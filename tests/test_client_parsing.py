@@ -21,6 +21,7 @@ from orders.sms4sats import (
     UpstreamMalformed,
     UpstreamRejected,
     UpstreamUnavailable,
+    parse_order_status,
 )
 
 BASE = "https://api.example.test"
@@ -457,19 +458,14 @@ def test_history_without_total_sums_entries_and_uses_desc():
     "method, args, answer",
     [
         ("countries", (), {"status": "OK"}),  # an object where a bare array belongs
-        ("countries", (), [{"eng": "Nowhere"}]),  # no id
-        ("countries", (), ["Germany"]),
-        ("services", (187,), [{"text": "Telegram"}]),  # no value/key
-        ("rental_countries", (), [{"cc": 6, "country": "Indonesia", "duration": "two", "price": 1}]),
-        ("price", (187, "tg"), {"receive": "cheap"}),
-        ("price", (187, "tg"), {"receive": "1", "computed": [1]}),
+        ("services", (187,), {"tg": "Telegram"}),
+        ("rental_countries", (), "Indonesia"),
+        ("price", (187, "tg"), ["cheap"]),
         ("create_order", (187, "tg"), {"status": "OK", "payreq": "lnbc1..."}),  # no orderId
         ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": ""}),
         ("create_order", (187, "tg"), {"status": "OK", "orderId": ORDER_ID, "payreq": {"x": 1}}),
-        ("order_status", (ORDER_ID,), {"status": "OK", "paid": "maybe"}),
-        ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "code": [1]}),
-        ("order_status", (ORDER_ID,), {"status": "OK", "paid": True, "timestamp": 10**20}),
         ("order_status", (ORDER_ID,), [STATUS_SEND]),
+        ("order_status", (ORDER_ID,), "paid"),
         ("balance", (), {"status": "OK"}),
         ("balance", (), {"status": "OK", "balance": True}),
         ("history", (), {"status": "OK", "orders": {"amount": 1}}),
@@ -477,9 +473,123 @@ def test_history_without_total_sums_entries_and_uses_desc():
     ],
 )
 def test_wrong_shapes_are_malformed(method, args, answer):
+    """Malformed is for an answer of which nothing can be used (a bad entry or field: the tests below)."""
     client, _ = call(answer)
     with pytest.raises(UpstreamMalformed):
         getattr(client, method)(*args)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The metrics counted, as (name, labels) in order (the counter is buffered in the process)."""
+    seen = []
+    monkeypatch.setattr(sms4sats.transport.metrics, "count", lambda name, *labels: seen.append((name, labels)))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "method, args, answer, kept, dropped",
+    [
+        (
+            "countries",
+            (),
+            [{"id": 5}, {"id": 43, "eng": "Germany"}, "Spain", {"eng": "Nowhere"}, {"id": 6, "eng": "\u202e\x00"}],
+            [43],
+            ["country #1: missing field eng/country/name", "country #3", "country #4", "country #5: country 6"],
+        ),
+        (
+            "services",
+            (43,),
+            [{"text": "No value"}, {"value": "tg", "text": "Telegram"}, {"value": ["x"]}, {"value": "s" * 41}],
+            ["tg"],
+            ["service #1: missing field value/key", "service #3", "service #4"],
+        ),
+        (
+            "rental_countries",
+            (),
+            [
+                {"cc": 6, "country": "Indonesia", "duration": "4", "price": "cheap"},
+                {"cc": 16, "country": "England", "duration": "2", "price": 4815},
+                {"cc": 7, "country": "Spain", "duration": "two", "price": 1},
+                {"cc": 8, "country": "France", "duration": "2", "price": -1},
+            ],
+            [16],
+            ["rental country #1: price", "rental country #3: duration", "rental country #4: price"],
+        ),
+    ],
+)
+def test_one_bad_entry_is_left_out_not_the_list(method, args, answer, kept, dropped, counted):
+    client, _ = call(answer)
+    result = getattr(client, method)(*args)
+    assert [getattr(entry, "cc", getattr(entry, "code", None)) for entry in result] == kept
+    assert len(result.dropped) == len(dropped)
+    for reason, expected in zip(result.dropped, dropped, strict=True):
+        assert reason.startswith(expected)
+    endpoint = {"countries": "getCountries", "services": "getnumbersstatus"}.get(method, "getRentalCountries")
+    assert counted.count(("upstream_entries_dropped", (endpoint,))) == len(dropped)
+    assert ("upstream_calls", (endpoint, "ok")) in counted
+
+
+def test_an_empty_list_is_no_error():
+    client, _ = call([])
+    assert client.countries() == [] and client.countries().dropped == []
+
+
+def test_price_field_by_field():
+    client, _ = call({"receive": "cheap", "send": 3000, "computed": {"price": -5, "country": 43}})
+    price = client.price(43, "tg")
+    assert (price.receive, price.send, price.price, price.country) == (None, 3000, None, 43)
+    assert [reason.split(":")[0] for reason in price.dropped] == ["receive", "computed.price"]
+
+
+def test_order_status_sound_fields_stand_beside_refused_ones(counted):
+    client, _ = call(
+        {
+            "status": "OK",
+            "paid": True,
+            "number": "1 555 0100",
+            "code": [1],
+            "smsStatus": "s" * 11,
+            "timestamp": 10**20,
+            "error": {"why": "?"},
+            "country": "India",
+        }
+    )
+    status = client.order_status(ORDER_ID)
+    assert status.paid is True and status.country == "India"
+    assert (status.number, status.code, status.sms_status, status.timestamp, status.error) == (None,) * 5
+    assert [name for name, _ in status.refused] == ["number", "code", "smsStatus", "timestamp", "error"]
+    assert dict(status.refused)["number"] == "not a phone number: '1 555 0100'"
+    assert counted.count(("upstream_entries_dropped", ("orderstatus",))) == 5
+
+
+def test_an_unreadable_paid_is_unknown_not_unpaid():
+    status = parse_order_status({"status": "OK", "paid": "maybe", "number": "15550100"})
+    assert status.paid is None and status.number == "15550100"
+    assert status.refused == (("paid", "expected a boolean, got 'maybe'"),)
+    assert parse_order_status({"status": "OK"}).paid is False  # not said yet: not paid (the docs' clients)
+
+
+def test_a_code_is_kept_as_sent_up_to_its_column():
+    bidi = parse_order_status({"status": "OK", "paid": True, "code": " 12\u202e34\u200b "})
+    assert bidi.code == "12\u202e34\u200b" and bidi.refused == ()  # kept as sent; the order shows it safely
+    nul = parse_order_status({"status": "OK", "paid": True, "code": "12\x0034"})
+    assert nul.code == "1234" and nul.refused == (("code", "characters that cannot be stored (NUL) were removed"),)
+    long = "7" * 100
+    assert parse_order_status({"status": "OK", "paid": True, "code": long}).code == long
+    longer = parse_order_status({"status": "OK", "paid": True, "code": "8" * 700})
+    assert longer.code == "8" * sms4sats.contract.CODE_MAX and longer.paid
+    assert longer.refused == (("code", "700 characters: only the first 640 are kept"),)
+
+
+@pytest.mark.parametrize("status", [400, 500, 200])
+def test_reasons_from_sms4sats_are_one_clean_line(status):
+    client, _ = call({"status": "error", "reason": "No\u202e money\n\x1b[31mhere\u200b\x00"}, status=status)
+    with pytest.raises(sms4sats.Sms4satsError) as caught:
+        client.balance()
+    assert caught.value.reason == "No money [31mhere"
+    answer = parse_order_status({"status": "OK", "paid": True, "error": "No\u2066 available\r\nnumber\u202c"})
+    assert answer.error == "No available number"
 
 
 @pytest.mark.parametrize("raw", [b"<html>Bad gateway</html>", b"", b"\xff\xfe", b'{"status": "OK"'])
@@ -672,8 +782,8 @@ def test_async_errors_map_the_same():
         run_async(Upstream(raise_exc=httpx.ConnectError("refused")), "order_status", ORDER_ID)
 
 
-def test_a_negative_price_is_malformed():
-    from orders.sms4sats import UpstreamMalformed, parse_price
+def test_a_negative_price_is_no_price():
+    from orders.sms4sats import parse_price
 
-    with pytest.raises(UpstreamMalformed):
-        parse_price({"computed": {"price": -9.223372036854776e18, "country": 43}})
+    price = parse_price({"computed": {"price": -9.223372036854776e18, "country": 43}})
+    assert price.price is None and price.country == 43 and price.dropped[0].startswith("computed.price: ")

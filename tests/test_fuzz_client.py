@@ -78,7 +78,8 @@ def test_every_parser_is_covered():
 def typed_fields_ok(result):
     """The typed results hold the types they promise (no dict where a str should be)."""
     if isinstance(result, OrderStatus):
-        assert isinstance(result.paid, bool)
+        assert result.paid is None or isinstance(result.paid, bool)
+        assert all(isinstance(name, str) and isinstance(why, str) for name, why in result.refused)
         for value in (result.code, result.number, result.activation_id, result.sms_status, result.error):
             assert value is None or isinstance(value, str)
         assert isinstance(result.country, str) and isinstance(result.service, str)
@@ -335,11 +336,12 @@ def test_created_order_values_fit_the_order(order_id, payreq):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("number", "1" * 33), ("number", "+1 555 0100"), ("number", "١٢٣٤"), ("code", "7" * 65), ("smsStatus", "s" * 11)],
+    [("number", "1" * 33), ("number", "+1 555 0100"), ("number", "١٢٣٤"), ("smsStatus", "s" * 11)],
 )
-def test_impossible_number_code_or_status_is_malformed(field, value):
-    with pytest.raises(UpstreamMalformed, match=field):
-        sms4sats.parse_order_status({"status": "OK", "paid": True, field: value})
+def test_an_impossible_number_or_status_is_refused_and_the_payment_stands(field, value):
+    status = sms4sats.parse_order_status({"status": "OK", "paid": True, "code": "4711", field: value})
+    assert status.paid is True and status.code == "4711"
+    assert [name for name, _ in status.refused] == [field]
 
 
 def test_long_display_names_are_shortened():
@@ -350,8 +352,8 @@ def test_long_display_names_are_shortened():
 
 
 @pytest.mark.django_db
-def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
-    """The poller keeps the order as it was and looks again later, like for any malformed answer."""
+def test_an_impossible_number_leaves_the_payment_applied_and_is_noted_once():
+    """Over the poller's own path: the bad field is refused for that order only; its payment is applied."""
     from django.utils import timezone
 
     from orders import polling
@@ -363,9 +365,8 @@ def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
         number = "1" * 40 if order_id == "bad" else "15550100"
         return httpx.Response(200, json={"status": "OK", "paid": True, "number": number})
 
-    orders = [
-        make_order(Status.HELD, quoted_sats=1, upstream_id=uid, paid_at=timezone.now()) for uid in ("bad", "good")
-    ]
+    orders = [make_order(Status.UNPAID, quoted_sats=1, upstream_id="bad")]
+    orders.append(make_order(Status.HELD, quoted_sats=1, upstream_id="good", paid_at=timezone.now()))
 
     async def fetch():
         async with sms4sats.AsyncSms4satsClient(
@@ -373,10 +374,15 @@ def test_an_impossible_number_is_a_malformed_answer_for_that_order_only():
         ) as client:
             return await polling.fetch_statuses(["bad", "good"], 2, client)
 
-    results = asyncio.run(fetch())
-    assert isinstance(results["bad"], UpstreamMalformed) and "number" in results["bad"].reason
-    for order in orders:
-        polling.apply_one(order, results[order.upstream_id])
+    for _ in range(2):  # the same answer twice: one note on the timeline
+        results = asyncio.run(fetch())
+        assert dict(results["bad"].refused) == {"number": f"not a phone number: {'1' * 40!r}"}
+        for order in orders:
+            polling.apply_one(order, results[order.upstream_id])
     bad, good = (Order.objects.get(pk=o.pk) for o in orders)
-    assert (bad.status, bad.number, bad.poll_failures) == ("held", "", 1)
+    assert (bad.status, bad.number, bad.poll_failures) == ("held", "", 0)
+    assert [e.note.split(":")[0] for e in bad.events.all()] == [
+        "sms4sats sent fields the shop cannot use (the rest was applied)",
+        "Payment held",
+    ]
     assert (good.status, good.number) == ("waiting_code", "15550100")

@@ -426,3 +426,81 @@ def test_the_admin_refresh_applies_what_sms4sats_says_from_any_state_it_can_stil
     send = make_order(status=Status.EXPIRED, kind=Kind.SEND, upstream_id="x3" + "0" * 62, phone="+1", message="m")
     lifecycle.refresh(send, AnsweringClient(upstream(paid=True, sms_status="sent")))
     assert send.status == Status.COMPLETED and send.sms_status == SmsStatus.SENT
+
+
+# --- Answers applied field by field (issue #23) ---
+
+
+def parsed(**body):
+    """An /orderstatus answer as the client parses it."""
+    from orders.sms4sats import parse_order_status
+
+    return parse_order_status({"status": "OK", **body})
+
+
+BAD_CODES = ["12\u202e34", "12\x0034", "\u200b12 34\u2066", "5" * 65]
+
+
+@pytest.mark.parametrize("code", BAD_CODES)
+def test_a_paid_answer_with_an_odd_code_completes_and_the_buyer_sees_it_safely(code, client):
+    order = make_order(upstream_id="d" * 64)
+    lifecycle.apply_status(order, parsed(paid=True, number="15550100", code=code))
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED and order.paid_at
+    assert order.code == code.replace("\x00", "")  # as sent (PostgreSQL stores no NUL)
+    shown = {"12\u202e34": "1234", "12\x0034": "1234", "\u200b12 34\u2066": "12 34"}.get(code, code)
+    assert order.display_code == shown
+    html = client.get(order.get_absolute_url()).content.decode()
+    assert f"data-code>{shown}</span>" in html and f'data-copy="{shown}"' in html
+    assert not {"\u202e", "\u200b", "\u2066", "\x00"} & set(html)
+
+
+def test_the_admin_shows_the_code_as_sent(admin_client):
+    order = make_order(Status.COMPLETED, upstream_id="e" * 64, code="12\u202e34")
+    html = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "1234 (as sent: 12\\u202e34)" in html and "\u202e" not in html
+
+
+def test_refused_fields_are_noted_once_and_the_rest_applied():
+    order = make_order(upstream_id="f" * 64)
+    answer = parsed(paid=True, number="not a number", smsStatus="x" * 20)
+    for _ in range(3):
+        lifecycle.apply_status(order, answer)
+    notes = [e.note for e in order.events.all()]
+    assert notes == [
+        "sms4sats sent fields the shop cannot use (the rest was applied): number: not a phone number: 'not a number'; "
+        f"smsStatus: not an SMS status: {'x' * 20!r}",
+        "Payment held",
+    ]
+    assert order.status == Status.HELD and order.number == ""
+    lifecycle.apply_status(order, parsed(paid=True, number="also bad"))  # another refusal: noted too
+    assert order.events.count() == 3
+
+
+def test_an_unreadable_paid_never_expires_an_order():
+    order = make_order(upstream_id="9" * 64, invoice_expires_at=timezone.now() - timedelta(minutes=1))
+    lifecycle.apply_status(order, parsed(paid="perhaps"))
+    order.refresh_from_db()
+    assert order.status == Status.UNPAID  # unknown is not "unpaid": sms4sats is asked again
+    lifecycle.apply_status(order, parsed(paid=False))
+    assert order.status == Status.EXPIRED
+
+
+def test_an_sms4sats_error_is_stored_as_one_clean_line():
+    order = make_order(Status.HELD, upstream_id="8" * 64)
+    lifecycle.apply_status(order, parsed(paid=True, error="No\u202e available number\n\x1b"))
+    order.refresh_from_db()
+    assert order.status == Status.REFUNDED and order.refund_reason == RefundReason.NO_NUMBER
+    assert order.upstream_error == "No available number"
+    assert order.events.last().note == "Payment canceled upstream: No available number"
+
+
+def test_a_rental_sms_with_invisible_characters_is_kept_and_shown_safely(client):
+    order = make_order(Status.HELD, kind=Kind.RENTAL, upstream_id="7" * 64, rental_weeks=1)
+    lifecycle.apply_status(order, parsed(paid=True, number="15550100", code="98\u202e76"))
+    assert order.status == Status.ACTIVE
+    message = order.messages.get()
+    assert message.code == "98\u202e76" and message.display_code == "9876"
+    assert "invisible" in order.events.last().note
+    html = client.get(order.get_absolute_url()).content.decode()
+    assert "9876" in html and "\u202e" not in html

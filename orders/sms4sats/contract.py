@@ -6,11 +6,16 @@ Only ``Sms4satsError`` subclasses leave the client:
 - ``UpstreamUnavailable``: unreachable, timed out or 5xx, so the request may work later; ``answer_lost``
   when it may have reached sms4sats and been acted on unseen (``request_sent`` and not ``answered``);
 - ``UpstreamRejected``: 4xx or ``{"status": "error"}``, ``.reason`` from the body;
-- ``UpstreamMalformed``: not JSON, wrong shape or type, a missing field, a value that cannot be kept.
+- ``UpstreamMalformed``: not JSON, or an answer of which nothing can be used (not an object or a list at all).
+
+Answers are read field by field and entry by entry: a field that cannot be used is left out and named in
+``OrderStatus.refused`` (the rest is applied); a list entry that cannot be used is left out and named in the
+list's ``dropped`` (``Entries``). One bad field never hides a payment, one bad entry never hides the catalog.
 """
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +28,8 @@ AUTO_SELECT = 999  # the provider's "any country" id (0 is Russia)
 
 class Sms4satsError(Exception):
     def __init__(self, reason: str, *, status_code: int | None = None):
+        # Every reason may come from sms4sats' body: stored and shown only as clean text.
+        reason = clean_reason(reason)
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
@@ -94,6 +101,15 @@ class Price:
     price: int | None  # the exact price for the asked country and service ("computed.price")
     country: int | None  # the resolved country code ("computed.country")
     description: str
+    dropped: tuple[str, ...] = ()  # the fields left out (None above), each with why
+
+
+class Entries(list):
+    """The usable entries of a list answer; ``dropped`` says which were left out and why."""
+
+    def __init__(self, items=(), dropped=()):
+        super().__init__(items)
+        self.dropped = list(dropped)
 
 
 @dataclass(frozen=True)
@@ -109,7 +125,7 @@ class CreatedOrder:
 
 @dataclass(frozen=True)
 class OrderStatus:
-    paid: bool
+    paid: bool | None  # None: sms4sats said something that is neither yes nor no (see ``refused``)
     code: str | None
     number: str | None
     activation_id: str | None
@@ -119,6 +135,8 @@ class OrderStatus:
     timestamp: datetime | None
     error: str | None
     raw: dict = field(repr=False)
+    # The fields that could not be used, (name, why): they are None (or "") above, the rest is sound.
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,7 +265,9 @@ def _required(obj: dict, *keys: str) -> Any:
 NAME_MAX = 100  # country_name, service_name: display names, shortened to fit
 SERVICE_CODE_MAX = 40  # service_code
 NUMBER_MAX = 32  # number
-CODE_MAX = 64  # code
+# code, RentalMessage.code: four SMS parts. Kept in full up to this; a longer one is cut (and said so). Bounded
+# because a rental's codes are unique per order, and PostgreSQL indexes at most about 2,700 bytes per entry.
+CODE_MAX = 640
 ORDER_ID_MAX = 64  # upstream_id
 SMS_STATUS_MAX = 10  # sms_status
 ERROR_MAX = 1000  # upstream_error (text): enough for any real reason
@@ -267,10 +287,36 @@ def _fits(text: str, limit: int) -> bool:
     return len(text) <= limit and text.isprintable()
 
 
+def visible(text: str) -> str:
+    """``text`` without what a reader cannot see or that reorders what they see: control characters (NUL, escape),
+    format characters (bidi overrides such as U+202E, zero-width ones), surrogates, private and unassigned code
+    points (Unicode categories C*). Any kind of space or line break becomes a plain space."""
+    return "".join(" " if c.isspace() else c for c in text if c.isspace() or unicodedata.category(c)[0] != "C")
+
+
+def written_out(text: str, keep: str = " ") -> str:
+    """``text`` for the operator: every invisible character written out as an escape (U+202E as ``\\u202e``), so
+    that what sms4sats sent can be read as sent. Characters in ``keep`` stay as they are."""
+    return "".join(c if c in keep or c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+
+
+def one_line(text: str) -> str:
+    """Text from sms4sats as shown on one line: only visible characters, spaces collapsed, storable."""
+    return " ".join(visible(_plain(text)).split())
+
+
+def clean_reason(text: Any) -> str:
+    """An error text from sms4sats as stored and shown (the order's timeline, the admin): one clean line."""
+    return one_line(str(text))[:ERROR_MAX]
+
+
 def _display_name(value: Any, name: str, default: str = "") -> str:
-    """A name shown to people: control characters removed, spaces collapsed, shortened to NAME_MAX."""
-    text = _str(value, name, default)
-    text = " ".join("".join(c if c.isprintable() else " " for c in _plain(text)).split())
+    """A name shown to people: invisible characters removed, spaces collapsed, shortened to NAME_MAX."""
+    text = one_line(_str(value, name, default))
     return text if len(text) <= NAME_MAX else text[: NAME_MAX - 1] + "…"
 
 
@@ -307,65 +353,127 @@ def _opt_sats(value: Any, name: str) -> int | None:
 # Parsers: decoded JSON -> results ---------------------------------------------------------------
 
 
-def parse_countries(body: Any) -> list[Country]:
+def _entries(body: Any, what: str, read: Callable[[dict], Any]) -> Entries:
+    """Each entry of a list answer read by ``read``; one that cannot be used is left out (in ``dropped``), never
+    the whole list. Only an answer that is no list at all is malformed."""
+    entries = Entries()
+    for index, item in enumerate(_array(body)):
+        try:
+            entries.append(read(_object(item, what)))
+        except UpstreamMalformed as exc:
+            entries.dropped.append(f"{what} #{index + 1}: {exc.reason}")
+    return entries
+
+
+def _country(item: dict) -> Country:
+    cc = _int(_required(item, "id", "cc"), "country id")
+    if not _storable_country(cc):
+        raise UpstreamMalformed(f"country id: {cc} is not a country code")
+    name = _display_name(_required(item, "eng", "country", "name"), "country name")
+    if not name:
+        raise UpstreamMalformed(f"country {cc}: no name")
+    return Country(cc=cc, name=name, rent=_bool(item.get("rent"), "country rent"))
+
+
+def parse_countries(body: Any) -> Entries:
     # The live endpoint most likely answers sms-activate style {id, eng, rent}; the docs list uses
     # {cc, country}. Several names share a code (0 Russia/Russian, 187 USA/United States): keep the first.
+    entries = _entries(body, "country", _country)
     by_cc: dict[int, Country] = {}
-    for item in _array(body):
-        item = _object(item, "country")
-        cc = _int(_required(item, "id", "cc"), "country id")
-        name = _display_name(_required(item, "eng", "country", "name"), "country name")
-        rent = _bool(item.get("rent"), "country rent")
-        if _storable_country(cc):
-            by_cc.setdefault(cc, Country(cc=cc, name=name, rent=rent))
+    for country in entries:
+        by_cc.setdefault(country.cc, country)
     # Auto-Select first (the natural default), otherwise the upstream's order (sort is stable).
-    return sorted(by_cc.values(), key=lambda country: country.cc != AUTO_SELECT)
+    countries = sorted(by_cc.values(), key=lambda country: country.cc != AUTO_SELECT)
+    return Entries(countries, entries.dropped)
 
 
-def parse_services(body: Any) -> list[Service]:
-    services = []
-    for item in _array(body):
-        item = _object(item, "service")
-        code = _str(_required(item, "value", "key"), "service value")
-        image = item.get("image")
-        src = _first(image, "src") if isinstance(image, dict) else image
-        service = Service(
-            code=code,
-            name=_display_name(item.get("text"), "service text", default=code),
-            # "count" is a string in the known typings and never read by clients: tolerate junk.
-            count=_lenient_int(item.get("count")),
-            image=_str(src, "service image"),
-        )
-        if _fits(code, SERVICE_CODE_MAX):  # a code the shop cannot store is a service it cannot sell
-            services.append(service)
-    return services
+def _service(item: dict) -> Service:
+    code = _str(_required(item, "value", "key"), "service value")
+    if not _fits(code, SERVICE_CODE_MAX):  # a code the shop cannot store is a service it cannot sell
+        raise UpstreamMalformed(f"service value: not a service code: {code[:40]!r}")
+    image = item.get("image")
+    src = _first(image, "src") if isinstance(image, dict) else image
+    return Service(
+        code=code,
+        name=_display_name(item.get("text"), "service text", default=code) or code,
+        # "count" is a string in the known typings and never read by clients: tolerate junk.
+        count=_lenient_int(item.get("count")),
+        image=src if isinstance(src, str) else "",  # decoration only: junk is no image
+    )
 
 
-def parse_rental_countries(body: Any) -> list[RentalCountry]:
-    rentals = []
-    for item in (_object(entry, "rental country") for entry in _array(body)):
-        rental = RentalCountry(
-            cc=_int(_required(item, "cc", "id"), "cc"),
-            name=_display_name(_required(item, "country", "eng", "name"), "country"),
-            weeks=_int(_required(item, "duration"), "duration"),  # a string of weeks in the docs
-            price=_sats(_required(item, "price"), "price"),
-        )
-        if _storable_country(rental.cc) and 1 <= rental.weeks <= WEEKS_MAX:
-            rentals.append(rental)
-    return rentals
+def parse_services(body: Any) -> Entries:
+    return _entries(body, "service", _service)
+
+
+def _rental_country(item: dict) -> RentalCountry:
+    rental = RentalCountry(
+        cc=_int(_required(item, "cc", "id"), "cc"),
+        name=_display_name(_required(item, "country", "eng", "name"), "country"),
+        weeks=_int(_required(item, "duration"), "duration"),  # a string of weeks in the docs
+        price=_sats(_required(item, "price"), "price"),
+    )
+    if not _storable_country(rental.cc) or not 1 <= rental.weeks <= WEEKS_MAX or not rental.name:
+        raise UpstreamMalformed(f"rental {rental.cc}: not a rental country ({rental.weeks} weeks, {rental.name!r})")
+    return rental
+
+
+def parse_rental_countries(body: Any) -> Entries:
+    return _entries(body, "rental country", _rental_country)
+
+
+def _read_fields(body: dict, readers: dict[str, tuple[Callable[[Any], Any], Any]]) -> tuple[dict, list]:
+    """Each field of ``body`` by its reader; a field that cannot be read gets its default and is listed, with
+    why, in the second result. The rest of the answer stays usable."""
+    values, refused = {}, []
+    for name, (read, default) in readers.items():
+        try:
+            values[name] = read(body.get(name))
+        except UpstreamMalformed as exc:
+            values[name] = default
+            refused.append((name, exc.reason.removeprefix(f"{name}: ")))
+    return values, refused
+
+
+def _sats_reader(name: str) -> tuple[Callable[[Any], Any], None]:
+    return (lambda value: _opt_sats(value, name), None)
 
 
 def parse_price(body: Any) -> Price:
     body = _object(body)
-    computed = _object(body.get("computed") or {}, "computed")
+    computed = body.get("computed") or {}
+    if not isinstance(computed, dict):
+        computed = {"price": computed}  # counted as a bad "computed.price" below
+    flat = {
+        "receive": body.get("receive"),  # a string in the docs
+        "send": body.get("send"),  # a number in the docs
+        "rent": body.get("rent"),
+        "s4s": body.get("s4s"),
+        "computed.price": _first(computed, "price") if computed else body.get("price"),
+        "computed.country": computed.get("country"),
+        "computed.description": computed.get("description"),
+    }
+    values, refused = _read_fields(
+        flat,
+        {
+            "receive": _sats_reader("receive"),
+            "send": _sats_reader("send"),
+            "rent": _sats_reader("rent"),
+            "s4s": (lambda value: _opt_int(value, "s4s"), None),
+            "computed.price": _sats_reader("computed.price"),
+            "computed.country": (lambda value: _opt_int(value, "computed.country"), None),
+            "computed.description": (lambda value: _plain(_str(value, "computed.description")), ""),
+        },
+    )
     return Price(
-        receive=_opt_sats(body.get("receive"), "receive"),  # a string in the docs
-        send=_opt_sats(body.get("send"), "send"),  # a number in the docs
-        rent=_opt_sats(body.get("rent"), "rent"),
-        fee=_opt_int(body.get("s4s"), "s4s"),
-        price=_opt_sats(_first(computed, "price") if computed else body.get("price"), "computed.price"),
-        country=_opt_int(computed.get("country"), "computed.country"),
-        description=_plain(_str(computed.get("description"), "computed.description")),
+        receive=values["receive"],
+        send=values["send"],
+        rent=values["rent"],
+        fee=values["s4s"],
+        price=values["computed.price"],
+        country=values["computed.country"],
+        description=values["computed.description"],
+        dropped=tuple(f"{name}: {why}" for name, why in refused),
     )
 
 
@@ -391,36 +499,67 @@ def parse_paid_order(body: Any) -> CreatedOrder:
     return created
 
 
-def parse_order_status(body: Any) -> OrderStatus:
-    body = _object(body)
-    number = _text(body.get("number"), "number")
-    code = _text(body.get("code"), "code")
-    # A zero is what a typed (Go-style) upstream sends for "none yet": never a real code or number.
-    if code == "0" and not isinstance(body.get("code"), str):
-        code = None
-    if number is not None and number.lstrip("+") == "0":
-        number = None
-    sms_status = _text(body.get("smsStatus"), "smsStatus")
-    # What the order keeps must fit its columns: anything else is not a number, a code or an SMS status.
-    if number is not None and not PHONE_NUMBER.fullmatch(number):
-        raise UpstreamMalformed(f"number: not a phone number: {number[:40]!r}")
-    if code is not None and not _fits(code, CODE_MAX):
-        raise UpstreamMalformed(f"code: not a code ({len(code)} characters): {code[:40]!r}")
+def _status_number(value: Any) -> str | None:
+    number = _text(value, "number")
+    # A zero is what a typed (Go-style) upstream sends for "none yet": never a real number.
+    if number is None or number.lstrip("+") == "0":
+        return None
+    if not PHONE_NUMBER.fullmatch(number):
+        raise UpstreamMalformed(f"not a phone number: {number[:40]!r}")
+    return number
+
+
+def _status_code(value: Any) -> str | None:
+    """The code as sms4sats sent it (invisible characters included: ``visible`` shows it safely), storable."""
+    code = _text(value, "code")
+    if code == "0" and not isinstance(value, str):  # a typed upstream's "none yet", as for the number
+        return None
+    return (_plain(code)[:CODE_MAX] or None) if code is not None else None
+
+
+def _status_sms_status(value: Any) -> str | None:
+    sms_status = _text(value, "smsStatus")
     if sms_status is not None and not _fits(sms_status, SMS_STATUS_MAX):
-        raise UpstreamMalformed(f"smsStatus: not an SMS status: {sms_status[:40]!r}")
+        raise UpstreamMalformed(f"not an SMS status: {sms_status[:40]!r}")
+    return sms_status
+
+
+_ORDER_STATUS_FIELDS = {
+    # Not documented before payment; clients treat a missing "paid" as not paid. Junk is neither yes nor no.
+    "paid": (lambda value: _bool(value, "paid"), None),
+    "number": (_status_number, None),
+    "code": (_status_code, None),
+    "id": (lambda value: _text(value, "id"), None),
+    "smsStatus": (_status_sms_status, None),
+    "country": (lambda value: _display_name(value, "country"), ""),
+    "service": (lambda value: _display_name(value, "service"), ""),
+    "timestamp": (lambda value: _timestamp(value, "timestamp"), None),
+    # The no-number failure comes as a 200 with status "OK" and this text.
+    "error": (lambda value: clean_reason(_str(value, "error")) or None, None),
+}
+
+
+def parse_order_status(body: Any) -> OrderStatus:
+    """Field by field: a field that cannot be used is None and named in ``refused``, the others stand."""
+    body = _object(body)
+    values, refused = _read_fields(body, _ORDER_STATUS_FIELDS)
+    sent = body.get("code").strip() if isinstance(body.get("code"), str) else ""
+    if values["code"] is not None and len(sent) > CODE_MAX:
+        refused.append(("code", f"{len(sent)} characters: only the first {CODE_MAX} are kept"))
+    elif values["code"] is not None and _plain(sent) != sent:
+        refused.append(("code", "characters that cannot be stored (NUL) were removed"))
     return OrderStatus(
-        # Not documented before payment; clients treat a missing "paid" as not paid.
-        paid=_bool(body.get("paid"), "paid"),
-        code=code,
-        number=number,
-        activation_id=_text(body.get("id"), "id"),
-        sms_status=sms_status,
-        country=_display_name(body.get("country"), "country"),
-        service=_display_name(body.get("service"), "service"),
-        timestamp=_timestamp(body.get("timestamp"), "timestamp"),
-        # The no-number failure comes as a 200 with status "OK" and this text.
-        error=_plain(_str(body.get("error"), "error"))[:ERROR_MAX] or None,
+        paid=values["paid"],
+        code=values["code"],
+        number=values["number"],
+        activation_id=values["id"],
+        sms_status=values["smsStatus"],
+        country=values["country"],
+        service=values["service"],
+        timestamp=values["timestamp"],
+        error=values["error"],
         raw=_storable(body),
+        refused=tuple(refused),
     )
 
 
@@ -544,6 +683,6 @@ def error_reason(body: Any) -> str | None:
     """The reason of an error envelope ``{"status": "error", "reason": ...}`` (or ``error``), if any."""
     if isinstance(body, dict):
         reason = _first(body, "reason", "error")
-        if reason is not None and str(reason).strip():
-            return str(reason).strip()[:500]
+        if reason is not None and clean_reason(reason):
+            return clean_reason(reason)[:500]
     return None

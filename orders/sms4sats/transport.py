@@ -85,7 +85,22 @@ def settle(call: Call, response: httpx.Response | None = None, failure: httpx.HT
         observe_outcome(call, error)
         raise
     observe_outcome(call, None)
+    observe_left_out(call, result)
     return result
+
+
+def observe_left_out(call: Call, result: Any) -> None:
+    """What a usable answer had that could not be used (a nameless country, a code field that is no code): each
+    part counted and logged; the rest of the answer is applied."""
+    if isinstance(result, OrderStatus):
+        parts = [f"{name}: {why}" for name, why in result.refused]
+    else:
+        parts = list(getattr(result, "dropped", ()))
+    if not parts:
+        return
+    for _ in parts:
+        metrics.count("upstream_entries_dropped", call.name)
+    logger.warning("sms4sats %s: left out %d part(s) of the answer: %s", call.name, len(parts), "; ".join(parts)[:1000])
 
 
 def surely_not_sent(exc: httpx.HTTPError) -> bool:
