@@ -5,12 +5,14 @@ The shop's admin site (``orders.admin_site``) serves them, each wrapped in ``sit
 only); each view checks the order permissions.
 """
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -229,10 +231,9 @@ def balance_order_refusal(price, original, client):
     since = timezone.now() - timedelta(hours=1)
     if Order.objects.filter(paid_from_balance=True, created_at__gte=since).count() >= BALANCE_ORDERS_PER_HOUR:
         return f"At most {BALANCE_ORDERS_PER_HOUR} orders an hour are paid from the balance. Nothing was ordered."
-    if original is not None:
-        pending = original.replacements.exclude(status__in=TERMINAL_STATUSES).first()
-        if pending is not None:
-            return f"A replacement of this order is already under way ({pending.public_id}). Nothing was ordered."
+    under_way = replacement_under_way(original)
+    if under_way:
+        return under_way
     from .sms4sats import Sms4satsError
 
     try:
@@ -246,6 +247,39 @@ def balance_order_refusal(price, original, client):
             "Fund the account first. Nothing was ordered."
         )
     return None
+
+
+def replacement_under_way(original):
+    """Why ``original`` cannot be replaced now (its replacement is under way), or None."""
+    pending = original.replacements.exclude(status__in=TERMINAL_STATUSES).first() if original else None
+    if pending is None:
+        return None
+    return f"A replacement of this order is already under way ({pending.public_id}). Nothing was ordered."
+
+
+STALE_FORM = "This form is out of date: reload the page and place the order again. Nothing was ordered."
+
+
+def _idempotency_key(request):
+    """The posted form's one-time key, or None when it has none or not one the page rendered."""
+    try:
+        return uuid.UUID(request.POST.get("idempotency_key", ""))
+    except ValueError:
+        return None
+
+
+def _if_already_placed(request, key):
+    """For a second post of a form that placed an order (a double click, a resubmit): that order's page, with
+    nothing more ordered. None when the key placed nothing yet."""
+    order = Order.objects.filter(idempotency_key=key).first() if key else None
+    if order is None:
+        return None
+    messages.warning(
+        request,
+        "This order was already placed (a second click or a resubmit): nothing more was ordered. "
+        f"Its page, to pass on to the buyer: {buyer_page_url(order)}",
+    )
+    return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
 def _order_fields(kind, data):
@@ -274,11 +308,16 @@ def balance_order_view(request, site):
         original=original,
         auto_cancel_minutes=settings.AUTO_CANCEL_SECONDS // 60,
         message_limit=MESSAGE_LIMIT,
+        idempotency_key=uuid.uuid4(),  # a new one per render: each form placed once
     )
     if not context["has_key"]:  # nothing can be paid from a balance the shop cannot reach
         return TemplateResponse(
             request, "admin/orders/balance_order.html", context, status=409 if request.POST else 200
         )
+
+    key = _idempotency_key(request) if request.method == "POST" else None
+    if answer := _if_already_placed(request, key):  # before anything asks sms4sats (the catalog, the balance)
+        return answer
 
     from .sms4sats import get_client
 
@@ -289,27 +328,15 @@ def balance_order_view(request, site):
     kind = Kind.SEND if data is not None and data.get("kind") == Kind.SEND else Kind.RECEIVE
     form = (SendForm if kind == Kind.SEND else ReceiveForm)(data)
     if data is not None and form.is_valid():
-        fields = form.cleaned_data
-        refusal = balance_order_refusal(fields["price"], original, client)
+        refusal = STALE_FORM if key is None else balance_order_refusal(form.cleaned_data["price"], original, client)
+        if refusal and (answer := _if_already_placed(request, key)):  # a concurrent post of this form came first
+            return answer
         if refusal:
             form.add_error(None, refusal)
         else:
-            from .lifecycle import place_order
-
-            order = place_order(
-                kind=kind,
-                quoted_sats=fields["price"],
-                session_key="",
-                paid_from_balance=True,
-                replaces=original,
-                **_order_fields(kind, fields),
-            )
-            messages.success(
-                request,
-                f"Order placed, paid from the prepaid balance ({fields['price']:,} sats). "
-                f"Its page, to pass on to the buyer: {buyer_page_url(order)}",
-            )
-            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+            response = _place_once(request, form, kind, original, key)
+            if response is not None:
+                return response
 
     from .sms4sats import Sms4satsError
 
@@ -323,6 +350,40 @@ def balance_order_view(request, site):
     if original is None:
         _with_price(context, None, None, send=True)
     return TemplateResponse(request, "admin/orders/balance_order.html", context, status=400 if form.errors else 200)
+
+
+def _place_once(request, form, kind, original, key):
+    """Save the order, its form's key and the original's one replacement claimed in the database before any worker
+    asks sms4sats; the order's page. None, with the form saying why, when another tab's replacement came first."""
+    from .lifecycle import place_order
+
+    fields = form.cleaned_data
+    try:
+        order = place_order(
+            kind=kind,
+            quoted_sats=fields["price"],
+            session_key="",
+            paid_from_balance=True,
+            replaces=original,
+            idempotency_key=key,
+            **_order_fields(kind, fields),
+        )
+    except IntegrityError:
+        # A concurrent post of this form (or another tab replacing the same order) saved its order first; this
+        # one saved and queued nothing.
+        if answer := _if_already_placed(request, key):
+            return answer
+        refusal = replacement_under_way(original)
+        if refusal is None:
+            raise
+        form.add_error(None, refusal)
+        return None
+    messages.success(
+        request,
+        f"Order placed, paid from the prepaid balance ({fields['price']:,} sats). "
+        f"Its page, to pass on to the buyer: {buyer_page_url(order)}",
+    )
+    return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
 def _balance_order_choices(request, original):

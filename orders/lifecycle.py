@@ -163,10 +163,12 @@ def place_order(
     rental_weeks=None,
     paid_from_balance=False,
     replaces=None,
+    idempotency_key=None,
 ):
     """Save a new order and have a worker create it upstream once the row is committed. ``paid_from_balance``:
     the operator's order, paid from the prepaid balance at sms4sats instead of an invoice (``replaces``: the
-    buyer's order it stands in for)."""
+    buyer's order it stands in for; ``idempotency_key``: the admin form's one-time key). Raises IntegrityError,
+    with nothing saved or queued, when an order with that key exists or the original's replacement is under way."""
     note = "Order placed by the operator, to be paid from the prepaid balance" if paid_from_balance else "Order placed"
     with transaction.atomic():
         order = Order.objects.create(
@@ -182,6 +184,7 @@ def place_order(
             rental_weeks=rental_weeks,
             paid_from_balance=paid_from_balance,
             replaces=replaces,
+            idempotency_key=idempotency_key,
         )
         OrderEvent.objects.create(order=order, to_status=Status.NEW, note=note)
         enqueue_on_commit(CREATE_TASK, order.pk)

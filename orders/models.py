@@ -138,6 +138,9 @@ class Order(models.Model):
     replaces = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replacements", editable=False
     )
+    # The one-time key of the admin form that placed an order paid from the balance (a new key per rendered form):
+    # a second post of the same form (a double click, a resubmit) finds this order instead of spending again.
+    idempotency_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     # Upstream state.
     upstream_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -180,6 +183,15 @@ class Order(models.Model):
             models.Index(fields=["kind", "created_at"], name="order_kind_created_idx"),
             models.Index(fields=["country_code"], name="order_country_idx"),
             models.Index(fields=["service_code"], name="order_service_idx"),
+        ]
+        constraints = [
+            # One replacement under way per order, decided by the database: two tabs replacing the same order at
+            # once make one. Once it is over (failed, refunded), the operator may replace the order again.
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=models.Q(replaces__isnull=False) & ~models.Q(status__in=sorted(TERMINAL_STATUSES)),
+                name="order_one_replacement_under_way",
+            ),
         ]
 
     def __str__(self):

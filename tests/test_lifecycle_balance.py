@@ -1,15 +1,18 @@
 """The lifecycle of an order paid from the prepaid balance, against a stand-in sms4sats over real HTTP: what it
 sends (immediate, the API key), and honest failures: an answer that is not "paid", a lost answer and a worker
-lost mid-call may each have taken the price from the balance, and the order's reason says so."""
+lost mid-call may each have taken the price from the balance, and the order's reason says so. One form's key
+places one order, however many requests carry it at once."""
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import IntegrityError, connection
 
 from orders import lifecycle, polling
-from orders.models import Status
+from orders.models import Kind, Order, Status
 from orders.sms4sats import Sms4satsClient
 from tests.factories import make_order
 
@@ -106,3 +109,43 @@ def test_a_worker_lost_mid_call_may_have_paid_from_the_balance(settings):
     assert polling.sweep()["stuck_creating"] == 1
     order.refresh_from_db()
     assert order.failure_reason == f"The order could not be created. {MAYBE_PAID}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_is_one_order_at_sms4sats(upstream):
+    """Two requests place the same form at once (threads, each with its own connection: meaningful on
+    PostgreSQL): the database keeps one order and queues one creation; sms4sats is asked once."""
+    key, start, results = uuid.uuid4(), threading.Barrier(2), []
+
+    def place():
+        try:
+            start.wait(timeout=10)
+            fields = {"country_code": 187, "country_name": "USA", "service_code": "tg", "service_name": "Telegram"}
+            results.append(
+                lifecycle.place_order(
+                    kind=Kind.RECEIVE,
+                    quoted_sats=1500,
+                    session_key="",
+                    paid_from_balance=True,
+                    idempotency_key=key,
+                    **fields,
+                )
+            )
+        except IntegrityError as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=place) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(type(result).__name__ for result in results) == ["IntegrityError", "Order"]
+    [order] = Order.objects.all()
+    assert order.idempotency_key == key and order.events.count() == 1
+    upstream.answer = {"status": "OK", "orderId": ORDER_ID, "payreq": "paid"}
+    for placed in Order.objects.filter(status=Status.NEW):
+        create(placed, upstream)
+    assert [path for path, _, _ in upstream.requests] == ["/createorder"]
