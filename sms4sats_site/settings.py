@@ -144,6 +144,15 @@ ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhos
 if not ALLOWED_HOSTS:
     config_error("ALLOWED_HOSTS", "must name at least one host")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+# Onion mode (sms4sats_site/onion.py): the shop also answers at this Tor v3 address, over plain HTTP.
+ONION_ADDRESS = env_str("ONION_ADDRESS").lower()
+if ONION_ADDRESS and not re.fullmatch(r"[a-z2-7]{56}\.onion", ONION_ADDRESS):
+    config_error(
+        "ONION_ADDRESS", f"expected a v3 onion host name (56 letters a-z, digits 2-7, .onion), got {ONION_ADDRESS!r}"
+    )
+if ONION_ADDRESS:
+    ALLOWED_HOSTS.append(ONION_ADDRESS)
+    CSRF_TRUSTED_ORIGINS.append(f"http://{ONION_ADDRESS}")
 CSRF_FAILURE_VIEW = "orders.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
 
 INSTALLED_APPS = [
@@ -163,7 +172,7 @@ if SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "sms4sats_site.onion.OnionAwareSecurityMiddleware",  # Django's SecurityMiddleware, per host
     "sms4sats_site.security.ShopCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
