@@ -14,6 +14,8 @@ Links the buyer sees are built from the request (``request.build_absolute_uri``)
 the buyer came in on; PUBLIC_BASE_URL stays the clearnet address the upstream calls back.
 """
 
+from pathlib import Path
+
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http.request import split_domain_port
@@ -51,3 +53,27 @@ class OnionAwareSecurityMiddleware(SecurityMiddleware):
         elif settings.ONION_ADDRESS and request.is_secure():
             response["Onion-Location"] = f"http://{settings.ONION_ADDRESS}{request.get_full_path()}"
         return response
+
+
+def written_address():
+    """The address the tor service wrote (ONION_HOSTNAME_FILE, its hidden service's `hostname`), or None."""
+    if not settings.ONION_HOSTNAME_FILE:
+        return None
+    try:
+        return Path(settings.ONION_HOSTNAME_FILE).read_text().strip().lower() or None
+    except OSError:
+        return None
+
+
+def address_status():
+    """What the operator needs to know: the address served, the one tor wrote, and what to do if they differ.
+
+    The settings never read the file (importing them touches no file): ONION_ADDRESS is what is served."""
+    served, written = settings.ONION_ADDRESS or None, written_address()
+    if written and written != served:
+        advice = f"tor serves {written}: set ONION_ADDRESS={written} (in .env) and restart the shop to answer it"
+    elif served:
+        advice = None
+    else:
+        advice = "no onion address: see docs/deploying.md, Tor"
+    return {"served": served, "written": written, "advice": advice}

@@ -150,6 +150,9 @@ if ONION_ADDRESS and not re.fullmatch(r"[a-z2-7]{56}\.onion", ONION_ADDRESS):
     config_error(
         "ONION_ADDRESS", f"expected a v3 onion host name (56 letters a-z, digits 2-7, .onion), got {ONION_ADDRESS!r}"
     )
+# Where the tor service writes the address it serves (docker-compose.yml): the admin and `manage.py onion_address`
+# show it, so the operator can copy it into ONION_ADDRESS.
+ONION_HOSTNAME_FILE = env_str("ONION_HOSTNAME_FILE")
 if ONION_ADDRESS:
     ALLOWED_HOSTS.append(ONION_ADDRESS)
     CSRF_TRUSTED_ORIGINS.append(f"http://{ONION_ADDRESS}")

@@ -2,10 +2,13 @@
 over plain HTTP (sms4sats_site/onion.py). One process with the production environment answers both hosts;
 the tests read what it saw."""
 
+import io
 import json
 import sys
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from tests.test_security_headers import production
 
@@ -120,3 +123,50 @@ def test_links_the_buyer_sees_use_the_host_they_came_in_on(seen):
         body = seen[page]["body"]
         assert f"https://shop.example{order_path}" in body, page
         assert ONION not in body, page
+
+
+# The address for the operator: the dashboard and `manage.py onion_address` ----------------------------
+
+OTHER = "a" * 56 + ".onion"
+
+
+@pytest.fixture
+def hostname_file(tmp_path, settings):
+    path = tmp_path / "hostname"
+    settings.ONION_HOSTNAME_FILE = str(path)
+    return path
+
+
+def onion_address():
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("onion_address", stdout=out, stderr=err)
+    except CommandError as exc:
+        return None, f"{err.getvalue()}{exc}"
+    return out.getvalue().strip(), err.getvalue().strip()
+
+
+def test_the_command_prints_the_address_served_or_written(settings, hostname_file):
+    settings.ONION_ADDRESS = ""
+    address, said = onion_address()
+    assert address is None and "no onion address" in said
+    hostname_file.write_text(f"{ONION}\n")  # as tor writes it
+    address, said = onion_address()
+    assert address == ONION and f"set ONION_ADDRESS={ONION}" in said
+    settings.ONION_ADDRESS = ONION
+    assert onion_address() == (ONION, "")
+    hostname_file.write_text(f"{OTHER}\n")  # new keys: the shop still answers the old address
+    address, said = onion_address()
+    assert address == ONION and f"tor serves {OTHER}: set ONION_ADDRESS={OTHER}" in said
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_onion_address(admin_client, settings, hostname_file):
+    settings.ONION_ADDRESS = ""
+    assert 'id="onion-address"' not in admin_client.get(reverse("admin:dashboard")).content.decode()
+    hostname_file.write_text(f"{ONION}\n")
+    card = admin_client.get(reverse("admin:dashboard")).content.decode().split('id="onion-address"', 1)[1][:600]
+    assert "not served" in card and f"set ONION_ADDRESS={ONION}" in card
+    settings.ONION_ADDRESS = ONION
+    card = admin_client.get(reverse("admin:dashboard")).content.decode().split('id="onion-address"', 1)[1][:600]
+    assert f'href="http://{ONION}/"' in card and "set ONION_ADDRESS" not in card
