@@ -190,6 +190,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
+# Django's deploy check looks for its SecurityMiddleware by name; the shop runs it as a subclass deciding per
+# host (sms4sats_site/onion.py), with every header and the redirect the check is about (tests/test_onion.py).
+SILENCED_SYSTEM_CHECKS = ["security.W001"]
+
 ROOT_URLCONF = "sms4sats_site.urls"
 WSGI_APPLICATION = "sms4sats_site.wsgi.application"
 
@@ -325,9 +329,8 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    LANGUAGE_COOKIE_SECURE = True
+    # Off only where the shop is reached over plain HTTP on a home network (the Umbrel package, deploy/umbrel/).
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
