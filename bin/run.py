@@ -16,6 +16,7 @@ whole (gunicorn's and Celery's own processes too). A child also gets SIGTERM if 
 import contextlib
 import ctypes
 import errno
+import importlib.util
 import os
 import selectors
 import signal
@@ -28,6 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from with_redis import BASE_DIR, free_port, redis_answers, redis_argv, redis_server, var_dir  # noqa: E402
+
+# The project's local_state module alone: importing the sms4sats_site package would load Celery in this supervisor.
+_spec = importlib.util.spec_from_file_location("local_state", BASE_DIR / "sms4sats_site" / "local_state.py")
+local_state = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(local_state)
 
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -298,6 +304,7 @@ def manage(*args, env):
 
 def main():
     os.chdir(BASE_DIR)
+    local_state.load_env_file()  # before anything reads the environment; the children inherit it
     bind = os.environ.get("SHOP_BIND") or DEFAULT_BIND
     address = listen_address(bind)
     if address and (problem := address_problem(*address)):

@@ -78,7 +78,7 @@ teardown() {
         if [ "${KEEP:-0}" = 1 ]; then
             log "KEEP=1: the stack stays up (${COMPOSE[*]} down -v)"
         else
-            timeout 180 "${COMPOSE[@]}" down -v --remove-orphans --timeout 10 >/dev/null 2>&1 ||
+            timeout 180 "${COMPOSE[@]}" --profile tor down -v --remove-orphans --timeout 10 >/dev/null 2>&1 ||
                 echo "compose_check: teardown failed; run: ${COMPOSE[*]} down -v" >&2
         fi
     fi
@@ -126,7 +126,7 @@ fi
 log "dockerd $(docker version -f '{{.Server.Version}}')"
 
 # A stack left over by an interrupted run would hold the ports.
-timeout 180 "${COMPOSE[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+timeout 180 "${COMPOSE[@]}" --profile tor down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 
 # cached_image TAG KEY: loads TAG from dockerd or the cache folder when its key matches; 1 if it must be built.
 cached_image() {
@@ -223,13 +223,15 @@ EOF
 while IFS='=' read -r name _; do unset "$name"; done <"$WORK/ci.env"
 unset LOG_LEVEL CELERY_QUEUE SMS4SATS_API_KEY SMS4SATS_REF SMS4SATS_TIMEOUT POLL_CONCURRENCY
 "${COMPOSE[@]}" config -q
-builds=$("${COMPOSE[@]}" config | grep -c '^    build:' || true)
+# The shop's image (context: the checkout); the tor service's own image is built from deploy/tor.
+builds=$("${COMPOSE[@]}" config | grep -A1 '^    build:' | grep -c "context: $REPO\$" || true)
 [ "$builds" = 1 ] || fail "docker-compose.yml builds the image $builds times; build it once and reuse it by name"
 retry 2 timeout 1200 "${COMPOSE[@]}" build --quiet || fail "the image did not build"
 
 step "docker-compose up (web scaled to 2 behind the proxy), waiting for every healthcheck"
 stack_started=yes
 timeout 600 "${COMPOSE[@]}" up -d --scale web=2 || fail "docker-compose up failed"
+wait_healthy() {
 deadline=$((SECONDS + 420))
 while :; do
     pending=""
@@ -248,6 +250,8 @@ while :; do
     sleep 2
 done
 "${COMPOSE[@]}" ps
+}
+wait_healthy
 
 step "an order over HTTPS through the proxy, paid with the upstream's sandbox wallet; the admin"
 "${COMPOSE[@]}" exec -T -e DJANGO_SUPERUSER_PASSWORD="$admin_password" web \
@@ -303,6 +307,48 @@ for id in $("${COMPOSE[@]}" ps -q web); do
     ((served > 0)) || fail "web container ${id:0:12} got none of the order page requests: the proxy does not balance"
     log "web ${id:0:12} served $served order page requests"
 done
+
+step "Tor: the tor service (profile), its hostname, the shop on the hidden-service port, the address kept"
+# deploy/tor builds FROM debian:bookworm-slim: the base image stands in for it.
+docker tag local/bookworm:base debian:bookworm-slim
+retry 2 timeout 900 "${COMPOSE[@]}" --profile tor build --quiet tor || fail "the tor image did not build"
+timeout 300 "${COMPOSE[@]}" --profile tor up -d --scale web=2 tor || fail "the tor service did not start"
+# There is no Tor network here: tor still writes its keys and hostname at start.
+onion=""
+for _ in $(seq 1 60); do
+    onion=$("${COMPOSE[@]}" exec -T tor cat /onion/hostname 2>/dev/null | tr -d '\r\n') && [ -n "$onion" ] && break
+    sleep 1
+done
+[[ "$onion" =~ ^[a-z2-7]{56}\.onion$ ]] || fail "the tor service wrote no onion hostname ('$onion')"
+log "tor wrote $onion"
+said=$("${COMPOSE[@]}" exec -T web python manage.py onion_address 2>&1 | tr -d '\r')
+grep -q "set ONION_ADDRESS=$onion" <<<"$said" || fail "manage.py onion_address did not show tor's address: $said"
+echo "ONION_ADDRESS=$onion" >>"$WORK/ci.env"
+timeout 600 "${COMPOSE[@]}" --profile tor up -d --scale web=2 || fail "docker-compose up with ONION_ADDRESS failed"
+wait_healthy
+[ "$("${COMPOSE[@]}" exec -T web python manage.py onion_address 2>/dev/null | tr -d '\r')" = "$onion" ] ||
+    fail "manage.py onion_address does not print the served address"
+# What Tor would deliver: a plain-HTTP request for the onion host, from the tor container to its target.
+onion_get() {
+    "${COMPOSE[@]}" exec -T tor bash -c 'target=$(getent hosts proxy | cut -d" " -f1)
+        exec 3<>"/dev/tcp/$target/8080"
+        printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" "$2" >&3
+        cat <&3' _ "$1" "$onion" | tr -d '\r'
+}
+answer=$(onion_get /how-it-works/)
+head -n1 <<<"$answer" | grep -q "^HTTP/1.[01] 200" || fail "the onion host got: $(head -n1 <<<"$answer")"
+! grep -qi "^Strict-Transport-Security:" <<<"$answer" || fail "the onion answer carries HSTS"
+! grep -qi "^Set-Cookie:.*; Secure" <<<"$answer" || fail "the onion answer sets a Secure cookie"
+log "the onion host answers over plain HTTP, without HSTS or Secure cookies"
+headers=$(curl -fsS -D - -o /dev/null --cacert "$ca" "https://localhost:$CI_HTTPS_PORT/how-it-works/" | tr -d '\r')
+grep -qi "^Onion-Location: http://$onion/how-it-works/$" <<<"$headers" || fail "no Onion-Location on HTTPS: $headers"
+# New container, same volume: the same address.
+"${COMPOSE[@]}" --profile tor rm -sf tor >/dev/null
+timeout 300 "${COMPOSE[@]}" --profile tor up -d --scale web=2 tor >/dev/null
+sleep 3
+again=$("${COMPOSE[@]}" exec -T tor cat /var/lib/tor/shop/hostname | tr -d '\r\n')
+[ "$again" = "$onion" ] || fail "a new tor container has another address ($again): the keys were not kept"
+log "a new tor container keeps $onion"
 
 step "teardown"
 exit

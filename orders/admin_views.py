@@ -19,6 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from sms4sats_site import onion
+
 from . import catalog, charts, referral, stats
 from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
 from .models import TERMINAL_STATUSES, Kind, Order, Status, format_duration
@@ -77,6 +79,7 @@ def dashboard_view(request, site):
         creation_lag=format_duration(figures["upstream"]["engine"]["creation_lag"]),
         sms4sats_down_since=_clock(figures["upstream"]["sms4sats"]["since"]),
         referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
+        onion=onion.address_status(),
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
 

@@ -1,8 +1,10 @@
-"""The local shop's files: ``VAR_DIR`` (SQLite database, secret key, beat schedule) and ``STATIC_ROOT``.
+"""The local shop's files: ``VAR_DIR`` (SQLite database, secret key, beat schedule), ``STATIC_ROOT`` and
+the checkout's ``.env``.
 
 Importing the settings touches no file. The entry points (``manage.py``, WSGI, ASGI, the Celery app, the
 tests' conftest) call ``prepare()`` before the settings load, so a fresh checkout's ``make run`` finds
-its folders and keeps one secret key across restarts and processes. Nothing here imports the settings.
+its folders and keeps one secret key across restarts and processes. Nothing here imports the settings,
+nor anything of the project (bin/run.py loads this file alone).
 """
 
 import os
@@ -12,6 +14,17 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 STATIC_ROOT = BASE_DIR / "staticfiles"
 SECRET_KEY_FILE = "secret_key"
+
+
+def load_env_file():
+    """Read the checkout's ``.env`` (or ENV_FILE; empty: none) into the environment, as Docker Compose reads
+    it: KEY=VALUE lines, comments, quotes, ${VAR} references; a variable already in the environment wins.
+    ``make run`` and ``manage.py`` call it first, so a second terminal's ``manage.py`` talks to the same shop."""
+    from dotenv import load_dotenv  # here: the settings and the workers never need it
+
+    path = os.environ.get("ENV_FILE", str(BASE_DIR / ".env")).strip()
+    if path:
+        load_dotenv(path, override=False)
 
 
 def var_dir():

@@ -144,6 +144,18 @@ ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhos
 if not ALLOWED_HOSTS:
     config_error("ALLOWED_HOSTS", "must name at least one host")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+# Onion mode (sms4sats_site/onion.py): the shop also answers at this Tor v3 address, over plain HTTP.
+ONION_ADDRESS = env_str("ONION_ADDRESS").lower()
+if ONION_ADDRESS and not re.fullmatch(r"[a-z2-7]{56}\.onion", ONION_ADDRESS):
+    config_error(
+        "ONION_ADDRESS", f"expected a v3 onion host name (56 letters a-z, digits 2-7, .onion), got {ONION_ADDRESS!r}"
+    )
+# Where the tor service writes the address it serves (docker-compose.yml): the admin and `manage.py onion_address`
+# show it, so the operator can copy it into ONION_ADDRESS.
+ONION_HOSTNAME_FILE = env_str("ONION_HOSTNAME_FILE")
+if ONION_ADDRESS:
+    ALLOWED_HOSTS.append(ONION_ADDRESS)
+    CSRF_TRUSTED_ORIGINS.append(f"http://{ONION_ADDRESS}")
 CSRF_FAILURE_VIEW = "orders.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
 
 INSTALLED_APPS = [
@@ -163,7 +175,7 @@ if SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "sms4sats_site.onion.OnionAwareSecurityMiddleware",  # Django's SecurityMiddleware, per host
     # Compresses what a client accepts gzip for (pages, JSON, static files not already precompressed), so
     # `make run` without a proxy sends compressed pages too; behind Caddy/nginx the proxy leaves an encoded
     # response as it is. BREACH: every secret a page reflects is masked per response (the CSRF token is
@@ -183,6 +195,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# Django's deploy check looks for its SecurityMiddleware by name; the shop runs it as a subclass deciding per
+# host (sms4sats_site/onion.py), with every header and the redirect the check is about (tests/test_onion.py).
+SILENCED_SYSTEM_CHECKS = ["security.W001"]
 
 ROOT_URLCONF = "sms4sats_site.urls"
 WSGI_APPLICATION = "sms4sats_site.wsgi.application"
@@ -320,9 +336,8 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    LANGUAGE_COOKIE_SECURE = True
+    # Off only where the shop is reached over plain HTTP on a home network (the Umbrel package, deploy/umbrel/).
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -16,6 +16,8 @@ os.environ.pop("SMS4SATS_API_URL", None)
 os.environ.pop("SMS4SATS_API_KEY", None)
 os.environ.pop("SMS4SATS_REF", None)
 os.environ.setdefault("SANDBOX", "on")
+# The developer's .env is for their shop: the manage.py and run.py the tests start must not read it.
+os.environ["ENV_FILE"] = ""
 
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402

@@ -484,7 +484,9 @@ def test_dockerfile():
 
 
 def test_the_image_is_built_once_and_reused_by_name(services):
-    assert [name for name, service in services.items() if "build" in service] == ["migrate"]
+    # The shop's image once; the tor service (a profile, off by default) builds its own from deploy/tor.
+    assert [name for name, service in services.items() if "build" in service] == ["migrate", "tor"]
+    assert services["migrate"]["build"] == "." and services["tor"]["build"] == "deploy/tor"
     assert all(services[name]["image"] == SHOP_IMAGE for name in ("migrate", *APP_SERVICES))
 
 
@@ -560,3 +562,18 @@ def test_readme_gives_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme
     assert "make test" in readme
+
+
+def test_the_tor_service_is_off_unless_asked_and_keeps_its_keys(services, compose):
+    tor = services["tor"]
+    assert tor["profiles"] == ["tor"]
+    assert "tor-keys:/var/lib/tor" in tor["volumes"] and "tor-keys" in compose["volumes"]
+    # Its address reaches the shop's services read-only, and the shop knows where to find it.
+    assert "onion-hostname:/onion" in tor["volumes"]
+    for name in APP_SERVICES:
+        assert "onion-hostname:/onion:ro" in services[name]["volumes"], name
+        assert services[name]["environment"]["ONION_HOSTNAME_FILE"] == "/onion/hostname"
+    # Its target is the proxy's plain-HTTP port, which the Caddyfile serves and nobody publishes.
+    assert tor["environment"]["ONION_TARGET"] == "proxy:8080"
+    assert "http://:8080 {" in (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "8080" not in str(services["proxy"]["ports"])

@@ -148,12 +148,13 @@ CLEARED = (
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "ONION_ADDRESS",
 )  # the browser tests set the last one in this process
 
 
-def production(argv, code=""):
+def production(argv, code="", **extra_env):
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(PRODUCTION_ENV, SECRET_KEY=secrets.token_urlsafe(50))
+    env.update(PRODUCTION_ENV, SECRET_KEY=secrets.token_urlsafe(50), **extra_env)
     return subprocess.run(
         argv + ([code] if code else []), cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
     )
@@ -162,7 +163,8 @@ def production(argv, code=""):
 def test_check_deploy_is_clean_in_production():
     result = production([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # One silenced: security.W001 looks for SecurityMiddleware by name; the shop runs a subclass (onion mode).
+    assert "System check identified no issues (1 silenced)." in result.stdout
     assert "WARNING" not in result.stderr and "?: (security" not in result.stdout + result.stderr
 
 

@@ -35,6 +35,10 @@ def start(env_overrides):
         ({"CATALOG_TIMEOUT": "soon"}, "CATALOG_TIMEOUT"),
         ({"WEBHOOK_TIMEOUT_SECONDS": "soon"}, "WEBHOOK_TIMEOUT_SECONDS"),
         ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
+        ({"ONION_ADDRESS": "shop.example"}, "ONION_ADDRESS"),
+        ({"ONION_ADDRESS": "abc.onion"}, "ONION_ADDRESS"),  # a v2 address or a typo
+        ({"ONION_ADDRESS": "1" * 56 + ".onion"}, "ONION_ADDRESS"),  # base32 has no 0, 1, 8, 9
+        ({"ONION_ADDRESS": "http://" + "a" * 56 + ".onion"}, "ONION_ADDRESS"),  # a host name, not a URL
     ],
 )
 def test_bad_value_fails_in_one_line_naming_the_variable(overrides, variable):
