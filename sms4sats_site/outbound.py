@@ -229,12 +229,15 @@ def request(
     to follow (each hop guarded like the first); a further 3xx is returned as the answer.
     ``user_target``: the URL came from an admin: internal addresses are refused (see the module's doc)."""
     headers = {"Accept-Encoding": "identity", **(headers or {})}  # the cap counts what we read, not a gzip bomb
-    with deadline(timeout), httpx.Client(
-        transport=transport(guarded=user_target),
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,  # no proxy from the environment: the guard checks the address we connect to
-    ) as client:
+    with (
+        deadline(timeout),
+        httpx.Client(
+            transport=transport(guarded=user_target),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment: the guard checks the address we connect to
+        ) as client,
+    ):
         try:
             for hop in range(redirects + 1):
                 req = client.build_request(method, url, headers=headers, content=content, json=json)
@@ -253,7 +256,9 @@ def request(
                 finally:
                     response.close()
         except httpx.TimeoutException as exc:
-            raise OutboundError(f"no answer within {timeout:g} s") from exc
+            raise OutboundError(f"timed out: no complete answer within {timeout:g} s") from exc
+        except httpx.InvalidURL as exc:
+            raise OutboundError(f"not a usable URL ({exc})") from exc
         except httpx.HTTPError as exc:
             raise OutboundError(f"{type(exc).__name__}: {exc}"[:300]) from exc
     raise AssertionError("unreachable")  # pragma: no cover
@@ -270,6 +275,14 @@ def read_body(response, max_bytes, truncate):
                 return bytes(body[:max_bytes]), True
             raise OutboundError(f"answer larger than {max_bytes} bytes")
     return bytes(body), False
+
+
+def snippet(body, limit):
+    """A peer's bytes as a short text safe to show staff: decoded leniently, control and bidi characters
+    (not printable) made spaces, runs of spaces collapsed, at most ``limit`` characters."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def get(url, **options):

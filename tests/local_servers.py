@@ -154,9 +154,7 @@ class HostileServer:
             conn.sendall(block)
 
     def _redirect(self, conn):
-        conn.sendall(
-            f"HTTP/1.1 302 Found\r\nLocation: {self.location}\r\nContent-Length: 0\r\n\r\n".encode()
-        )
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {self.location}\r\nContent-Length: 0\r\n\r\n".encode())
 
     def _binary(self, conn):
         body = bytes(range(256)) * 4 + b"\xff\xfe\x00"
