@@ -49,6 +49,10 @@ class AddressRefused(OutboundError):
     """The target resolves to an address the guard refuses (internal, or not resolvable)."""
 
 
+class Unresolvable(AddressRefused):
+    """The target's host name does not resolve."""
+
+
 class DeadlineExceeded(httpcore.TimeoutException):
     """The call's wall-clock deadline passed (an httpcore timeout, so httpx maps it to a timeout)."""
 
@@ -160,10 +164,10 @@ def checked_address(host, port):
     except concurrent.futures.TimeoutError as exc:
         raise DeadlineExceeded(f"{host}: no DNS answer in time") from exc
     except (OSError, UnicodeError) as exc:
-        raise AddressRefused(f"{host} does not resolve ({exc})") from exc
+        raise Unresolvable(f"{host} does not resolve ({exc})") from exc
     addresses = [info[4][0] for info in infos]
     if not addresses:
-        raise AddressRefused(f"{host} does not resolve")
+        raise Unresolvable(f"{host} does not resolve")
     # Every answer must pass: a name that also resolves internally is refused, whichever one we would use.
     refused = [address for address in addresses if not address_allowed(address)]
     if refused:
@@ -174,9 +178,10 @@ def checked_address(host, port):
     return addresses[0]
 
 
-def url_problem(url):
-    """Why an admin-typed URL may not be used as an outbound target, or None. The save-time check (the
-    delivery checks again after DNS, at connect): a literal internal address, or a name resolving to one."""
+def url_problem(url, seconds=3.0):
+    """Why an admin-typed URL may not be an outbound target, or None: not http(s), a literal internal address,
+    or a name resolving to one. For a form's save; the request checks again after DNS, at connect. A name that
+    does not resolve (yet) passes: the receiver may not exist yet, and its delivery will say so."""
     try:
         parts = urlsplit(url)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -185,7 +190,10 @@ def url_problem(url):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "expected an http or https URL"
     try:
-        checked_address(parts.hostname, port)
+        with deadline(seconds):
+            checked_address(parts.hostname, port)
+    except (Unresolvable, DeadlineExceeded):
+        return None
     except AddressRefused as exc:
         return exc.reason
     return None
