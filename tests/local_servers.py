@@ -134,9 +134,11 @@ class HostileServer:
             except OSError:
                 pass  # the shop hung up: what the tests want
 
-    def _trickle(self, conn, data):
+    def _trickle(self, conn, data, give_up_after=8):
+        # Hangs up after a few seconds: a test of a shop without deadlines then fails instead of hanging.
+        until = time.monotonic() + give_up_after
         for byte in data:
-            if self.stopped.wait(self.interval):
+            if self.stopped.wait(self.interval) or time.monotonic() > until:
                 return
             conn.sendall(bytes([byte]))
 
