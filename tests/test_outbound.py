@@ -290,3 +290,17 @@ def test_the_endpoint_form_accepts_an_allowed_local_network(admin_client, guarde
         {"url": "http://10.0.0.5:8080/hook", "secret": "whsec_x", "events": ["order.paid"], "active": "on"},
     )
     assert response.status_code == 302 and Endpoint.objects.get().url == "http://10.0.0.5:8080/hook"
+
+
+def test_an_apprise_json_target_at_an_internal_address_is_refused(guarded, json_receiver):
+    from types import SimpleNamespace
+
+    from alerts import delivery as alerts
+
+    entry = SimpleNamespace(title="Test", body="body", event="upstream_down")
+    ok, error = alerts.send_one(f"json://user:pw@127.0.0.1:{json_receiver.port}/", entry)
+    assert not ok and "internal address (127.0.0.1)" in error and "pw" not in error
+    assert json_receiver.posts == []
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    ok, error = alerts.send_one(f"json://127.0.0.1:{json_receiver.port}/", entry)
+    assert ok and len(json_receiver.posts) == 1
