@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sms4sats_site import outbound
+
 from .models import AlertLog, Event, Result
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,26 @@ def resend_lost(now=None):
     return count
 
 
+# Apprise's targets that POST to any host an admin names. Apprise sends them itself (with requests: no transport
+# to hand it), so they cannot go through sms4sats_site.outbound; their host gets the same guard just before.
+HTTP_TARGETS = {"json": "http", "jsons": "https", "form": "http", "forms": "https", "xml": "http", "xmls": "https"}
+
+
+def target_problem(url):
+    """Why a json/form/xml target may not be sent to (it resolves to an internal address), or None."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in HTTP_TARGETS:
+        return None
+    return outbound.url_problem(f"{HTTP_TARGETS[scheme.lower()]}://{rest}")
+
+
 def send_one(url, entry):
     """(ok, error text) for one target; Apprise's own warnings are the error text, the URL never is."""
     import apprise
 
+    problem = target_problem(url)
+    if problem:
+        return False, f"refused: {problem}"[-ERROR_CHARS:]
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False, "Apprise does not understand this URL (check its scheme and parts)"

@@ -13,12 +13,13 @@ import math
 import time
 from decimal import ROUND_HALF_UP, Decimal
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 from django.utils.formats import number_format
 from django.utils.translation.trans_real import parse_accept_lang_header
+
+from sms4sats_site import outbound
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,16 @@ def parse_ticker(body, currencies):
 
 
 def fetch_rates(url=None):
-    """One GET of the rates source (bounded by FIAT_RATES_TIMEOUT and MAX_BODY_BYTES), parsed."""
+    """One GET of the rates source (over by FIAT_RATES_TIMEOUT, at most MAX_BODY_BYTES), parsed. The URL is the
+    operator's: an internal address is refused unless allowed (OUTBOUND_ALLOWED_NETWORKS)."""
     url = url or settings.FIAT_RATES_URL
     try:
-        with httpx.stream("GET", url, timeout=settings.FIAT_RATES_TIMEOUT, follow_redirects=False) as response:
-            if response.status_code != 200:
-                raise RatesError(f"HTTP {response.status_code}")
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise RatesError(f"answer larger than {MAX_BODY_BYTES} bytes")
-    except httpx.HTTPError as exc:
-        raise RatesError(f"{type(exc).__name__}: {exc}") from exc
-    return parse_ticker(body, settings.FIAT_CURRENCIES)
+        answer = outbound.get(url, timeout=settings.FIAT_RATES_TIMEOUT, max_bytes=MAX_BODY_BYTES, user_target=True)
+    except outbound.OutboundError as exc:
+        raise RatesError(exc.reason) from exc
+    if answer.status_code != 200:
+        raise RatesError(f"HTTP {answer.status_code}")
+    return parse_ticker(answer.body, settings.FIAT_CURRENCIES)
 
 
 def refresh_rates():

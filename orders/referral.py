@@ -12,15 +12,18 @@ import re
 import time
 from dataclasses import asdict, dataclass
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
+
+from sms4sats_site import outbound
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # LUD-16: the name part is a-z0-9-_.+ ; the domain is a host name, with a port for a local server.
 NAME_RE = re.compile(r"[a-z0-9\-_.+]+")
 DOMAIN_RE = re.compile(r"(\[::1\]|[a-z0-9\-.]+)(:[0-9]{1,5})?")
 LAST_RESULT_KEY = "referral:last-check"
+MAX_BODY_BYTES = 100_000  # a pay request is a few hundred bytes
+MAX_REDIRECTS = 3  # each hop checked like the first (outbound.request)
 
 
 @dataclass
@@ -43,33 +46,37 @@ def lnurlp_url(address):
 
 
 def resolve(address, timeout=None):
-    """Ask the address's domain for its pay request; a Resolution, never an exception."""
+    """Ask the address's domain for its pay request; a Resolution, never an exception. The whole check is over
+    within REFERRAL_TIMEOUT; the domain is the operator's text, so it may not lead to an internal address
+    (a redirect included) unless allowed (OUTBOUND_ALLOWED_NETWORKS)."""
     try:
         url = lnurlp_url(address)
     except ValueError as exc:
         return Resolution(address, False, str(exc), checked_at=time.time())
     try:
-        response = httpx.get(
+        answer = outbound.get(
             url,
             timeout=timeout or settings.REFERRAL_TIMEOUT,
-            follow_redirects=True,
+            max_bytes=MAX_BODY_BYTES,
+            user_target=True,
+            redirects=MAX_REDIRECTS,
             headers={"Accept": "application/json"},
         )
-        detail = pay_request_problem(response)
-    except httpx.HTTPError as exc:
-        detail = f"no answer from {url} ({type(exc).__name__})"
+        detail = pay_request_problem(answer)
+    except outbound.OutboundError as exc:
+        detail = f"no answer from {url} ({exc.reason})"
     ok = detail is None
     if ok:
-        detail = describe(response.json())
+        detail = describe(answer.json())
     return Resolution(address, ok, detail, url=url, checked_at=time.time())
 
 
-def pay_request_problem(response):
+def pay_request_problem(answer):
     """Why this answer is not a valid LNURL-pay request, or None when it is one."""
-    if response.status_code != 200:
-        return f"{response.request.url} answered HTTP {response.status_code}"
+    if answer.status_code != 200:
+        return f"{answer.url} answered HTTP {answer.status_code}"
     try:
-        body = response.json()
+        body = answer.json()
     except ValueError:
         return "the answer is not JSON"
     if not isinstance(body, dict):

@@ -264,6 +264,14 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
         "too short: use at least 16 random characters (e.g. secrets.token_urlsafe(32) in Python)",
     )
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+# Outbound requests (sms4sats_site/outbound.py) to targets an admin types in (webhook endpoints, the referral
+# domain, FIAT_RATES_URL, Apprise json/webhook targets) may reach only public addresses, checked after DNS,
+# unless the address is inside these networks (e.g. a receiver on the LAN: 192.168.1.0/24). The sandbox and
+# DEBUG allow this machine by default: the sandbox serves its own rates and local receivers are for development.
+if os.environ.get("OUTBOUND_ALLOWED_NETWORKS") is not None:
+    OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
+else:
+    OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"] if SANDBOX or DEBUG else []
 # Orders placed per client address and per browser session (invalid forms and refused orders do not count).
 ORDER_RATE_PER_IP = env_rate("ORDER_RATE_PER_IP", "10/m")
 ORDER_RATE_PER_SESSION = env_rate("ORDER_RATE_PER_SESSION", "5/m")
@@ -497,14 +505,14 @@ REFERRAL_TIMEOUT = 5.0
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
 
-# Outbound webhooks (webhooks/): seconds for each phase of one POST (connect, send, answer), the retry delays
+# Outbound webhooks (webhooks/): seconds for one whole POST (connect, send, answer), the retry delays
 # after each failed attempt (about an hour in all, then the delivery is given up), how much of an answer
 # the delivery log keeps, and for how long (events, deliveries and attempts; beat purges daily).
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
 if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
     config_error("WEBHOOK_TIMEOUT_SECONDS", f"expected seconds between 0 and 60, got {WEBHOOK_TIMEOUT_SECONDS}")
 WEBHOOK_RETRY_DELAYS = (30, 60, 120, 300, 600, 1200, 1800)
-WEBHOOK_RESPONSE_EXCERPT_BYTES = 1000
+WEBHOOK_RESPONSE_EXCERPT_BYTES = 300  # a snippet: a receiver that is an internal service must not fill the log
 WEBHOOK_LOG_RETENTION_DAYS = 30
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

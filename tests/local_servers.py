@@ -1,8 +1,9 @@
 """Real local servers for the tests that reach outside, each on 127.0.0.1 and a free port: an HTTP server in a
 thread (webhook and alert receivers, an LNURL server, a rates source, a stand-in sms4sats that must not be
-called) and an SMTP server (aiosmtpd)."""
+called), a hostile one (trickling, endless, redirecting, odd bytes) and an SMTP server (aiosmtpd)."""
 
 import json
+import socket
 import threading
 import time
 from email import message_from_bytes, policy
@@ -90,6 +91,88 @@ class LocalHttpServer:
         while len(self.posts) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.posts
+
+
+class HostileServer:
+    """A raw TCP server on 127.0.0.1 that misbehaves the way a peer can, whatever the request (``url`` with
+    ``path``). ``behaviour``:
+    - "trickle-headers": the status line and headers one byte every ``interval`` seconds, never finished;
+    - "trickle-body": proper headers, then the body one byte every ``interval`` seconds, never finished;
+    - "endless-body": proper headers (no length), then bytes as fast as the socket takes them;
+    - "redirect": a 302 to ``location`` (e.g. another local server);
+    - "binary": a 200 with a body of bytes that are neither UTF-8 nor JSON;
+    - "broken-chunked": a chunked body whose chunk size line is not hex, then the connection closes.
+    ``hits`` counts the connections it accepted."""
+
+    HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+    def __init__(self, behaviour, interval=0.5, location="", path="/"):
+        self.behaviour, self.interval, self.location = behaviour, interval, location
+        self.hits = 0
+        self.stopped = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}{path}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.hits += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            try:
+                conn.settimeout(2)
+                conn.recv(65536)  # the request (small: a GET or a webhook's POST)
+                getattr(self, "_" + self.behaviour.replace("-", "_"))(conn)
+            except OSError:
+                pass  # the shop hung up: what the tests want
+
+    def _trickle(self, conn, data, give_up_after=8):
+        # Hangs up after a few seconds: a test of a shop without deadlines then fails instead of hanging.
+        until = time.monotonic() + give_up_after
+        for byte in data:
+            if self.stopped.wait(self.interval) or time.monotonic() > until:
+                return
+            conn.sendall(bytes([byte]))
+
+    def _trickle_headers(self, conn):
+        self._trickle(conn, self.HEAD + b"X-Filler: " + b"a" * 10_000)
+
+    def _trickle_body(self, conn):
+        conn.sendall(self.HEAD + b"Content-Length: 100000\r\n\r\n")
+        self._trickle(conn, b"{" * 100_000)
+
+    def _endless_body(self, conn):
+        conn.sendall(self.HEAD + b"Connection: close\r\n\r\n")
+        block = b"x" * 65536
+        while not self.stopped.is_set():
+            conn.sendall(block)
+
+    def _redirect(self, conn):
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {self.location}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    def _binary(self, conn):
+        body = bytes(range(256)) * 4 + b"\xff\xfe\x00"
+        conn.sendall(self.HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    def _broken_chunked(self, conn):
+        conn.sendall(self.HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(2)
+        self.sock.close()
 
 
 class _Inbox:

@@ -205,7 +205,7 @@ def test_redirects_are_not_followed_and_answers_are_cut(db, receiver):
     assert [path for path, _, _ in receiver.posts] == ["/hook", "/hook"]  # never to the Location
     redirect, accepted = delivery.log.all()
     assert redirect.status_code == 302 and "redirect" in redirect.error and not redirect.succeeded
-    assert accepted.succeeded and accepted.response_excerpt == "y" * 1000
+    assert accepted.succeeded and accepted.response_excerpt == "y" * 300
 
 
 def test_unreachable_and_slow_receivers(db, receiver, settings):
@@ -223,7 +223,7 @@ def test_unreachable_and_slow_receivers(db, receiver, settings):
     assert time.monotonic() - started < 2  # the slow receiver did not hold the worker
     refused, timed_out = Attempt.objects.order_by("pk")
     assert refused.status_code is None and "ConnectError" in refused.error
-    assert timed_out.status_code is None and "Timeout" in timed_out.error
+    assert timed_out.status_code is None and "timed out" in timed_out.error
     # The dead endpoint's other delivery waits for the same retry instead of costing another attempt now.
     retry_at = to_dead[0].next_attempt_at
     assert retry_at > timezone.now() + timedelta(seconds=25)

@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from sms4sats_site import outbound
+
 from .delivery import RedeliverRefused, redeliver
 from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
 
@@ -33,6 +35,15 @@ class EndpointForm(forms.ModelForm):
         model = Endpoint
         fields = ["url", "description", "events", "active", "secret"]
         widgets = {"secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off", "spellcheck": "false"})}
+
+    def clean_url(self):
+        # An endpoint at an internal service (cloud metadata, a database, Redis) would be POSTed to by the
+        # workers; refused here next to the field, and again at each delivery after DNS.
+        url = self.cleaned_data["url"]
+        problem = outbound.url_problem(url)
+        if problem:
+            raise forms.ValidationError(f"Not an allowed webhook address: {problem}.")
+        return url
 
 
 @admin.register(Endpoint)

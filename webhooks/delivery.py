@@ -13,12 +13,13 @@ import logging
 import time
 from datetime import timedelta
 
-import httpx
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+
+from sms4sats_site import outbound
 
 from .events import DELIVER_TASK, enqueue_deliveries
 from .models import Attempt, Delivery, Event
@@ -26,7 +27,7 @@ from .models import Attempt, Delivery, Event
 log = logging.getLogger(__name__)
 
 USER_AGENT = "sms4sats-shop-webhooks/1"
-# Longer than any one attempt can take (connect, write and read each bounded by the timeout).
+# Longer than any one attempt can take (the whole POST is bounded by the timeout).
 LEASE_MARGIN_SECONDS = 30
 
 
@@ -57,7 +58,7 @@ def claim(delivery_id, now):
         return None
     if delivery.next_attempt_at is None or delivery.next_attempt_at > now:
         return None
-    lease = now + timedelta(seconds=3 * settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     won = Delivery.objects.filter(
         pk=delivery.pk, state=Delivery.State.PENDING, attempts=delivery.attempts, next_attempt_at__lte=now
     ).update(attempts=F("attempts") + 1, next_attempt_at=lease)
@@ -83,40 +84,28 @@ def attempt(delivery_id):
 
 
 def post(delivery, timestamp):
-    """POST the signed body; (status code or None, response excerpt, error, milliseconds). Never raises: the
-    receiver's problems are logged on the delivery, never the worker's."""
+    """POST the signed body; (status code or None, response snippet, error, milliseconds). Never raises: the
+    receiver's problems are logged on the delivery, never the worker's. The endpoint's URL is an admin's text:
+    checked again here, after DNS (the address may have changed since it was saved)."""
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    limit = settings.WEBHOOK_RESPONSE_EXCERPT_BYTES
     start = time.monotonic()
     status_code, excerpt, error = None, "", ""
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            request = client.build_request(
-                "POST",
-                delivery.endpoint.url,
-                content=delivery.event.body.encode(),
-                headers=signed_headers(delivery, timestamp),
-            )
-            response = client.send(request, stream=True)
-            try:
-                status_code = response.status_code
-                excerpt = read_excerpt(response, deadline=start + timeout)
-            finally:
-                response.close()
-    except Exception as exc:  # timeouts, refused connections, bad URLs, TLS: all the receiver's side
-        error = f"{exc.__class__.__name__}: {exc}"[:500]
+        answer = outbound.post(
+            delivery.endpoint.url,
+            timeout=timeout,
+            max_bytes=limit,
+            truncate=True,  # only the start of the answer is read: the rest is the receiver's business
+            user_target=True,
+            content=delivery.event.body.encode(),
+            headers=signed_headers(delivery, timestamp),
+        )
+        status_code, excerpt = answer.status_code, outbound.snippet(answer.body, limit)
+    except outbound.OutboundError as exc:  # timeouts, refused connections or addresses, TLS: the receiver's
+        error = outbound.snippet(exc.reason, 500)
     duration_ms = int((time.monotonic() - start) * 1000)
     return status_code, excerpt, error, duration_ms
-
-
-def read_excerpt(response, deadline):
-    """The start of the answer, bounded in size and in time (a receiver trickling bytes cannot hold a worker)."""
-    limit = settings.WEBHOOK_RESPONSE_EXCERPT_BYTES
-    received = b""
-    for chunk in response.iter_raw():
-        received += chunk
-        if len(received) >= limit or time.monotonic() > deadline:
-            break
-    return received[:limit].decode("utf-8", errors="replace")
 
 
 def finish(delivery, at, status_code, excerpt, error, duration_ms, succeeded):

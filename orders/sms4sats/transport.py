@@ -5,6 +5,7 @@ Every executed call ends in ``settle``: it turns the answer (or the lack of one)
 the ``Sms4satsError`` raised, and reports that outcome once to ``observe_outcome``, whichever client ran it.
 """
 
+import asyncio
 import logging
 import os
 import threading
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
+
+from sms4sats_site import outbound
 
 from .. import metrics, upstream_health
 from .contract import (
@@ -46,6 +49,12 @@ from .contract import (
 logger = logging.getLogger("orders.sms4sats")
 
 CONNECT_TIMEOUT = 3.0  # seconds; a host that does not accept a connection quickly is down
+# The largest answer read (the catalog's biggest is a few hundred kB); a larger one is malformed.
+MAX_ANSWER_BYTES = 5_000_000
+
+
+class AnswerTooLarge(httpx.HTTPError):
+    """The answer went past MAX_ANSWER_BYTES (reading stopped there): malformed, see ``request_failed``."""
 
 
 # The outcome label of the upstream-calls metric.
@@ -159,6 +168,18 @@ def finish(call: Call, response: httpx.Response) -> Any:
         raise UpstreamMalformed(f"{call.name}: {type(exc).__name__}: {exc}", status_code=status) from exc
 
 
+def add_capped(body: bytearray, chunk: bytes) -> None:
+    body += chunk
+    if len(body) > MAX_ANSWER_BYTES:
+        raise AnswerTooLarge(f"answer larger than {MAX_ANSWER_BYTES} bytes")
+
+
+def whole(streamed: httpx.Response, body: bytearray) -> httpx.Response:
+    """The streamed answer as a read one, its (already decoded) body in full."""
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(streamed.status_code, headers=headers, content=bytes(body), request=streamed.request)
+
+
 # The clients ------------------------------------------------------------------------------------------
 
 
@@ -197,15 +218,28 @@ class Sms4satsClient(_ClientBase):
 
     def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
         super().__init__(base_url, api_key, ref, timeout)
-        self._http = httpx.Client(transport=transport, **self._http_options())
+        # outbound's transport: every socket operation ends by the call's deadline (httpx's timeouts are per
+        # read: a trickling sms4sats would hold a page's thread for ever). No address guard: the operator's
+        # SMS4SATS_API_URL may well be local (the sandbox).
+        self._http = httpx.Client(transport=transport or outbound.transport(), **self._http_options())
 
     def _run(self, call: Call) -> Any:
         headers = self._headers(call)
         try:
-            response = self._http.request(call.method, call.path, params=call.params, json=call.body, headers=headers)
+            with outbound.deadline(self.timeout):  # the whole call: connect, headers and body
+                request = self._http.build_request(
+                    call.method, call.path, params=call.params, json=call.body, headers=headers
+                )
+                response = self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        add_capped(body, chunk)
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
             return settle(call, failure=exc)
-        return settle(call, response)
+        return settle(call, whole(response, body))
 
     def ping(self) -> None:
         """Raise a Sms4satsError if the upstream does not answer its base URL with a 2xx."""
@@ -282,12 +316,22 @@ class AsyncSms4satsClient(_ClientBase):
     async def _run(self, call: Call) -> Any:
         headers = self._headers(call)
         try:
-            response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.body, headers=headers
-            )
+            async with asyncio.timeout(self.timeout):  # the whole call (httpx's timeouts are per read)
+                request = self._http.build_request(
+                    call.method, call.path, params=call.params, json=call.body, headers=headers
+                )
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        add_capped(body, chunk)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return settle(call, failure=httpx.ReadTimeout(f"no complete answer within {self.timeout:g} s"))
         except httpx.HTTPError as exc:
             return settle(call, failure=exc)
-        return settle(call, response)
+        return settle(call, whole(response, body))
 
     async def order_status(self, order_id: str) -> OrderStatus:
         return await self._run(order_status_call(order_id))
