@@ -3,7 +3,8 @@ JavaScript, remembered in a cookie (no session: a browser gets one only when it 
 
 from django import forms
 from django.conf import settings
-from django.shortcuts import redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +38,10 @@ class CurrencyForm(forms.Form):
 
 
 def _safe_next(request, url):
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=False):
+    # Only a path on this site: "0" or "home" would be read by redirect() as a view name (NoReverseMatch).
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=False
+    ):
         return url
     return reverse("orders:home")
 
@@ -48,7 +52,7 @@ def choose_currency(request):
     if request.method == "POST":
         form = CurrencyForm(request.POST)
         if form.is_valid():
-            response = redirect(_safe_next(request, form.cleaned_data["next"]))
+            response = HttpResponseRedirect(_safe_next(request, form.cleaned_data["next"]))
             response.set_cookie(
                 fiat.COOKIE,
                 form.cleaned_data["currency"],
