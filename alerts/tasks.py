@@ -64,6 +64,7 @@ def check_conditions():
         checks.check_creation_lag,
         checks.check_refunds,
         delivery.resend_lost,
+        checks.send_summary,
     )
     for check in minute:
         try:
