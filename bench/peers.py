@@ -184,6 +184,15 @@ def _healthz_words(body):
     return f"{report.get('status')}; upstream {report.get('upstream')}"
 
 
+def _get(url):
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return ""
+
+
 def verdicts(name, problems):
     return faults.verdicts(name, problems)
 
@@ -220,6 +229,8 @@ def phase_other_peers_trickle(stack, trickler, seconds, orders=4):
     """Orders placed and paid while the rates source, the webhook receiver and the referral domain trickle."""
     from webhooks.models import Endpoint, EventType
 
+    log("waiting for the shop to see sms4sats answer again (at most 90 s)")
+    faults.wait_for(lambda: '"upstream": "ok"' in _get(stack.base_url + "/healthz"), 90, every=1)
     Endpoint.objects.create(url=f"http://127.0.0.1:{trickler.port}/hook", events=list(EventType.values), active=True)
     log(f"rates, webhooks and referral trickle; {orders} orders placed and paid through the pages")
     problems = []

@@ -440,7 +440,8 @@ async def _refresh_prices(countries_to_warm):
 def needs_warming(cc):
     """True once when ``cc``'s price table is not cached: the caller then has ``warm_country`` run (a task).
     Later calls within WARMING_SECONDS answer False, so one buyer's look warms a country once."""
-    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN):
+    # Not while sms4sats is down or slow: each warm-up would hold a worker process for its whole time limit.
+    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN) or _cache_get(K_SLOW):
         return False
     try:
         return cache.add(_k_warming(cc), 1, WARMING_SECONDS)

@@ -67,7 +67,8 @@ def refresh_catalog():
     catalog.refresh_all()
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=75)
+# Well under HEARTBEAT_MAX_AGE: warm-ups of several countries on a slow sms4sats must not starve the heartbeat.
+@shared_task(ignore_result=True, soft_time_limit=25, time_limit=35)
 def warm_catalog_country(cc):
     from . import catalog
 
