@@ -78,12 +78,11 @@ class TrickleProxy:
     def _pipe(self, source, sink, answers):
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                if answers and self.trickling.is_set():
-                    for byte in data:
-                        sink.sendall(bytes([byte]))
-                        time.sleep(TRICKLE_EVERY)
-                else:
-                    sink.sendall(data)
+                while data and answers and self.trickling.is_set():  # switched off: the rest at once
+                    sink.sendall(data[:1])
+                    data = data[1:]
+                    time.sleep(TRICKLE_EVERY)
+                sink.sendall(data)
         for end in (source, sink):
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
