@@ -6,6 +6,10 @@ checking at once send one alert), and the check that finds it false deletes the 
 one sees it there). A check repeated during an outage finds the key taken and sends nothing. Redis restarted
 empty in the middle of a condition sends its start once more; that is all.
 
+**Hysteresis and a cap** (``update``): a change alerts only once it has lasted (ALERT_HOLD_SECONDS to start,
+ALERT_CLEAR_SECONDS to clear), and at most ALERT_MAX_PER_HOUR alerts go out an hour; flaps too short to alert and
+alerts over the cap are counted, and told in one summary once their hour is over (``send_summary``).
+
 **"Workers stale"**: a task cannot notice that the worker running it is dead, and alerts are delivered by
 workers. So the two worker processes watch each other: the creator (queue ``<CELERY_QUEUE>-create``) runs
 ``check_main_worker`` on the main worker's heartbeat (the one /healthz reads) and delivers that alert itself;
@@ -48,34 +52,118 @@ def condition_key(name):
     return shared_key(f"alerts:condition:{name}")
 
 
+def _pending_key(name):
+    return shared_key(f"alerts:pending:{name}")
+
+
+def clock():
+    """The checks' clock (seconds): one function, so that a test can move time instead of sleeping."""
+    return time.time()
+
+
 def update(name, active, title, body="", queue=None):
-    """Record whether a condition holds now; raise its start or clear alert only on a change.
+    """Record whether a condition holds now; raise its start or clear alert only on a change that lasted.
+
+    Hysteresis: a change (the condition starts, or clears) is pending from the first check that sees it, and is
+    alerted by the first check that still sees it ALERT_HOLD_SECONDS (start) or ALERT_CLEAR_SECONDS (clear)
+    later; a change that reverts before then is a flap: no alert, only counted for the hourly summary.
 
     Returns the event raised, or None. ``title``/``body`` describe the current state (start or clear)."""
+    redis, key, pending = shared_redis(), condition_key(name), _pending_key(name)
+    alerted = redis.get(key)
+    if bool(active) == bool(alerted):
+        if redis.delete(pending):  # it had changed, and changed back before it lasted
+            _count(f"flap:{name}")
+        return None
+    at = clock()
+    redis.set(pending, at, nx=True, ex=SUMMARY_KEEP_SECONDS)
+    since = float(redis.get(pending) or at)
+    if at - since < (settings.ALERT_HOLD_SECONDS if active else settings.ALERT_CLEAR_SECONDS):
+        return None
     started, cleared = CONDITIONS[name]
-    redis, key = shared_redis(), condition_key(name)
     if active:
-        if not redis.set(key, time.time(), nx=True):
+        if not redis.set(key, since, nx=True):
             return None
+        redis.delete(pending)
         try:
-            raise_alert(started, title, body, queue=queue)
+            return _send(started, title, body, queue)
         except Exception:  # not logged (the database away): give the claim back, the next check alerts
             redis.delete(key)
             raise
-        return started
-    since = redis.getdel(key)
-    if not since:
+    alerted_since = redis.getdel(key)
+    if not alerted_since:
         return None
+    redis.delete(pending)
     try:
-        raise_alert(cleared, title, f"{body}\n(after {_duration(time.time() - float(since))})".strip(), queue=queue)
+        return _send(cleared, title, f"{body}\n(after {_duration(since - float(alerted_since))})".strip(), queue)
     except Exception:
-        redis.set(key, since, nx=True)
+        redis.set(key, alerted_since, nx=True)
         raise
-    return cleared
 
 
 def is_active(name):
     return bool(shared_redis().exists(condition_key(name)))
+
+
+# --- The hourly cap and the summary of what it held back ------------------------------------------------
+
+SUPPRESSED_KEY = "alerts:suppressed"  # field -> count; "since": when the first was counted
+
+
+def _hour(at):
+    return int(at // 3600)
+
+
+def _count(field):
+    """Count an alert held back (its event) or a flap ("flap:<condition>") for the next summary."""
+    redis, key = shared_redis(), shared_key(SUPPRESSED_KEY)
+    redis.hsetnx(key, "since", clock())
+    redis.hincrby(key, field, 1)
+    redis.expire(key, SUMMARY_KEEP_SECONDS)
+
+
+def _send(event, title, body, queue=None):
+    """Raise the alert unless ALERT_MAX_PER_HOUR were raised this hour already: then it is counted instead."""
+    redis, hour = shared_redis(), _hour(clock())
+    sent_key = shared_key(f"alerts:sent:{hour}")
+    sent = redis.incr(sent_key)
+    redis.expire(sent_key, 2 * 3600)
+    if sent > settings.ALERT_MAX_PER_HOUR:
+        _count(event)
+        return None
+    raise_alert(event, title, body, queue=queue)
+    return event
+
+
+def send_summary():
+    """Once the hour in which something was held back is over: one alert that tells it (counts by kind), then
+    the counts start again. Returns the number of things it told, or None."""
+    redis, key = shared_redis(), shared_key(SUPPRESSED_KEY)
+    since = redis.hget(key, "since")
+    if since is None or _hour(float(since)) >= _hour(clock()):
+        return None
+    pipe = redis.pipeline()  # MULTI: one process takes the counts
+    pipe.hgetall(key)
+    pipe.delete(key)
+    counts = {k.decode(): int(v) for k, v in pipe.execute()[0].items() if k != b"since"}
+    if not counts:
+        return None
+    raise_alert(Event.SUPPRESSED, "Alerts held back in the last hour", summary_of(counts, float(since)))
+    return sum(counts.values())
+
+
+def summary_of(counts, since):
+    labels = dict(Event.choices)
+    lines = []
+    for field, count in sorted(counts.items()):
+        if field.startswith("flap:"):
+            name = field.removeprefix("flap:")
+            started, _ = CONDITIONS.get(name, (name, None))
+            lines.append(f"{labels.get(started, name)}: {count} flap(s) too short to alert")
+        else:
+            lines.append(f"{labels.get(field, field)}: {count} alert(s) over ALERT_MAX_PER_HOUR")
+    started = time.strftime("%H:%M", time.gmtime(since))
+    return f"Since {started} UTC:\n" + "\n".join(lines) + "\nThe admin's Alerts page shows the current state."
 
 
 def _duration(seconds):

@@ -35,6 +35,7 @@ NOTIFY_TYPES = {
     Event.REFUNDS_HIGH: "warning",
     Event.BALANCE_LOW: "warning",
     Event.REFERRAL_BROKEN: "failure",
+    Event.SUPPRESSED: "warning",
     Event.UPSTREAM_UP: "success",
     Event.WORKER_BACK: "success",
     Event.CREATOR_BACK: "success",

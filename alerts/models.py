@@ -21,6 +21,7 @@ class Event(models.TextChoices):
     REFERRAL_BROKEN = "referral_broken", "referral address not resolving"
     REFERRAL_OK = "referral_ok", "referral address resolving again"
     DAILY_SUMMARY = "daily_summary", "daily summary"
+    SUPPRESSED = "suppressed", "alerts held back (summary)"
     TEST = "test", "test alert"
 
 

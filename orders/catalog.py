@@ -5,6 +5,11 @@ it. On a miss, a web request may make one short upstream read (``CATALOG_TIMEOUT
 the answer; when the upstream is unavailable that is remembered for ``DOWN_SECONDS`` so later requests
 answer at once instead of waiting on a dead host again.
 
+**Single-flight misses.** A slow sms4sats must never hold the web's threads: one request per key fetches (a
+lock in the cache, ``cache.add``), and at most ``WEB_FETCHES`` of a process's threads fetch at once (the other
+threads answer pages and ``/ping``). A request that finds the key being fetched waits up to ``WAIT_SECONDS`` for
+the answer, else gets the last good copy (kept ``STALE_SECONDS``) or a calm "try again" (``SLOW``).
+
 Errors leave this module as two exceptions, both with a buyer-facing ``reason``:
 - ``CatalogUnavailable``: sms4sats cannot be asked now (down, slow, nonsense); ordering is disabled.
 - ``NotOffered``: sms4sats answered, and it does not sell this (unknown country or service, no price).
@@ -55,10 +60,18 @@ K_RENTALS = "catalog:rentals"
 K_SEND_PRICE = "catalog:send-price"
 K_DOWN = "catalog:down"
 K_HOT = "catalog:hot"
+K_SLOW = "catalog:slow"
+SLOW_SECONDS = 60  # /healthz says "slow" this long after a buyer's page was told to try again
 WARMING_SECONDS = 60  # one warm-up of a country at a time, and at most one a minute
+WAIT_SECONDS = 1.0  # a request whose key another request is fetching waits this long for its answer
+WAIT_STEP_SECONDS = 0.05
+STALE_SECONDS = 60 * 60  # the last good copy of each catalog read, served while a fetch of it is under way
+WEB_FETCHES = 2  # upstream reads at once per web process: gunicorn runs 4 threads, 2 stay free for pages
+_web_fetches = threading.BoundedSemaphore(WEB_FETCHES)
 
 # Reasons are shown to buyers: lazy, so each is said in the language of the page that shows it.
 UNAVAILABLE = _("sms4sats cannot be reached right now, so prices are unknown. Please try again in a minute.")
+SLOW = _("sms4sats is slow to answer right now, so prices are unknown. Please try again in a minute.")
 
 
 def _k_services(cc):
@@ -67,6 +80,14 @@ def _k_services(cc):
 
 def _k_prices(cc):
     return f"catalog:prices:{cc}"
+
+
+def _k_stale(key):
+    return f"{key}:stale"
+
+
+def _k_fetching(key):
+    return f"{key}:fetching"
 
 
 def _k_warming(cc):
@@ -179,6 +200,12 @@ def _cache_set(key, value, timeout):
         log.warning("catalog: cache write failed for %s", key, exc_info=True)
 
 
+def _store(key, value, timeout=None):
+    """Cache a catalog value, and its last good copy for when a fetch of it is under way."""
+    _cache_set(key, value, timeout or _ttl())
+    _cache_set(_k_stale(key), value, STALE_SECONDS)
+
+
 def _read(key, fetch, *, timeout=None):
     """The cached value, or one short upstream read that is cached; CatalogError when it cannot be had."""
     value = _cache_get(key)
@@ -186,16 +213,69 @@ def _read(key, fetch, *, timeout=None):
         return value
     if _cache_get(K_DOWN):
         raise CatalogUnavailable(UNAVAILABLE)
+    if not _claim_fetch(key):
+        return _wait_for(key)
     try:
-        value = fetch(_web_client())
+        # The other threads of this process stay free for pages and /ping, however slow sms4sats is.
+        if not _web_fetches.acquire(timeout=WAIT_SECONDS):
+            return _stale_or_slow(key)
+        try:
+            value = fetch(_web_client())
+        finally:
+            _web_fetches.release()
     except UpstreamRejected as exc:
         raise NotOffered(format_lazy(_("sms4sats does not offer this: {reason}"), reason=exc.reason)) from exc
     except Sms4satsError as exc:
         _mark_down(exc)
         raise CatalogUnavailable(UNAVAILABLE) from exc
-    _cache_set(key, value, timeout or _ttl())
+    finally:
+        _release_fetch(key)
+    _store(key, value, timeout)
     _mark_up()
     return value
+
+
+def _claim_fetch(key):
+    """True for the one request that fetches ``key`` now. The claim outlives the read's timeout a little, so a
+    fetch that hangs past it lets the next request try."""
+    try:
+        return cache.add(_k_fetching(key), 1, int(_timeout()) + 2)
+    except Exception:  # noqa: BLE001 - Redis away: nothing is cached either; each request reads for itself
+        return True
+
+
+def _release_fetch(key):
+    try:
+        cache.delete(_k_fetching(key))
+    except Exception:  # noqa: BLE001 - the claim runs out by itself
+        pass
+
+
+def _wait_for(key):
+    """Another request fetches ``key``: its answer within WAIT_SECONDS, else the last good copy, else SLOW."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(WAIT_STEP_SECONDS)
+        value = _cache_get(key)
+        if value is not None:
+            return value
+        if _cache_get(K_DOWN):
+            raise CatalogUnavailable(UNAVAILABLE)
+    return _stale_or_slow(key)
+
+
+def _stale_or_slow(key):
+    # Noted for /healthz: a read that hangs is not (yet) a failure that upstream_health counts.
+    _cache_set(K_SLOW, time.time(), SLOW_SECONDS)
+    value = _cache_get(_k_stale(key))
+    if value is not None:
+        return value
+    raise CatalogUnavailable(SLOW)
+
+
+def slow_since():
+    """When a catalog read last had to give up waiting for sms4sats (within SLOW_SECONDS), else None."""
+    return _cache_get(K_SLOW)
 
 
 # Countries ----------------------------------------------------------------------------------------
@@ -360,7 +440,8 @@ async def _refresh_prices(countries_to_warm):
 def needs_warming(cc):
     """True once when ``cc``'s price table is not cached: the caller then has ``warm_country`` run (a task).
     Later calls within WARMING_SECONDS answer False, so one buyer's look warms a country once."""
-    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN):
+    # Not while sms4sats is down or slow: each warm-up would hold a worker process for its whole time limit.
+    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN) or _cache_get(K_SLOW):
         return False
     try:
         return cache.add(_k_warming(cc), 1, WARMING_SECONDS)
@@ -377,7 +458,7 @@ def warm_country(cc):
         log.exception("catalog: warming country %s", cc)
         return 0
     for warmed, (offers, table) in tables.items():
-        _cache_set(_k_services(warmed), offers, _ttl())
+        _store(_k_services(warmed), offers)
         _cache_set(_k_prices(warmed), table, _ttl())
     return sum(len(table) for _, table in tables.values())
 
@@ -400,7 +481,7 @@ def refresh_all():
                 log.warning("catalog refresh: %s: %s", name, exc.reason)
                 summary["errors"] += 1
                 continue
-            cache.set(key, value, _ttl())
+            _store(key, value)
             summary[name] = value if name == "send_price" else len(value)
     finally:
         client.close()
@@ -414,7 +495,7 @@ def refresh_all():
         tables = {}
         summary["errors"] += 1
     for cc, (offers, table) in tables.items():
-        cache.set(_k_services(cc), offers, _ttl())
+        _store(_k_services(cc), offers)
         cache.set(_k_prices(cc), table, _ttl())
     summary["price_tables"] = len(tables)
     if summary["countries"] or tables:

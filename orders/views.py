@@ -561,7 +561,10 @@ def my_orders(request):
     orders = []
     if key:
         orders = list(Order.objects.for_session(key).order_by("-created_at")[:100])
-    return render(request, "orders/my_orders.html", {"orders": orders})
+    response = render(request, "orders/my_orders.html", {"orders": orders})
+    # A list of order addresses (each one opens its order): never kept by a shared cache, nor on disk.
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def how_it_works(request):

@@ -58,14 +58,14 @@ def deliver_webhooks(order):
             log.info("sandbox webhook to %s failed: %s", order.webhook_url, exc.reason)
 
 
-@shared_task(name="sandbox.tasks.deliver_order_webhooks", ignore_result=True)
+@shared_task(name="sandbox.tasks.deliver_order_webhooks", ignore_result=True, soft_time_limit=30, time_limit=45)
 def deliver_order_webhooks(order_id):
     order = SandboxOrder.objects.filter(order_id=order_id).first()
     if order and order.webhook_url:
         deliver_webhooks(order)
 
 
-@shared_task(name="sandbox.tasks.deliver_due_webhooks", ignore_result=True)
+@shared_task(name="sandbox.tasks.deliver_due_webhooks", ignore_result=True, soft_time_limit=60, time_limit=75)
 def deliver_due_webhooks():
     """Beat: every paid send order with a webhook whose last status is not final yet (last day only)."""
     since = clock.now() - timedelta(days=1)

@@ -1,9 +1,10 @@
+import logging
 import os
 import sys
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import beat_init, task_postrun
+from celery.signals import beat_init, task_postrun, worker_init
 
 from sms4sats_site import local_state
 
@@ -15,6 +16,26 @@ if Path(sys.argv[0]).name == "celery" or Path(sys.argv[0]).parent.name == "celer
 app = Celery("sms4sats_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+log = logging.getLogger(__name__)
+
+
+# Time limits. Every task sets soft_time_limit and time_limit (tests/test_task_limits.py checks each one). Only
+# the prefork pool enforces them: the Procfile, docker-compose.yml and `make run` (bin/run.py runs the Procfile)
+# all start prefork workers (Celery's default, no --pool). There, the soft limit raises SoftTimeLimitExceeded
+# inside the task (so it can end cleanly: logged, retried, left to the sweep) and the hard limit kills the child
+# process, which prefork replaces. The solo and threads pools (and tests' in-process workers, eager tasks)
+# ignore both: there, what bounds a task is the deadline of each outbound call inside it (SMS4SATS_TIMEOUT,
+# WEBHOOK_TIMEOUT_SECONDS, FIAT_RATES_TIMEOUT, REFERRAL_TIMEOUT) and the poll cycle's own time budget.
+@worker_init.connect
+def warn_without_time_limits(sender=None, **kwargs):
+    pool = getattr(sender, "pool_cls", None)
+    name = getattr(pool, "__module__", "") + "." + getattr(pool, "__name__", str(pool or ""))
+    if pool is not None and "prefork" not in name:
+        log.warning(
+            "This worker's pool (%s) does not enforce task time limits: only each call's own deadline bounds "
+            "a task. Use the default prefork pool in production.",
+            name,
+        )
 
 
 @beat_init.connect

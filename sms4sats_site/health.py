@@ -74,6 +74,10 @@ def healthz(request):
         report["upstream"] = "ok" if health["up"] else "not answering"
         if not health["up"]:
             report["upstream_down_since"] = round(health["since"], 1)
+        from orders import catalog
+
+        if health["up"] and catalog.slow_since():
+            report["upstream"] = "slow: buyers' catalog reads gave up waiting for it"
     # sms4sats not answering is reported, not failed on: this shop's processes are fine, and a load balancer
     # taking it out would hide the calm "sms4sats is not answering" pages from buyers.
     report["status"] = "ok" if not failing else "failing: " + ", ".join(failing)

@@ -491,7 +491,15 @@ ALERT_DAILY_SUMMARY = env_bool("ALERT_DAILY_SUMMARY", False)
 ALERT_DAILY_SUMMARY_HOUR = env_int("ALERT_DAILY_SUMMARY_HOUR", 8)
 if not 0 <= ALERT_DAILY_SUMMARY_HOUR <= 23:
     config_error("ALERT_DAILY_SUMMARY_HOUR", f"expected an hour from 0 to 23, got {ALERT_DAILY_SUMMARY_HOUR}")
-for _name in ("ALERT_REFUNDS_PER_HOUR", "ALERT_BALANCE_MIN_SATS"):
+# Hysteresis (alerts/checks.py): a condition alerts once it has held this long, and its "back to normal" is sent
+# once it has been clear this long; flaps shorter than that send nothing (they are counted for the summary).
+ALERT_HOLD_SECONDS = env_int("ALERT_HOLD_SECONDS", 60)
+ALERT_CLEAR_SECONDS = env_int("ALERT_CLEAR_SECONDS", 120)
+# At most this many alerts an hour; the ones over it, and the flaps, are told in one summary the next hour.
+ALERT_MAX_PER_HOUR = env_int("ALERT_MAX_PER_HOUR", 10)
+if ALERT_MAX_PER_HOUR < 1:
+    config_error("ALERT_MAX_PER_HOUR", f"expected 1 or more, got {ALERT_MAX_PER_HOUR}")
+for _name in ("ALERT_REFUNDS_PER_HOUR", "ALERT_BALANCE_MIN_SATS", "ALERT_HOLD_SECONDS", "ALERT_CLEAR_SECONDS"):
     if globals()[_name] < 0:
         config_error(_name, f"expected 0 (off) or more, got {globals()[_name]}")
 # Failed deliveries of one alert are tried again this many times, 30 s, 1, 2, 4… min apart.

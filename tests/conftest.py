@@ -41,6 +41,17 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _alerts_without_hysteresis():
+    """Alerts at the first check that sees a change: the tests of one alert per start and clear. The hysteresis
+    has its own tests (tests/test_alert_hysteresis.py), which set these. (Not the ``settings`` fixture: that would
+    restore the settings after ``_clear_cache``, which then clears a Redis a test pointed elsewhere.)"""
+    from django.test import override_settings
+
+    with override_settings(ALERT_HOLD_SECONDS=0, ALERT_CLEAR_SECONDS=0):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the default language: LocaleMiddleware activates the request's language in the
     thread and leaves it there, so a test client request from a German browser would make the next test's

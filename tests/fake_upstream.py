@@ -1,6 +1,9 @@
 """A scripted sms4sats standing in for the client behind the catalog (``install`` patches it in), and the
 address of an sms4sats that does not answer at all."""
 
+import threading
+import time
+
 from with_redis import free_port
 
 from orders import catalog
@@ -18,6 +21,10 @@ class FakeUpstream:
     def __init__(self):
         self.down = False
         self.calls = []
+        self.delay = 0.0  # seconds each call takes: a slow sms4sats
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
         self.countries_list = [
             Country(999, "Auto-Select", False),
             Country(0, "Russia", True),
@@ -50,6 +57,13 @@ class FakeUpstream:
 
     def _call(self, name, *args):
         self.calls.append((name, *args))
+        if self.delay:
+            with self._lock:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            time.sleep(self.delay)
+            with self._lock:
+                self.in_flight -= 1
         if self.down:
             raise UpstreamUnavailable(f"{name}: timed out")
 

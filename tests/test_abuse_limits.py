@@ -8,6 +8,7 @@ import re
 import uuid
 
 import pytest
+import yaml
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client, RequestFactory
@@ -237,3 +238,34 @@ def test_status_and_order_pages_answer_alike_for_unknown_and_hidden_orders(clien
     answers = [client.post(f"/o/{uuid.uuid4()}/cancel"), client.post(f"/o/{fund.public_id}/cancel")]
     assert {r.status_code for r in answers} == {404}
     assert len({r.content for r in answers}) == 1
+
+
+def compose_trusted_proxies():
+    """TRUSTED_PROXIES as docker-compose.yml sets it by default, and the subnet of its proxy's network."""
+    from tests.test_compose import COMPOSE, SAMPLE_DOTENV, environment, interpolate
+
+    compose = yaml.safe_load(COMPOSE.read_text())
+    trusted = interpolate(environment(compose["services"]["web"])["TRUSTED_PROXIES"], SAMPLE_DOTENV)
+    [network] = compose["services"]["proxy"]["networks"]
+    [subnet] = [interpolate(c["subnet"], SAMPLE_DOTENV) for c in compose["networks"][network]["ipam"]["config"]]
+    return [entry.strip() for entry in trusted.split(",")], subnet
+
+
+def test_compose_trusts_only_the_proxys_own_network():
+    trusted, subnet = compose_trusted_proxies()
+    assert trusted == [subnet]
+
+
+@pytest.mark.parametrize(
+    "remote, forwarded",
+    [
+        ("172.29.86.2", "203.0.113.99, 192.168.1.20"),  # through the proxy, naming another address first
+        ("192.168.1.20", "203.0.113.99"),  # straight to web, were it reachable
+        ("172.17.0.5", "203.0.113.99"),  # another container on the host
+    ],
+)
+def test_a_lan_client_cannot_pick_its_bucket_with_the_compose_default(remote, forwarded, settings):
+    settings.TRUSTED_PROXIES = compose_trusted_proxies()[0]
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) != "203.0.113.99"
+    assert client_ip(request) == (remote if remote != "172.29.86.2" else "192.168.1.20")

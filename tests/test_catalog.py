@@ -233,3 +233,66 @@ def test_an_answer_that_is_no_list_is_still_malformed(settings):
         settings.SMS4SATS_API_URL = server.url.rstrip("/")
         listed = catalog.countries()
     assert not listed.available and catalog.unavailable_reason()
+
+
+# --- Single-flight misses: a slow sms4sats never holds the web's threads ---------------------------------
+
+
+def race(threads, read):
+    """Run ``read`` in ``threads`` threads at once; each one's (value or exception, seconds)."""
+    import threading
+
+    results = [None] * threads
+    start = threading.Barrier(threads)
+
+    def one(i):
+        start.wait()
+        began = time.monotonic()
+        try:
+            results[i] = (read(i), time.monotonic() - began)
+        except catalog.CatalogError as exc:
+            results[i] = (exc, time.monotonic() - began)
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
+def test_a_cold_key_is_fetched_once_however_many_requests_race_for_it(upstream):
+    upstream.delay = 0.4
+    results = race(6, lambda i: catalog.services(43))
+    assert [c[0] for c in upstream.calls].count("services") == 1
+    assert all([o.code for o in value] == ["tg", "ds"] for value, _ in results)
+
+
+def test_a_request_waits_about_a_second_then_gets_the_last_good_copy(upstream):
+    catalog.services(43)
+    cache.delete(catalog._k_services(43))  # expired; the last good copy stays
+    upstream.delay = 2.5
+    results = race(3, lambda i: catalog.services(43))
+    waiters = sorted(results, key=lambda r: r[1])[:2]
+    for value, seconds in waiters:
+        assert [o.code for o in value] == ["tg", "ds"] and seconds < 1.5
+    assert [c[0] for c in upstream.calls].count("services") == 2  # the first read and the one slow fetch
+
+
+def test_without_a_copy_the_waiters_are_told_to_try_again(upstream):
+    upstream.delay = 2.5
+    results = race(3, lambda i: catalog.services(43))
+    waiters = sorted(results, key=lambda r: r[1])[:2]
+    for error, seconds in waiters:
+        assert isinstance(error, catalog.CatalogUnavailable) and seconds < 1.5
+        assert "slow" in str(error.reason)
+    assert [c[0] for c in upstream.calls].count("services") == 1
+
+
+def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
+    upstream.delay = 1.5
+    countries = [999, 43, 0, 187, 16, 999]
+    results = race(5, lambda i: catalog.services(countries[i]))
+    assert upstream.most_in_flight == catalog.WEB_FETCHES == 2
+    refused = [value for value, seconds in results if isinstance(value, catalog.CatalogUnavailable)]
+    assert len(refused) == 3 and all(seconds < 1.5 for value, seconds in results if value in refused)

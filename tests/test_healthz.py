@@ -88,3 +88,19 @@ def test_healthz_reports_sms4sats_not_answering_without_failing(client, db, sett
     assert body["upstream"] == "not answering" and body["upstream_down_since"] > 0
     upstream_health.record(True)
     assert json.loads(client.get("/healthz").content)["upstream"] == "ok"
+
+
+def test_healthz_says_sms4sats_is_slow_when_a_buyer_was_told_to_try_again(client, db, upstream, monkeypatch):
+    import pytest
+    from django.core.cache import cache
+
+    from orders import catalog
+
+    heartbeat()
+    assert json.loads(client.get("/healthz").content)["upstream"] == "ok"
+    monkeypatch.setattr(catalog, "WAIT_SECONDS", 0.1)
+    cache.add(catalog._k_fetching(catalog._k_services(43)), 1, 5)  # another request is fetching it
+    with pytest.raises(catalog.CatalogUnavailable):
+        catalog.services(43)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and json.loads(response.content)["upstream"].startswith("slow")

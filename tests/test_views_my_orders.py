@@ -45,3 +45,10 @@ def test_how_it_works(client):
     html = client.get("/how-it-works/").content.decode()
     assert "Hold invoices" in html and "Refunds" in html and "Privacy" in html
     assert "21 minutes" in html
+
+
+def test_my_orders_is_never_stored_by_a_cache(client, upstream):
+    client.post("/", {"country": 43, "service": "tg"})
+    response = client.get("/orders/")
+    assert Order.objects.get().get_absolute_url() in response.content.decode()
+    assert set(response["Cache-Control"].replace(" ", "").split(",")) >= {"private", "no-store"}
