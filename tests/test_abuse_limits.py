@@ -246,7 +246,8 @@ def compose_trusted_proxies():
 
     compose = yaml.safe_load(COMPOSE.read_text())
     trusted = interpolate(environment(compose["services"]["web"])["TRUSTED_PROXIES"], SAMPLE_DOTENV)
-    [network] = compose["services"]["proxy"]["networks"]
+    # The network the proxy shares with web (the proxy is also on the tor service's own network).
+    [network] = set(compose["services"]["proxy"]["networks"]) & set(compose["services"]["web"]["networks"])
     [subnet] = [interpolate(c["subnet"], SAMPLE_DOTENV) for c in compose["networks"][network]["ipam"]["config"]]
     return [entry.strip() for entry in trusted.split(",")], subnet
 
