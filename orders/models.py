@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from . import countries
+
 # A duration's words per unit, largest first (lazy: the plural form is chosen by "count" when formatted).
 DURATION_UNITS = (
     (604800, ngettext_lazy("%(count)d week", "%(count)d weeks", "count")),
@@ -184,6 +186,11 @@ class Order(models.Model):
 
     def get_absolute_url(self):
         return reverse("orders:detail", args=[self.public_id])
+
+    @property
+    def local_country_name(self):
+        """The country in the buyer's language (country_name keeps sms4sats' name, as ordered)."""
+        return countries.country_name(self.country_code, self.country_name)
 
     @property
     def is_terminal(self):
