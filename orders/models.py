@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from . import countries
 from .sms4sats.contract import visible, written_out
 
 # A duration's words per unit, largest first (lazy: the plural form is chosen by "count" when formatted).
@@ -199,6 +200,11 @@ class Order(models.Model):
 
     def get_absolute_url(self):
         return reverse("orders:detail", args=[self.public_id])
+
+    @property
+    def local_country_name(self):
+        """The country in the buyer's language (country_name keeps sms4sats' name, as ordered)."""
+        return countries.country_name(self.country_code, self.country_name)
 
     @property
     def is_terminal(self):

@@ -1,5 +1,7 @@
-"""What a buyer may type to find a country in the picker: every name sms4sats gives a country (aliases
-included), readable and common names, and short forms such as ISO codes (UK, US, DE).
+"""What a buyer may type to find a country in the picker: its name in every language the shop speaks (CLDR,
+orders/countries.py), every name sms4sats gives it, readable and common names (aliases, some by language:
+США, EEUU, EUA, Großbritannien), and short forms such as ISO codes (UK, US, DE). The options are labelled and
+sorted in the buyer's language.
 
 The ranking itself happens in the browser (static/shop.js, "Filter boxes"): an exact name or code first,
 then names that start with the text, then a word that does, then the text anywhere. The search never picks
@@ -20,6 +22,7 @@ from pathlib import Path
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from . import countries
 from .catalog import bundled_country_rows
 from .models import Kind, Order, Status
 from .sms4sats import AUTO_SELECT
@@ -31,33 +34,47 @@ SEPARATOR = "|"  # between the names in a data attribute; no country name contai
 @dataclass(frozen=True)
 class CountryChoice:
     cc: int
-    name: str  # as sms4sats names it: the option's label
+    name: str  # in the buyer's language (sms4sats' name when it has no ISO code): the option's label
     search_names: str  # every name, the label first, SEPARATOR-joined
     search_codes: str  # short forms matched only exactly, SEPARATOR-joined
 
 
 @cache
 def _terms():
-    """{cc: (names, codes)} from the bundled country list and the alias file."""
+    """{cc: (names, codes)}: the CLDR names in every shop language, the bundled list's names, the aliases
+    (also those by language) and the short forms (the ISO code included)."""
     names, codes = {}, {}
     for row in bundled_country_rows():
         names.setdefault(int(row["cc"]), []).append(row["country"])
-    for cc, extra in json.loads((DATA / "country-aliases.json").read_text()).items():
+    aliases = json.loads((DATA / "country-aliases.json").read_text())
+    for cc, extra in aliases.items():
         if cc.isdigit():
             names.setdefault(int(cc), []).extend(extra["names"])
-            codes[int(cc)] = extra["codes"]
-    return {cc: (tuple(names.get(cc, ())), tuple(codes.get(cc, ()))) for cc in names.keys() | codes.keys()}
+            codes.setdefault(int(cc), []).extend(extra["codes"])
+    for by_cc in aliases["_by_language"].values():
+        for cc, extra in by_cc.items():
+            names.setdefault(int(cc), []).extend(extra)
+    for cc, iso in countries.iso_codes().items():
+        names[cc] = countries.names_in_every_language(cc) + names.get(cc, [])
+        codes[cc] = [iso, *codes.get(cc, [])]
+    return {
+        cc: (tuple(dict.fromkeys(names.get(cc, ()))), tuple(dict.fromkeys(codes.get(cc, ()))))
+        for cc in names.keys() | codes.keys()
+    }
 
 
-def country_choices(countries):
-    """The picker's options for catalog ``countries`` (CountryEntry), with their search terms."""
+def country_choices(entries):
+    """The picker's options for catalog ``entries`` (CountryEntry), labelled and sorted in the buyer's
+    language (Auto-Select first), with their search terms."""
     terms = _terms()
     choices = []
-    for country in countries:
-        names, codes = terms.get(country.cc, ((), ()))
-        every = list(dict.fromkeys([country.name, *names]))
-        choices.append(CountryChoice(country.cc, country.name, SEPARATOR.join(every), SEPARATOR.join(codes)))
-    return choices
+    for country in entries:
+        label = countries.country_name(country.cc, country.name)
+        found, codes = terms.get(country.cc, ((), ()))
+        every = list(dict.fromkeys([label, country.name, *found]))
+        choices.append(CountryChoice(country.cc, label, SEPARATOR.join(every), SEPARATOR.join(codes)))
+    auto = [c for c in choices if c.cc == AUTO_SELECT]
+    return auto + countries.sort_by_name([c for c in choices if c.cc != AUTO_SELECT])
 
 
 # After a failed number: the country where this service's codes arrived most often lately ----------------
@@ -70,7 +87,7 @@ SUGGEST_MIN_RATE = 0.5
 @dataclass(frozen=True)
 class Suggestion:
     cc: int
-    name: str
+    name: str  # in the buyer's language
     codes: int  # orders that got their code
     orders: int  # finished orders (a code, or refunded)
 
@@ -100,4 +117,5 @@ def best_country_for(service_code, instead_of, now=None):
     rate = best["codes"] / best["orders"]
     if rate < SUGGEST_MIN_RATE or rate <= own_rate:
         return None
-    return Suggestion(best["country_code"], best["name"], best["codes"], best["orders"])
+    name = countries.country_name(best["country_code"], best["name"])
+    return Suggestion(best["country_code"], name, best["codes"], best["orders"])

@@ -23,7 +23,7 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
 
-from . import catalog, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
+from . import catalog, countries, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
@@ -268,7 +268,7 @@ def rent(request):
         form = RentForm()
     offers, unavailable = [], form.unavailable
     try:
-        offers = catalog.rental_countries()
+        offers = countries.in_buyers_language(catalog.rental_countries())
     except catalog.CatalogError as exc:
         unavailable = unavailable or exc.reason
     selected = _parse_cc((request.POST if request.method == "POST" else request.GET).get("country"))
@@ -481,11 +481,11 @@ def _receipt_context(request, order):
             "Number rental, %(country)s, %(weeks)d week",
             "Number rental, %(country)s, %(weeks)d weeks",
             order.rental_weeks,
-        ) % {"country": order.country_name, "weeks": order.rental_weeks}
+        ) % {"country": order.local_country_name, "weeks": order.rental_weeks}
     else:
         item = _("One-time number for an SMS code: %(service)s, %(country)s") % {
             "service": order.service_name or order.service_code,
-            "country": order.country_name,
+            "country": order.local_country_name,
         }
     return {
         "order": order,

@@ -121,8 +121,11 @@
      matches, nothing changes. */
   var filterTimers = new WeakMap();
 
+  // Case and accents do not count, in any script ("España" = "espana", "Россия" = "россия", "Großbritannien"
+  // = "grossbritannien"); anything but letters and digits separates words.
   function fold(text) {
-    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, " ").trim();
+    return (text || "").normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase().replace(/ß/g, "ss")
+      .replace(/[^\p{L}\p{N}]+/gu, " ").trim();
   }
 
   function termsOf(option) {
@@ -168,10 +171,11 @@
     return select._prompt;
   }
 
+  // The status box is a live region that stays in the page once shown (empty when there is nothing to say):
+  // a region that appears together with its text is not reliably read out.
   function setStatus(input, text) {
     var box = document.getElementById(input.getAttribute("aria-describedby"));
     if (!box) return;
-    box.hidden = !text;
     if (box.textContent !== text) box.textContent = text;
   }
 
@@ -198,7 +202,7 @@
       // Nothing typed, or nothing matches: every option, and the selection as it was.
       select.replaceChildren.apply(select, (keepPrompt ? [promptOption(select)] : []).concat(select._allOptions));
       select.value = before;
-      if (query) status = fill((strings.noMatch || {})[noun], { query: raw });
+      if (raw) status = fill((strings.noMatch || {})[noun], { query: raw });  // even "?" or "-": never silence
     } else {
       ranked.forEach(function (r) {  // found by another name: say which ("England (United Kingdom)")
         if (r.name && r.name.alias && r.tier < 3) r.option.textContent = r.option.getAttribute("data-label") + " (" + r.name.shown + ")";
@@ -232,7 +236,11 @@
   }
 
   function showFilters(root) {
-    $all("input[data-filter-for]", root).forEach(function (input) { input.hidden = false; });
+    $all("input[data-filter-for]", root).forEach(function (input) {
+      input.hidden = false;
+      var box = document.getElementById(input.getAttribute("aria-describedby"));
+      if (box) box.hidden = false;
+    });
   }
 
   document.addEventListener("input", function (event) {

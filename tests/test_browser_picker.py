@@ -37,14 +37,14 @@ def shown_countries(page):
 @pytest.mark.parametrize(
     ("typed", "cc", "label"),
     [
-        ("uk", "16", "England"),  # not Ukraine
-        ("UK", "16", "England"),
-        ("us", "187", "USA"),  # not Australia or Russia
-        ("britain", "16", "England (Britain)"),
-        ("america", "187", "USA (America)"),
+        ("uk", "16", "United Kingdom"),  # not Ukraine
+        ("UK", "16", "United Kingdom"),
+        ("us", "187", "United States"),  # not Australia or Russia
+        ("britain", "16", "United Kingdom (Britain)"),
+        ("america", "187", "United States (America)"),
         ("de", "43", "Germany"),
-        ("united kingdom", "16", "England (United Kingdom)"),
-        ("south africa", "31", "Southafrica"),  # spaces do not matter
+        ("england", "16", "United Kingdom (England)"),  # sms4sats' own name
+        ("southafrica", "31", "South Africa"),  # spaces do not matter
     ],
 )
 def test_names_aliases_and_codes_find_their_country(picker, typed, cc, label):
@@ -62,9 +62,9 @@ def test_several_equally_good_matches_are_listed_and_none_is_picked(picker):
     shown = shown_countries(picker)
     assert shown[0] == "Choose one of the 4 matches…"
     assert set(shown[1:]) == {
-        "England (United Kingdom)",
-        "USA (United States)",
-        "Uae (United Arab Emirates)",
+        "United Kingdom",
+        "United States",
+        "United Arab Emirates",
         "USA (virtual) (United States (virtual))",
     }
     assert "4 countries match “united”: choose one from the list." == status

@@ -272,7 +272,7 @@ def test_plural_in_the_order_title(client):
     for weeks, title in [(1, "1 неделя"), (2, "2 недели"), (5, "5 недель")]:
         order = make_order(Status.HELD, kind=Kind.RENTAL, rental_weeks=weeks)
         html = client.get(order.get_absolute_url(), headers={"accept-language": "ru"}).content.decode()
-        assert f"<h1>USA · {title}</h1>" in html
+        assert f"<h1>Соединенные Штаты · {title}</h1>" in html  # the country in Russian too
 
 
 def test_receipt_file_in_german(client):
@@ -280,7 +280,7 @@ def test_receipt_file_in_german(client):
     text = client.get(reverse("orders:receipt_file", args=[order.public_id]), headers={"accept-language": "de"})
     body = text.content.decode()
     assert body.startswith("Beleg · SMS for sats")
-    assert "Einmalnummer für einen SMS-Code: Telegram, USA" in body
+    assert "Einmalnummer für einen SMS-Code: Telegram, Vereinigte Staaten" in body
     # One column after the longest label ("Bezahlter Betrag:"); the file keeps plain digits.
     assert "Bezahlter Betrag:  1500 sats (Lightning)" in body
     assert f"Zahlungs-Hash:     {'ab' * 32}" in body

@@ -22,10 +22,12 @@ NODE = "035b04e00521a8d50894e813c72576d2a03a09cd940be074b7f2e35e0a01d7d12d"
 
 
 def test_every_country_name_and_short_form_is_a_search_term():
-    england, usa, ukraine = picker.country_choices(
+    ukraine, england, usa = picker.country_choices(  # sorted by their names in the page's language
         [CountryEntry(16, "England"), CountryEntry(187, "USA"), CountryEntry(1, "Ukraine")]
     )
-    assert england.search_names.split("|")[:2] == ["England", "United Kingdom"]  # the label first, then aliases
+    # The label (CLDR's name in the page's language) first, then sms4sats' name and the other names
+    assert england.name == "United Kingdom"
+    assert england.search_names.split("|")[:3] == ["United Kingdom", "England", "Reino Unido"]
     assert "Britain" in england.search_names.split("|")
     assert england.search_codes == "GB|UK"
     assert {"United States", "United States of America", "America"} <= set(usa.search_names.split("|"))
@@ -37,7 +39,7 @@ def test_every_country_name_and_short_form_is_a_search_term():
 
 def test_the_options_carry_their_search_terms(client, upstream):
     html = client.get("/").content.decode()
-    assert re.search(r'<option data-names="England\|United Kingdom\|[^"]*" data-codes="GB\|UK" value="16">', html)
+    assert re.search(r'<option data-names="United Kingdom\|England\|[^"]*" data-codes="GB\|UK" value="16">', html)
     assert 'data-names="Telegram" data-codes="tg" value="tg"' in html
     assert 'id="country-filter-status" role="status"' in html
 
@@ -145,10 +147,12 @@ def test_a_completed_order_has_a_receipt_to_print_and_to_download(client):
     assert f"Order:         http://testserver/o/{order.public_id}/" in text
     assert f"Paid:          {order.paid_at:%Y-%m-%d %H:%M:%S} UTC" in text
 
-    rental = make(Status.ACTIVE, kind=Kind.RENTAL, number="447911123456", rental_weeks=2, country_name="England")
+    rental = make(
+        Status.ACTIVE, kind=Kind.RENTAL, number="447911123456", rental_weeks=2, country_code=16, country_name="England"
+    )
     assert f'href="/o/{rental.public_id}/receipt">Receipt</a>' in page(client, rental)
     html = client.get(reverse("orders:receipt", args=[rental.public_id])).content.decode()
-    assert "Number rental, England, 2 weeks" in html
+    assert "Number rental, United Kingdom, 2 weeks" in html
     sms = make(Status.COMPLETED, kind=Kind.SEND, sms_status=SmsStatus.DELIVERED)
     assert "One SMS to +447911123456" in client.get(reverse("orders:receipt", args=[sms.public_id])).content.decode()
 
@@ -219,9 +223,9 @@ def test_try_again_suggests_the_country_with_the_best_recent_success(client, ups
     finished(0, "Russia", codes=3, refunds=0)  # too few orders to mean anything
     finished(16, "England", codes=0, refunds=10, service="wa")  # another service
     html = suggestion(client, 43)  # where "Try again" leads after a Telegram number in Germany failed
-    assert "codes for Telegram arrived most often with numbers from <strong>England</strong>" in html
+    assert "codes for Telegram arrived most often with numbers from <strong>United Kingdom</strong>" in html
     assert "9 of 10 orders here in the last 7 days" in html
-    assert 'href="/?country=16&amp;service=tg">Choose England</a>' in html
+    assert 'href="/?country=16&amp;service=tg">Choose United Kingdom</a>' in html
     assert suggestion(client, 16) == ""  # already the best
     assert "suggestion" not in client.get("/", {"country": 43}).content.decode()  # not on a plain visit
 
@@ -231,7 +235,7 @@ def test_no_suggestion_without_enough_data_or_a_better_country(client, upstream)
     finished(16, "England", codes=4, refunds=6)
     assert suggestion(client, 43) == ""  # 40 %: not good enough
     finished(187, "USA", codes=8, refunds=2)
-    assert "USA" in suggestion(client, 43)
+    assert "United States" in suggestion(client, 43)
     finished(43, "Germany", codes=10, refunds=0)
     assert suggestion(client, 43) == ""  # the buyer's own country does better
 

@@ -15,7 +15,8 @@ def test_home_lists_countries_auto_select_first_and_its_services(client, upstrea
     html = response.content.decode()
     assert '<label for="id_country">Country</label>' in html
     assert '<label for="id_service">Service</label>' in html
-    assert html.index('value="999" selected>Auto-Select') < html.index(">England<") < html.index(">Germany<")
+    # CLDR's names (not sms4sats' "England"), in the page's language and its order
+    assert html.index('value="999" selected>Auto-Select') < html.index(">Germany<") < html.index(">United Kingdom<")
     assert "Telegram · 120 available" in html
     assert 'value="wa" disabled>WhatsApp · none available' in html
     assert 'hx-get="/catalog/services"' in html

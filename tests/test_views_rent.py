@@ -11,7 +11,7 @@ def test_rent_page_lists_countries_weeks_and_prices(client, upstream):
     html = client.get("/rent/").content.decode()
     assert "<legend>Country</legend>" in html
     england = html[html.index('value="16"') : html.index("</label>", html.index('value="16"'))]
-    assert "England" in england and "2 weeks" in england and "4,815 sats" in england
+    assert "United Kingdom" in england and "2 weeks" in england and "4,815 sats" in england
     indonesia = html[html.index('value="6"') : html.index("</label>", html.index('value="6"'))]
     assert "Indonesia" in indonesia and "4 weeks" in indonesia and "1,368 sats" in indonesia
 
