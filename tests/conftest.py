@@ -1,5 +1,6 @@
-"""Shared fixtures: a private Celery queue and cache prefix per run, the scripted upstream, the sandbox on a
-live server, and a real Celery worker (in a thread) consuming from the real Redis.
+"""Shared fixtures: a private Celery queue and cache prefix per run (and per xdist worker), the scripted
+upstream, the sandbox on a live server, and a real Celery worker (in a thread) consuming from the real Redis;
+and the tiers (unit, integration, browser), given to every test by the fixtures it uses (tests/tiers.py).
 
 Orders are made with tests/factories.py; the scripted sms4sats is tests/fake_upstream.py."""
 
@@ -8,8 +9,9 @@ import runpy
 import uuid
 from pathlib import Path
 
-# Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis.
-_RUN = uuid.uuid4().hex[:8]
+# Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis, and
+# each pytest-xdist worker's apart from the other workers' (its name, gw0, gw1..., says whose keys they are).
+_RUN = f"{uuid.uuid4().hex[:8]}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 os.environ["CELERY_QUEUE"] = f"sms4sats-test-{_RUN}"
 os.environ["CACHE_KEY_PREFIX"] = f"sms4sats-test-{_RUN}"
 os.environ.pop("SMS4SATS_API_URL", None)
@@ -30,12 +32,23 @@ runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_mes
 
 from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
+from tests.tiers import mark_tiers  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    mark_tiers(items)
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """After each test, remove this run's keys: its cache entries (and the shared client's keys beside them) and
+    its Celery queues. Not cache.clear(): that is FLUSHDB, which would empty the other xdist workers' queues and
+    caches on the same Redis in the middle of their tests."""
     yield
-    cache.clear()
+    redis = cache._cache.get_client(write=True)
+    keys = list(redis.scan_iter(match=f"*{_RUN}*", count=1000))
+    if keys:
+        redis.delete(*keys)
 
 
 @pytest.fixture(autouse=True)
