@@ -33,6 +33,7 @@ runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_mes
 from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
 from tests.tiers import mark_tiers  # noqa: E402
+from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
 
 
 def pytest_collection_modifyitems(config, items):
