@@ -19,6 +19,7 @@ os.environ.pop("SMS4SATS_API_KEY", None)
 os.environ.pop("SMS4SATS_REF", None)
 os.environ.setdefault("SANDBOX", "on")
 
+import django  # noqa: E402
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.utils import translation  # noqa: E402
@@ -27,6 +28,11 @@ from sms4sats_site import local_state  # noqa: E402
 
 local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
 
+# The settings load here, after the lines above: named in pyproject.toml, pytest-django would load them before
+# this file runs, and every run and xdist worker would share the default queue and cache prefix.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sms4sats_site.settings")
+django.setup()
+
 # The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
@@ -34,6 +40,15 @@ from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - th
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
 from tests.tiers import mark_tiers  # noqa: E402
 from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
+
+
+def pytest_configure(config):
+    """Under pytest-xdist this process only hands out tests: its workers must not inherit its queue, prefix and
+    settings module (named in the environment, the settings would load in a worker before its own conftest set
+    its own queue and prefix)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        for name in ("DJANGO_SETTINGS_MODULE", "CELERY_QUEUE", "CACHE_KEY_PREFIX"):
+            os.environ.pop(name, None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,7 @@
 """The tiers (tests/tiers.py): every test is exactly one of unit, integration, browser, by what it uses, so
 `make test-fast` (-m unit) never starts a live server, a worker, another process or Chromium."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from tests.tiers import TIERS
 ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = """
+import os
 import subprocess
 import sys
 
@@ -109,3 +111,17 @@ def test_every_test_of_the_suite_has_exactly_one_tier(request):
     for item in items:
         if item.get_closest_marker("unit"):
             assert not {"live_server", "celery_worker", "receiver", "shop"} & set(item.fixturenames), item.nodeid
+
+
+def test_each_run_and_worker_has_its_own_queues_keys_and_database(settings, db):
+    """tests/conftest.py sets the queue and the cache prefix before the settings load; under pytest-xdist each
+    worker (gw0, gw1...) has its own, and its own test database."""
+    from django.db import connection
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    assert settings.CELERY_TASK_DEFAULT_QUEUE.startswith("sms4sats-test-")
+    assert settings.CELERY_TASK_DEFAULT_QUEUE.endswith(f"-{worker}")
+    assert settings.CACHES["default"]["KEY_PREFIX"] == settings.CACHE_KEY_PREFIX == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert settings.CELERY_CREATE_QUEUE == f"{settings.CELERY_TASK_DEFAULT_QUEUE}-create"
+    if worker != "main":
+        assert connection.settings_dict["NAME"].endswith(f"_{worker}")
