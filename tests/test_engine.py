@@ -236,6 +236,7 @@ def test_worker_stopped_in_the_middle_of_a_poll_loses_nothing(engine, monkeypatc
     order = pay(place())
     # A worker claims the due orders and dies before applying anything.
     monkeypatch.setattr(polling, "CLAIM_SECONDS", 1)
+    worker_idle()  # the polls pay() asked for have run: none takes the order before the claim below
     until(lambda: Order.objects.due(timezone.now()).filter(pk=order.pk).exists(), what="the order due")
     claimed = polling.claim_due_orders(100)
     assert order.pk in [o.pk for o in claimed]
