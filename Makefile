@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # requirements.txt), never committed.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-.PHONY: run test lint audit setup clean messages
+.PHONY: run test test-fast lint audit setup clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,20 @@ setup: $(DEV_STAMP) messages
 run: $(LOCAL_STAMP) messages
 	$(BIN)/python bin/run.py
 
+# The tests in parallel (pytest-xdist): each worker has its own test database, Celery queues, cache prefix and
+# ports (tests/conftest.py). The tests wait on the network, the worker and Chromium more than on the CPU, so
+# more workers than cores pays (README, Development). worksteal: an idle worker takes tests queued on a busy
+# one, so one slow file does not end the run alone. TEST_WORKERS=0 runs them in this process, one by one.
+TEST_WORKERS ?= 3
+XDIST = -n $(TEST_WORKERS) --dist worksteal
+
 test: $(DEV_STAMP) messages
-	$(BIN)/python bin/with_redis.py $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python bin/with_redis.py $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+
+# The edit-test loop: the unit tier only, no live server, worker, local server, other process or browser
+# (tests/tiers.py).
+test-fast: $(DEV_STAMP) messages
+	$(BIN)/python bin/with_redis.py $(BIN)/pytest $(XDIST) -m "unit" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
-"""Shared fixtures: a private Celery queue and cache prefix per run, the scripted upstream, the sandbox on a
-live server, and a real Celery worker (in a thread) consuming from the real Redis.
+"""Shared fixtures: a private Celery queue and cache prefix per run (and per xdist worker), the scripted
+upstream, the sandbox on a live server, and a real Celery worker (in a thread) consuming from the real Redis;
+and the tiers (unit, integration, browser), given to every test by the fixtures it uses (tests/tiers.py).
 
 Orders are made with tests/factories.py; the scripted sms4sats is tests/fake_upstream.py."""
 
@@ -8,8 +9,9 @@ import runpy
 import uuid
 from pathlib import Path
 
-# Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis.
-_RUN = uuid.uuid4().hex[:8]
+# Before settings load: keep this run's tasks and cache keys apart from any other run on the same Redis, and
+# each pytest-xdist worker's apart from the other workers' (its name, gw0, gw1..., says whose keys they are).
+_RUN = f"{uuid.uuid4().hex[:8]}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 os.environ["CELERY_QUEUE"] = f"sms4sats-test-{_RUN}"
 os.environ["CACHE_KEY_PREFIX"] = f"sms4sats-test-{_RUN}"
 os.environ.pop("SMS4SATS_API_URL", None)
@@ -19,6 +21,7 @@ os.environ.setdefault("SANDBOX", "on")
 # The developer's .env is for their shop: the manage.py and run.py the tests start must not read it.
 os.environ["ENV_FILE"] = ""
 
+import django  # noqa: E402
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.utils import translation  # noqa: E402
@@ -27,17 +30,43 @@ from sms4sats_site import local_state  # noqa: E402
 
 local_state.prepare()  # var/ for the SQLite test databases (the settings create no folder)
 
+# The settings load here, after the lines above: named in pyproject.toml, pytest-django would load them before
+# this file runs, and every run and xdist worker would share the default queue and cache prefix.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sms4sats_site.settings")
+django.setup()
+
 # The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
 from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
+from tests.tiers import mark_tiers  # noqa: E402
+from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
+
+
+def pytest_configure(config):
+    """Under pytest-xdist this process only hands out tests: its workers must not inherit its queue, prefix and
+    settings module (named in the environment, the settings would load in a worker before its own conftest set
+    its own queue and prefix)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        for name in ("DJANGO_SETTINGS_MODULE", "CELERY_QUEUE", "CACHE_KEY_PREFIX"):
+            os.environ.pop(name, None)
+
+
+def pytest_collection_modifyitems(config, items):
+    mark_tiers(items)
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """After each test, remove this run's keys: its cache entries (and the shared client's keys beside them) and
+    its Celery queues. Not cache.clear(): that is FLUSHDB, which would empty the other xdist workers' queues and
+    caches on the same Redis in the middle of their tests."""
     yield
-    cache.clear()
+    redis = cache._cache.get_client(write=True)
+    keys = list(redis.scan_iter(match=f"*{_RUN}*", count=1000))
+    if keys:
+        redis.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from orders.models import Status
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 from tests.local_servers import LocalHttpServer
+from tests.waiting import worker_idle
 
 
 def json_url(server, path="/alerts", auth=""):
@@ -141,7 +142,7 @@ def test_one_alert_per_outage_and_one_when_it_ends(settings, celery_worker, aler
     upstream_health.record(True)
     posts = alert_to_json.wait_for_posts(2)
     assert checks.check_upstream() is None
-    time.sleep(1)  # anything more would arrive now
+    worker_idle()  # anything more would have arrived now: the worker sends them
     assert [p.json()["title"] for p in posts] == ["sms4sats is not answering", "sms4sats answers again"]
     assert events() == [Event.UPSTREAM_DOWN, Event.UPSTREAM_UP]
 

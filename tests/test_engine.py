@@ -14,7 +14,7 @@ from sandbox import control
 from sandbox.models import SandboxOrder
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
-from tests.waiting import status_is, wait_for
+from tests.waiting import polled_again, status_is, until, wait_for, worker_idle
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_cancel_refused_before_two_minutes_and_accepted_after(engine, settings):
     order = wait_for(pay(place(service="nocode")), status_is(Status.WAITING_CODE))
     with pytest.raises(lifecycle.CancelRefused):
         lifecycle.request_cancel(order)
-    time.sleep(1.6)
+    until(lambda: timezone.now() >= order.cancel_allowed_at, what="the cancel window")
     lifecycle.request_cancel(order)
     order = wait_for(order, status_is(Status.REFUNDED))
     assert order.refund_reason == RefundReason.CANCELED
@@ -143,10 +143,8 @@ def test_a_rental_receives_three_sms_over_time_and_ends_at_its_end_date(engine, 
     order = wait_for(order, status_is(Status.ACTIVE))
     assert order.number and order.rental_ends_at - order.number_at == timedelta(weeks=2)
     order = wait_for(order, lambda o: o.sms_count >= 3, seconds=90)
-    time.sleep(1.5)  # more polls of the same latest code
-    for _ in range(3):
-        poll_due_orders.delay()
-        time.sleep(0.3)
+    order = wait_for(order, polled_again(order, times=3))  # more polls of the same latest code
+    worker_idle()
     order.refresh_from_db()
     codes = [m.code for m in order.messages.order_by("at")]
     assert len(codes) == 3 and len(set(codes)) == 3  # each recorded once
@@ -229,7 +227,7 @@ def test_same_creation_task_twice_creates_one_upstream_order(engine):
     for thread in threads:
         thread.join()
     order = wait_for(order, status_is(Status.UNPAID))
-    time.sleep(1)
+    worker_idle()  # the three queued tasks have run
     assert SandboxOrder.objects.count() == before + 1
     assert order.events.filter(to_status=Status.CREATING).count() == 1
 
@@ -238,7 +236,8 @@ def test_worker_stopped_in_the_middle_of_a_poll_loses_nothing(engine, monkeypatc
     order = pay(place())
     # A worker claims the due orders and dies before applying anything.
     monkeypatch.setattr(polling, "CLAIM_SECONDS", 1)
-    time.sleep(1)
+    worker_idle()  # the polls pay() asked for have run: none takes the order before the claim below
+    until(lambda: Order.objects.due(timezone.now()).filter(pk=order.pk).exists(), what="the order due")
     claimed = polling.claim_due_orders(100)
     assert order.pk in [o.pk for o in claimed]
     order.refresh_from_db()
@@ -257,7 +256,7 @@ def test_lost_creation_task_is_enqueued_again_by_the_sweep(engine, monkeypatch, 
     with monkeypatch.context() as patch:
         patch.setattr(lifecycle, "current_app", LostTasks())
         order = place()
-    time.sleep(1)
+    worker_idle()  # anything queued has run: the task never reached the broker
     order.refresh_from_db()
     assert order.status == Status.NEW
     settings.CREATE_REQUEUE_SECONDS = 0

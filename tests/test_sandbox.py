@@ -17,6 +17,7 @@ from sandbox import catalog
 from sandbox.models import NO_NUMBER_ERROR, SandboxOrder
 from sandbox.tasks import deliver_due_webhooks
 from sandbox.wallet import pay_invoice
+from tests.waiting import until
 
 pytestmark = pytest.mark.django_db
 
@@ -428,7 +429,7 @@ def test_balance_lock_never_frees_another_holders_lock():
 
     name = shared_key("sandbox:balance-lock:slow-key")
     with key_lock("slow-key", hold_seconds=0.2):
-        time.sleep(0.4)  # expired meanwhile
+        until(lambda: not shared_redis().exists(name), what="the lock's expiry")  # expired meanwhile
         other = shared_redis().lock(name, timeout=10)
         assert other.acquire(blocking=False)
     assert other.owned()  # still the other holder's lock

@@ -14,8 +14,10 @@ from with_redis import free_port
 
 from orders import lifecycle
 from orders.models import Kind, Order, SmsStatus, Status
+from orders.tasks import poll_due_orders
 from sandbox.wallet import pay_invoice
 from tests.factories import make_order
+from tests.waiting import worker_idle
 from webhooks import delivery as sending
 from webhooks.events import event_types
 from webhooks.models import Attempt, Delivery, Endpoint, Event, EventType
@@ -307,9 +309,10 @@ def test_a_sandbox_order_delivers_paid_and_completed_once(receiver, shop, settin
     ok, reason = pay_invoice(order.bolt11)
     assert ok, reason
     assert len(receiver.wait_for_posts(2, seconds=30)) >= 2
-    time.sleep(1)  # more polls of the completed order: no more events
+    for _ in range(2):  # more poll cycles after completion: no more events
+        poll_due_orders.delay()
     sending.enqueue_due()
-    time.sleep(0.5)
+    worker_idle()  # the cycles and any delivery they enqueued have run
     assert [body["type"] for body in bodies(receiver)] == ["order.paid", "order.completed"]
     order.refresh_from_db()
     assert order.status == Status.COMPLETED
