@@ -15,7 +15,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Case, DurationField, Max, Q, QuerySet, When
+from django.db.models import Case, CharField, DurationField, Max, Q, QuerySet, Value, When
 from django.db.models.functions import Substr
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -26,9 +26,19 @@ from django.utils.html import format_html, format_html_join
 
 from . import lifecycle
 from .admin_views import buyer_page_url
+from .fiat import fiat_value
 from .models import Kind, Order, OrderEvent, format_duration
 from .sms4sats.contract import clean_reason, written_out
-from .stats import price_sats, to_code_duration
+from .stats import (
+    PAID_WITH,
+    PAID_WITH_LABELS,
+    charged_q,
+    earns_referral_q,
+    paid_with,
+    price_sats,
+    referral_sats,
+    to_code_duration,
+)
 
 # --- Pagination that stays quick on large tables --------------------------------------------------
 
@@ -130,6 +140,22 @@ class ServiceFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         return queryset if value is None else queryset.filter(service_code=value)
+
+
+class PaidWithFilter(admin.SimpleListFilter):
+    """Who paid: the buyer's invoice or the prepaid balance (stats.PAID_WITH, the dashboard's split)."""
+
+    title = "paid with"
+    parameter_name = "paid_with"
+
+    def lookups(self, request, model_admin):
+        return list(PAID_WITH_LABELS.items())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(PAID_WITH[value]) if value in PAID_WITH else queryset.none()
 
 
 # --- Times to the second ---------------------------------------------------------------------------
@@ -273,7 +299,17 @@ CSV_COLUMNS = [
     ("completed_at", "completed_at"),
     ("refunded_at", "refunded_at"),
     ("seconds_to_code", "to_code"),
+    # The books (stats.py counts them the same way): who paid, what sms4sats charged, the referral it earned.
+    ("paid_with", "csv_paid_with"),
+    ("charged_sats", "csv_charged"),
+    ("referral_sats", "csv_referral"),
+    # The price in the books' currency at the rate stored when the order was paid (orders/fiat.py).
+    ("fiat_currency", "fiat_currency"),
+    ("fiat_rate", "fiat_rate"),
+    ("fiat_value", "csv_fiat_value"),
 ]
+# The columns the totals lines add up.
+CSV_SUMS = ("csv_charged", "csv_referral", "csv_fiat_value")
 CSV_CHUNK = 2000
 _FORMULA_START = re.compile(r"^[=@\t\r]|^[+-](?![\d.]+$)")  # "+4915…" stays a phone number
 
@@ -295,13 +331,72 @@ def _csv_cell(value):
     return "'" + text if _FORMULA_START.match(text) else text
 
 
+def _csv_books(queryset):
+    """The books' columns as annotations: paid with, the sats charged, the referral earned (stats.py's rules)."""
+    zero = Value(0)
+    return queryset.annotate(
+        to_code=_to_code_annotation(),
+        price_sats=price_sats(),
+        csv_paid_with=Case(
+            When(kind=Kind.FUND, then=Value("")),
+            When(paid_from_balance=True, then=Value("balance")),
+            default=Value("invoice"),
+        ),
+        csv_charged=Case(When(charged_q(), then=price_sats()), default=zero),
+        csv_referral=Case(When(earns_referral_q(), then=referral_sats()), default=zero)
+        if settings.SMS4SATS_REF
+        else Value(None, output_field=CharField()),
+    )
+
+
 def csv_rows(queryset):
+    """The header, one row per order, then a totals line per "paid with" (fund orders apart) and one for all:
+    each adds up the charged sats, the referral and the fiat value (when every row of it is in one currency)."""
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in CSV_COLUMNS])
     fields = [field for _, field in CSV_COLUMNS]
-    rows = queryset.annotate(to_code=_to_code_annotation()).values_list(*fields)
-    for row in rows.iterator(chunk_size=CSV_CHUNK):
-        yield writer.writerow([_csv_cell(value) for value in row])
+    index = {field: i for i, field in enumerate(fields)}
+    read = [field for field in fields if field != "csv_fiat_value"] + ["price_sats"]
+    totals = {}
+    for values in _csv_books(queryset).values_list(*read).iterator(chunk_size=CSV_CHUNK):
+        row = dict(zip(read, values, strict=True))
+        row["csv_fiat_value"] = _fiat_of(row)
+        for key in (row["csv_paid_with"] or "fund", "all"):
+            _add_up(totals.setdefault(key, {"orders": 0, "currencies": set()}), row)
+        yield writer.writerow([_csv_cell(row[field]) for field in fields])
+    for key in ("invoice", "balance", "fund", "all"):
+        if key in totals:
+            yield writer.writerow(_totals_line(key, totals[key], index))
+
+
+def _fiat_of(row):
+    """The price paid, in the books' currency at the rate stored at payment; None when none was stored."""
+    if row["fiat_rate"] is None or row["paid_at"] is None:
+        return None
+    return fiat_value(row["price_sats"], Order(fiat_rate=row["fiat_rate"], fiat_currency=row["fiat_currency"]))
+
+
+def _add_up(total, row):
+    total["orders"] += 1
+    for field in CSV_SUMS:
+        if row[field] is not None:
+            total[field] = total.get(field, 0) + row[field]
+    if row["csv_fiat_value"] is not None:
+        total["currencies"].add(row["fiat_currency"])
+
+
+def _totals_line(key, total, index):
+    line = [""] * len(index)
+    line[0] = f"TOTAL {PAID_WITH_LABELS.get(key, key)}" if key != "all" else "TOTAL all"
+    line[index["status"]] = f"{total['orders']} orders"
+    line[index["csv_paid_with"]] = "" if key in ("all", "fund") else key
+    for field in CSV_SUMS:
+        line[index[field]] = _csv_cell(total.get(field))
+    if len(total["currencies"]) == 1:
+        line[index["fiat_currency"]] = next(iter(total["currencies"]))
+    else:  # no sum of amounts in different currencies
+        line[index["csv_fiat_value"]] = ""
+    return line
 
 
 def csv_response(queryset):
@@ -331,6 +426,7 @@ class OrderAdmin(admin.ModelAdmin):
         "country",
         "service",
         "price",
+        "paid_with_short",
         "created",
         "time_to_code",
         "rental",
@@ -338,6 +434,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = (
         "status",
         "kind",
+        PaidWithFilter,
         CountryFilter,
         ServiceFilter,
         CreatedRangeFilter,
@@ -512,6 +609,10 @@ class OrderAdmin(admin.ModelAdmin):
         if order.paid_from_balance:
             return "the prepaid balance (no invoice; the buyer pays nothing)"
         return "—" if order.kind == Kind.FUND else "the buyer's Lightning invoice"
+
+    @admin.display(description="paid with", ordering="paid_from_balance")
+    def paid_with_short(self, order):
+        return "—" if order.kind == Kind.FUND else paid_with(order)
 
     @admin.display(description="replaces")
     def replaces_link(self, order):

@@ -67,6 +67,7 @@ def dashboard_view(request, site):
         status_rows=[(key, status["labels"][key], count) for key, count in status["counts"].items()],
         per_day_chart=charts.orders_per_day_chart(figures["per_day"]),
         sats_chart=charts.sats_per_day_chart(figures["sats_per_day"]),
+        balance_chart=charts.sats_per_day_chart(figures["sats_per_day"], "balance_sats", "paid from the balance"),
         referral_chart=charts.referral_per_day_chart(figures["sats_per_day"]),
         funnel_chart=charts.funnel_chart(figures["funnel"]),
         order_list_url=reverse("admin:orders_order_changelist"),

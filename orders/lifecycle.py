@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 
 from webhooks.events import record_order_change
 
-from . import metrics, status_cache
+from . import fiat, metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,
@@ -91,6 +91,8 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
         after = _as_after(order, to_status, fields)
         fields["next_poll_at"] = after.next_poll_time(now, watched=is_watched(order))
     fields.setdefault("poll_failures", 0)
+    if fields.get("paid_at") and "fiat_rate" not in fields:  # the books' rate, stored once, when paid
+        fields.update(fiat.rate_at_payment())
     # Inside a caller's transaction (the poll cycle's one per order) the move joins it: no savepoint, whose two
     # round trips per move were a third of applying an answer; an error still undoes the whole transaction.
     with transaction.atomic(savepoint=False):
