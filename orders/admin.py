@@ -303,7 +303,7 @@ CSV_COLUMNS = [
     ("paid_with", "csv_paid_with"),
     ("charged_sats", "csv_charged"),
     ("referral_sats", "csv_referral"),
-    # The price in the books' currency at the rate stored when the order was paid (orders/fiat.py).
+    # The sats charged in the books' currency at the rate stored when the order was paid (orders/fiat.py).
     ("fiat_currency", "fiat_currency"),
     ("fiat_rate", "fiat_rate"),
     ("fiat_value", "csv_fiat_value"),
@@ -336,7 +336,6 @@ def _csv_books(queryset):
     zero = Value(0)
     return queryset.annotate(
         to_code=_to_code_annotation(),
-        price_sats=price_sats(),
         csv_paid_with=Case(
             When(kind=Kind.FUND, then=Value("")),
             When(paid_from_balance=True, then=Value("balance")),
@@ -356,7 +355,7 @@ def csv_rows(queryset):
     yield writer.writerow([name for name, _ in CSV_COLUMNS])
     fields = [field for _, field in CSV_COLUMNS]
     index = {field: i for i, field in enumerate(fields)}
-    read = [field for field in fields if field != "csv_fiat_value"] + ["price_sats"]
+    read = [field for field in fields if field != "csv_fiat_value"]
     totals = {}
     for values in _csv_books(queryset).values_list(*read).iterator(chunk_size=CSV_CHUNK):
         row = dict(zip(read, values, strict=True))
@@ -370,10 +369,9 @@ def csv_rows(queryset):
 
 
 def _fiat_of(row):
-    """The price paid, in the books' currency at the rate stored at payment; None when none was stored."""
-    if row["fiat_rate"] is None or row["paid_at"] is None:
-        return None
-    return fiat_value(row["price_sats"], Order(fiat_rate=row["fiat_rate"], fiat_currency=row["fiat_currency"]))
+    """The sats charged, in the books' currency at the rate stored when the order was paid (a refund: zero); None
+    when no rate was stored."""
+    return fiat_value(row["csv_charged"], Order(fiat_rate=row["fiat_rate"], fiat_currency=row["fiat_currency"]))
 
 
 def _add_up(total, row):

@@ -220,7 +220,7 @@ def orders_per_day(days=30, now=None) -> dict:
 def charged_q():
     """Orders whose buyer was charged, on sms4sats' word: a code or a sent SMS (completed), or a rental's number
     given (active, then ended: not refundable from then on)."""
-    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED))
+    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED)) & ~Q(kind=Kind.FUND)  # a top-up: no buyer
 
 
 def sats_per_day(days=30, now=None) -> dict:
