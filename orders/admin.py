@@ -19,13 +19,16 @@ from django.db.models import Case, CharField, DurationField, Max, Q, QuerySet, V
 from django.db.models.functions import Substr
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from sms4sats_site import audit
+
 from . import lifecycle
-from .admin_views import buyer_page_url
+from .admin_views import buyer_page_url, replacement_under_way
 from .fiat import fiat_value
 from .models import Kind, Order, OrderEvent, format_duration
 from .sms4sats.contract import clean_reason, written_out
@@ -409,6 +412,14 @@ def _to_code_annotation():
     return Case(When(kind__in=(Kind.RECEIVE, Kind.RENTAL), then=to_code_duration()), output_field=DurationField())
 
 
+def cancel_outcome(order):
+    """What a cancel does with whose money, in the operator's words."""
+    price = order.invoice_sats if order.invoice_sats is not None else order.quoted_sats
+    if order.paid_from_balance:
+        return f"the {price:,} sats taken from your prepaid balance go back to the balance (no buyer paid for it)"
+    return f"the buyer's held payment of {price:,} sats goes back to the buyer's wallet; nothing is charged"
+
+
 # --- The order admin -------------------------------------------------------------------------------
 
 UUID_IN_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
@@ -659,10 +670,13 @@ class OrderAdmin(admin.ModelAdmin):
             show_save_and_continue=False,
             show_save_and_add_another=False,
             show_delete=False,
+            # Offered only where the engine's rules allow it (Order.cancel_opens_at / cancel_refusal,
+            # Order.replacement_refusal): no Cancel or Replace on an order they cannot apply to.
+            offer_cancel=obj is not None and obj.cancel_opens_at() is not None,
             can_cancel=obj is not None and obj.can_cancel(),
-            cancel_allowed_at=obj.cancel_allowed_at if obj is not None else None,
+            cancel_allowed_at=obj.cancel_opens_at() if obj is not None else None,
             lifecycle_actions=obj is not None and self.has_change_permission(request, obj),
-            can_replace=obj is not None and obj.kind == Kind.RECEIVE and obj.country_code is not None,
+            can_replace=obj is not None and obj.replacement_refusal() is None and not replacement_under_way(obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -702,21 +716,47 @@ class OrderAdmin(admin.ModelAdmin):
             text = f"{order.public_id}: refreshed, {before} → {order.status}."
         else:
             text = f"{order.public_id}: refreshed, still {order.status}."
+        audit.record(request, order, f"Refreshed from sms4sats ({before} → {order.status})")
         if order.upstream_error:
             text += f" Last upstream error: {clean_reason(order.upstream_error)}"
         self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(description="Cancel upstream (refund the buyer)", permissions=["change"])
     def cancel_upstream(self, request, queryset):
-        for order in queryset.order_by("-created_at")[:MAX_REFRESH]:
+        orders = list(queryset.order_by("-created_at")[:MAX_REFRESH])
+        if request.POST.get("post") != "yes":  # first the admin's intermediate page, as delete_selected's
+            return self._confirm_cancel(request, orders, bulk=True)
+        for order in orders:
             self._cancel_one(request, order)
+        return None
+
+    def _confirm_cancel(self, request, orders, bulk):
+        """The page that says, order by order, whose money a cancel returns where, and which orders cannot be
+        canceled (the engine's rule, Order.cancel_refusal); nothing is sent before its "Yes"."""
+        rows = [(order, order.cancel_refusal(), cancel_outcome(order)) for order in orders]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel at sms4sats?",
+            "opts": self.opts,
+            "rows": rows,
+            "cancelable": sum(1 for _, refusal, _ in rows if refusal is None),
+            "bulk": bulk,
+            "action_url": reverse("admin:orders_order_changelist")
+            if bulk
+            else reverse("admin:orders_order_cancel", args=[orders[0].pk]),
+            "back_url": reverse("admin:orders_order_changelist")
+            if bulk
+            else reverse("admin:orders_order_change", args=[orders[0].pk]),
+        }
+        return TemplateResponse(request, "admin/orders/order/cancel_confirmation.html", context)
 
     def _cancel_one(self, request, order):
         try:
-            lifecycle.request_cancel(order, by="operator")
+            lifecycle.request_cancel(order, by=audit.staff_name(request))
         except lifecycle.CancelRefused as exc:
             self.message_user(request, f"{order.public_id}: cancel refused. {exc}", messages.ERROR)
             return False
+        audit.record(request, order, f"Canceled at sms4sats: {cancel_outcome(order)}")
         self.message_user(
             request,
             f"{order.public_id}: cancel requested; the order turns refunded once sms4sats confirms.",
@@ -767,8 +807,11 @@ class OrderAdmin(admin.ModelAdmin):
         return self._back(order)
 
     def cancel_view(self, request, object_id):
-        order, refused = self._action_target(request, object_id)
-        if refused:
-            return refused
+        """GET (or a POST without "post=yes"): the confirmation page; its "Yes" posts the cancel."""
+        order = get_object_or_404(Order, pk=object_id)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        if request.method != "POST" or request.POST.get("post") != "yes":
+            return self._confirm_cancel(request, [order], bulk=False)
         self._cancel_one(request, order)
         return self._back(order)

@@ -264,6 +264,17 @@ class Order(models.Model):
             return self.cancel_allowed_at
         return None
 
+    def replacement_refusal(self):
+        """Why the operator may not replace this order with a number paid from the balance (same country and
+        service, for a buyer whose code never came), or None. The admin offers "Replace from balance" only then."""
+        if self.kind != Kind.RECEIVE or self.country_code is None:
+            return gettext("Only one-time code orders can be replaced.")
+        if self.code or self.status == Status.COMPLETED:
+            return gettext("This order got its code: there is nothing to replace.")
+        if not self.is_paid:
+            return gettext("This order was never paid: there is nothing to replace.")
+        return None
+
     def can_cancel(self, now=None):
         opens = self.cancel_opens_at()
         return opens is not None and (now or timezone.now()) >= opens

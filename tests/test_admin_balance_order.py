@@ -39,8 +39,8 @@ def fund_sandbox(amount):
 
 
 def placing(**data):
-    """A post of the form as rendered: its fields and the one-time key each render carries."""
-    return {**data, "idempotency_key": str(uuid.uuid4())}
+    """A post of the form as rendered (its fields and the one-time key each render carries), confirmed."""
+    return {**data, "idempotency_key": str(uuid.uuid4()), "confirm": "yes"}  # past the confirmation page
 
 
 def rendered_form(response, form_id):
@@ -197,6 +197,9 @@ def test_csrf_is_checked(db, admin_user, sandbox):
     # With the form's token, the same post places the order.
     page = browser.get(reverse(PLACE), {"country": USA, "service": TELEGRAM})
     response = browser.post(reverse(PLACE), rendered_form(page, "order-form"))
+    assert response.status_code == 200 and "Pay from the prepaid balance?" in body_of(response)  # asks first
+    assert not Order.objects.filter(paid_from_balance=True).exists()
+    response = browser.post(reverse(PLACE), rendered_form(response, None))  # its "Yes"
     assert response.status_code == 302
     assert Order.objects.filter(paid_from_balance=True).count() == 1
 
@@ -286,9 +289,9 @@ def test_no_code_returns_the_sats_to_the_balance(admin_client, sandbox, celery_w
     assert order.cancel_requested_at is None  # the buyer cannot cancel the shop's order
 
     # The operator cancels from the order's page, as for a buyer's order.
-    admin_client.post(reverse("admin:orders_order_cancel", args=[order.pk]))
+    admin_client.post(reverse("admin:orders_order_cancel", args=[order.pk]), {"post": "yes"})
     order = wait_for(order, status_is(Status.REFUNDED))
-    assert order.events.filter(note="Cancel requested by the operator").exists()
+    assert order.events.filter(note="Cancel requested by admin").exists()
     with Sms4satsClient() as client:
         assert client.balance() == 5_000
     refunded = status_part(Client().get(order.get_absolute_url()))
@@ -384,11 +387,18 @@ def one_form(admin_client, which):
     """A form as the page renders it (the original to replace is made here): the fields a click posts."""
     if which == "replace":
         original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
-        return rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")
+        return confirmed(rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form"))
     if which == "send":
         page = admin_client.get(reverse(PLACE))
-        return {**rendered_form(page, "send-form"), "phone": "+447911123456", "message": "From the shop"}
-    return rendered_form(admin_client.get(reverse(PLACE), {"country": USA, "service": TELEGRAM}), "order-form")
+        return confirmed({**rendered_form(page, "send-form"), "phone": "+447911123456", "message": "From the shop"})
+    return confirmed(
+        rendered_form(admin_client.get(reverse(PLACE), {"country": USA, "service": TELEGRAM}), "order-form")
+    )
+
+
+def confirmed(form):
+    """The form as the confirmation page's "Yes" posts it again (what a double click repeats)."""
+    return {**form, "confirm": "yes"}
 
 
 @pytest.mark.parametrize("which", ["receive", "send", "replace"])
@@ -431,7 +441,7 @@ def test_three_tabs_replace_one_order_once(admin_client, sandbox):
     fund_sandbox(100_000)
     original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
     tabs = [rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")] * 3
-    tabs = [{**tab, "idempotency_key": str(uuid.uuid4())} for tab in tabs]  # three renders: three keys
+    tabs = [confirmed({**tab, "idempotency_key": str(uuid.uuid4())}) for tab in tabs]  # three renders: three keys
     assert len({tab["idempotency_key"] for tab in tabs}) == 3
 
     answers = post_at_once(admin_client, tabs)

@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from sms4sats_site import audit
+
 from .delivery import RedeliverRefused, redeliver
 from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
 
@@ -161,6 +163,10 @@ class DeliveryAdmin(admin.ModelAdmin):
                 request, f"{delivery.event.type} {delivery.event.public_id}: not sent, {exc}.", messages.ERROR
             )
             return None
+        what = f"Redelivered webhook {delivery.event.type} {delivery.event.public_id} to {delivery.endpoint}"
+        audit.record(request, delivery, what)
+        if delivery.event.order is not None:  # on the order's History too, where the operator looks
+            audit.record(request, delivery.event.order, what)
         self.message_user(
             request,
             f"{delivery.event.type} {delivery.event.public_id}: queued again to {delivery.endpoint}.",
