@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import IntegrityError, connection
 from django.test import Client
@@ -489,3 +490,26 @@ def test_the_database_holds_one_order_per_key_and_one_replacement_under_way(tran
     with pytest.raises(IntegrityError):
         make_order(Status.NEW, paid_from_balance=True, replaces=original)
     assert set(original.replacements.all()) == {failed, under_way}
+
+
+def test_a_replacement_asks_first_then_is_on_both_orders_history(admin_client, sandbox):
+    fund_sandbox(20_000)
+    original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
+    form = rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")
+    page = admin_client.post(reverse(PLACE), form)
+    text = body_of(page).replace("&#x27;", "'")
+    price = receive_price(USA, TELEGRAM)
+    assert "Pay from the prepaid balance?" in text and "replacing <a href" in text
+    assert f"<strong>{price:,} sats</strong> are taken from <strong>your prepaid balance</strong>" in text
+    assert "(it holds 20,000 sats;" in text and "The buyer pays nothing" in text
+    assert "go back to your prepaid balance, not to a buyer" in text
+    assert not Order.objects.filter(paid_from_balance=True).exists()  # nothing before the "Yes"
+
+    admin_client.post(reverse(PLACE), rendered_form(page, None))
+    placed = Order.objects.get(paid_from_balance=True)
+    assert placed.events.get().note == "Order placed by admin, to be paid from the prepaid balance"
+    logged = {(e.object_id, e.user.username, e.change_message) for e in LogEntry.objects.all()}
+    assert logged == {
+        (str(placed.pk), "admin", f"Placed, paid from the prepaid balance ({price:,} sats)"),
+        (str(original.pk), "admin", f"Replaced from the balance by order {placed.public_id}"),
+    }
