@@ -756,7 +756,7 @@ class OrderAdmin(admin.ModelAdmin):
         except lifecycle.CancelRefused as exc:
             self.message_user(request, f"{order.public_id}: cancel refused. {exc}", messages.ERROR)
             return False
-        audit.record(request, order, f"Canceled at sms4sats: {cancel_outcome(order)}")
+        audit.record(request, order, f"Asked sms4sats to cancel; once it confirms, {cancel_outcome(order)}")
         self.message_user(
             request,
             f"{order.public_id}: cancel requested; the order turns refunded once sms4sats confirms.",

@@ -50,11 +50,11 @@ def test_yes_cancels_and_the_history_and_timeline_name_the_user(admin_client, db
     assert order.cancel_requested_at is not None
     assert order.events.filter(note="Cancel requested by admin").exists()
     assert history_of(order) == [
-        ("admin", "Canceled at sms4sats: the buyer's held payment of 1,500 sats goes back to the buyer's wallet; "
-         "nothing is charged")
+        ("admin", "Asked sms4sats to cancel; once it confirms, the buyer's held payment of 1,500 sats goes back to "
+         "the buyer's wallet; nothing is charged")
     ]  # fmt: skip
     history = unescape(admin_client.get(reverse("admin:orders_order_history", args=[order.pk])).content.decode())
-    assert "admin" in history and "Canceled at sms4sats" in history
+    assert "admin" in history and "Asked sms4sats to cancel" in history
 
 
 def test_bulk_cancel_asks_first_and_lists_what_cannot_be_canceled(admin_client, db):
