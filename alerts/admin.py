@@ -8,6 +8,8 @@ from django.db import transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
+from sms4sats_site import audit
+
 from .delivery import raise_alert, target_urls
 from .models import AlertLog, Event
 
@@ -66,6 +68,7 @@ class AlertLogAdmin(admin.ModelAdmin):
         else:
             with transaction.atomic():
                 entry = raise_alert(Event.TEST, TEST_TITLE, TEST_BODY.format(user=request.user.get_username()))
+            audit.record(request, entry, "Sent a test alert")
             messages.success(
                 request,
                 f"Test alert queued for {entry.targets} target{'s' if entry.targets != 1 else ''}: a worker sends it; "

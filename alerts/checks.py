@@ -342,6 +342,7 @@ def summary_text(now):
     )
     return (
         f"Last 24 hours: {figures['created']:,} orders, {figures['paid']:,} paid, {figures['completed']:,} completed; "
-        f"volume {figures['completed_volume_sats']:,} sats; {referral}; "
+        f"charged {figures['buyers_sats']:,} sats paid by buyers and {figures['balance_sats']:,} sats paid from "
+        f"the prepaid balance ({figures['paid_from_balance']:,} orders); {referral} (on what buyers paid); "
         f"{stats.refunds_by_reason(since)['total']:,} refunded."
     )

@@ -15,20 +15,33 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Case, DurationField, Max, Q, QuerySet, When
+from django.db.models import Case, CharField, DurationField, Max, Q, QuerySet, Value, When
 from django.db.models.functions import Substr
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from sms4sats_site import audit
+
 from . import lifecycle
-from .admin_views import buyer_page_url
+from .admin_views import buyer_page_url, replacement_under_way
+from .fiat import fiat_value
 from .models import Kind, Order, OrderEvent, format_duration
 from .sms4sats.contract import clean_reason, written_out
-from .stats import price_sats, to_code_duration
+from .stats import (
+    PAID_WITH,
+    PAID_WITH_LABELS,
+    charged_q,
+    earns_referral_q,
+    paid_with,
+    price_sats,
+    referral_sats,
+    to_code_duration,
+)
 
 # --- Pagination that stays quick on large tables --------------------------------------------------
 
@@ -130,6 +143,22 @@ class ServiceFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         return queryset if value is None else queryset.filter(service_code=value)
+
+
+class PaidWithFilter(admin.SimpleListFilter):
+    """Who paid: the buyer's invoice or the prepaid balance (stats.PAID_WITH, the dashboard's split)."""
+
+    title = "paid with"
+    parameter_name = "paid_with"
+
+    def lookups(self, request, model_admin):
+        return list(PAID_WITH_LABELS.items())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(PAID_WITH[value]) if value in PAID_WITH else queryset.none()
 
 
 # --- Times to the second ---------------------------------------------------------------------------
@@ -273,7 +302,17 @@ CSV_COLUMNS = [
     ("completed_at", "completed_at"),
     ("refunded_at", "refunded_at"),
     ("seconds_to_code", "to_code"),
+    # The books (stats.py counts them the same way): who paid, what sms4sats charged, the referral it earned.
+    ("paid_with", "csv_paid_with"),
+    ("charged_sats", "csv_charged"),
+    ("referral_sats", "csv_referral"),
+    # The sats charged in the books' currency at the rate stored when the order was paid (orders/fiat.py).
+    ("fiat_currency", "fiat_currency"),
+    ("fiat_rate", "fiat_rate"),
+    ("fiat_value", "csv_fiat_value"),
 ]
+# The columns the totals lines add up.
+CSV_SUMS = ("csv_charged", "csv_referral", "csv_fiat_value")
 CSV_CHUNK = 2000
 _FORMULA_START = re.compile(r"^[=@\t\r]|^[+-](?![\d.]+$)")  # "+4915…" stays a phone number
 
@@ -295,13 +334,70 @@ def _csv_cell(value):
     return "'" + text if _FORMULA_START.match(text) else text
 
 
+def _csv_books(queryset):
+    """The books' columns as annotations: paid with, the sats charged, the referral earned (stats.py's rules)."""
+    zero = Value(0)
+    return queryset.annotate(
+        to_code=_to_code_annotation(),
+        csv_paid_with=Case(
+            When(kind=Kind.FUND, then=Value("")),
+            When(paid_from_balance=True, then=Value("balance")),
+            default=Value("invoice"),
+        ),
+        csv_charged=Case(When(charged_q(), then=price_sats()), default=zero),
+        csv_referral=Case(When(earns_referral_q(), then=referral_sats()), default=zero)
+        if settings.SMS4SATS_REF
+        else Value(None, output_field=CharField()),
+    )
+
+
 def csv_rows(queryset):
+    """The header, one row per order, then a totals line per "paid with" (fund orders apart) and one for all:
+    each adds up the charged sats, the referral and the fiat value (when every row of it is in one currency)."""
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in CSV_COLUMNS])
     fields = [field for _, field in CSV_COLUMNS]
-    rows = queryset.annotate(to_code=_to_code_annotation()).values_list(*fields)
-    for row in rows.iterator(chunk_size=CSV_CHUNK):
-        yield writer.writerow([_csv_cell(value) for value in row])
+    index = {field: i for i, field in enumerate(fields)}
+    read = [field for field in fields if field != "csv_fiat_value"]
+    totals = {}
+    for values in _csv_books(queryset).values_list(*read).iterator(chunk_size=CSV_CHUNK):
+        row = dict(zip(read, values, strict=True))
+        row["csv_fiat_value"] = _fiat_of(row)
+        for key in (row["csv_paid_with"] or "fund", "all"):
+            _add_up(totals.setdefault(key, {"orders": 0, "currencies": set()}), row)
+        yield writer.writerow([_csv_cell(row[field]) for field in fields])
+    for key in ("invoice", "balance", "fund", "all"):
+        if key in totals:
+            yield writer.writerow(_totals_line(key, totals[key], index))
+
+
+def _fiat_of(row):
+    """The sats charged, in the books' currency at the rate stored when the order was paid (a refund: zero); None
+    when no rate was stored."""
+    return fiat_value(row["csv_charged"], Order(fiat_rate=row["fiat_rate"], fiat_currency=row["fiat_currency"]))
+
+
+def _add_up(total, row):
+    total["orders"] += 1
+    for field in CSV_SUMS:
+        if row[field] is not None:
+            total[field] = total.get(field, 0) + row[field]
+    if row["csv_fiat_value"] is not None:
+        total["currencies"].add(row["fiat_currency"])
+
+
+def _totals_line(key, total, index):
+    line = [""] * len(index)
+    line[0] = f"TOTAL {PAID_WITH_LABELS.get(key, key)}" if key != "all" else "TOTAL all"
+    line[index["status"]] = f"{total['orders']} orders"
+    line[index["csv_paid_with"]] = "" if key in ("all", "fund") else key
+    for field in CSV_SUMS:
+        line[index[field]] = _csv_cell(total.get(field))
+    if len(total["currencies"]) == 1:
+        line[index["fiat_currency"]] = next(iter(total["currencies"]))
+    else:  # no sum of amounts in different currencies
+        line[index["csv_fiat_value"]] = ""
+    return line
 
 
 def csv_response(queryset):
@@ -314,6 +410,14 @@ def csv_response(queryset):
 
 def _to_code_annotation():
     return Case(When(kind__in=(Kind.RECEIVE, Kind.RENTAL), then=to_code_duration()), output_field=DurationField())
+
+
+def cancel_outcome(order):
+    """What a cancel does with whose money, in the operator's words."""
+    price = order.invoice_sats if order.invoice_sats is not None else order.quoted_sats
+    if order.paid_from_balance:
+        return f"the {price:,} sats taken from your prepaid balance go back to the balance (no buyer paid for it)"
+    return f"the buyer's held payment of {price:,} sats goes back to the buyer's wallet; nothing is charged"
 
 
 # --- The order admin -------------------------------------------------------------------------------
@@ -331,6 +435,7 @@ class OrderAdmin(admin.ModelAdmin):
         "country",
         "service",
         "price",
+        "paid_with_short",
         "created",
         "time_to_code",
         "rental",
@@ -338,6 +443,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = (
         "status",
         "kind",
+        PaidWithFilter,
         CountryFilter,
         ServiceFilter,
         CreatedRangeFilter,
@@ -513,6 +619,10 @@ class OrderAdmin(admin.ModelAdmin):
             return "the prepaid balance (no invoice; the buyer pays nothing)"
         return "—" if order.kind == Kind.FUND else "the buyer's Lightning invoice"
 
+    @admin.display(description="paid with", ordering="paid_from_balance")
+    def paid_with_short(self, order):
+        return "—" if order.kind == Kind.FUND else paid_with(order)
+
     @admin.display(description="replaces")
     def replaces_link(self, order):
         if order.replaces_id is None:
@@ -560,10 +670,13 @@ class OrderAdmin(admin.ModelAdmin):
             show_save_and_continue=False,
             show_save_and_add_another=False,
             show_delete=False,
+            # Offered only where the engine's rules allow it (Order.cancel_opens_at / cancel_refusal,
+            # Order.replacement_refusal): no Cancel or Replace on an order they cannot apply to.
+            offer_cancel=obj is not None and obj.cancel_opens_at() is not None,
             can_cancel=obj is not None and obj.can_cancel(),
-            cancel_allowed_at=obj.cancel_allowed_at if obj is not None else None,
+            cancel_allowed_at=obj.cancel_opens_at() if obj is not None else None,
             lifecycle_actions=obj is not None and self.has_change_permission(request, obj),
-            can_replace=obj is not None and obj.kind == Kind.RECEIVE and obj.country_code is not None,
+            can_replace=obj is not None and obj.replacement_refusal() is None and not replacement_under_way(obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -603,21 +716,47 @@ class OrderAdmin(admin.ModelAdmin):
             text = f"{order.public_id}: refreshed, {before} → {order.status}."
         else:
             text = f"{order.public_id}: refreshed, still {order.status}."
+        audit.record(request, order, f"Refreshed from sms4sats ({before} → {order.status})")
         if order.upstream_error:
             text += f" Last upstream error: {clean_reason(order.upstream_error)}"
         self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(description="Cancel upstream (refund the buyer)", permissions=["change"])
     def cancel_upstream(self, request, queryset):
-        for order in queryset.order_by("-created_at")[:MAX_REFRESH]:
+        orders = list(queryset.order_by("-created_at")[:MAX_REFRESH])
+        if request.POST.get("post") != "yes":  # first the admin's intermediate page, as delete_selected's
+            return self._confirm_cancel(request, orders, bulk=True)
+        for order in orders:
             self._cancel_one(request, order)
+        return None
+
+    def _confirm_cancel(self, request, orders, bulk):
+        """The page that says, order by order, whose money a cancel returns where, and which orders cannot be
+        canceled (the engine's rule, Order.cancel_refusal); nothing is sent before its "Yes"."""
+        rows = [(order, order.cancel_refusal(), cancel_outcome(order)) for order in orders]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel at sms4sats?",
+            "opts": self.opts,
+            "rows": rows,
+            "cancelable": sum(1 for _, refusal, _ in rows if refusal is None),
+            "bulk": bulk,
+            "action_url": reverse("admin:orders_order_changelist")
+            if bulk
+            else reverse("admin:orders_order_cancel", args=[orders[0].pk]),
+            "back_url": reverse("admin:orders_order_changelist")
+            if bulk
+            else reverse("admin:orders_order_change", args=[orders[0].pk]),
+        }
+        return TemplateResponse(request, "admin/orders/order/cancel_confirmation.html", context)
 
     def _cancel_one(self, request, order):
         try:
-            lifecycle.request_cancel(order, by="operator")
+            lifecycle.request_cancel(order, by=audit.staff_name(request))
         except lifecycle.CancelRefused as exc:
             self.message_user(request, f"{order.public_id}: cancel refused. {exc}", messages.ERROR)
             return False
+        audit.record(request, order, f"Asked sms4sats to cancel; once it confirms, {cancel_outcome(order)}")
         self.message_user(
             request,
             f"{order.public_id}: cancel requested; the order turns refunded once sms4sats confirms.",
@@ -668,8 +807,11 @@ class OrderAdmin(admin.ModelAdmin):
         return self._back(order)
 
     def cancel_view(self, request, object_id):
-        order, refused = self._action_target(request, object_id)
-        if refused:
-            return refused
+        """GET (or a POST without "post=yes"): the confirmation page; its "Yes" posts the cancel."""
+        order = get_object_or_404(Order, pk=object_id)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        if request.method != "POST" or request.POST.get("post") != "yes":
+            return self._confirm_cancel(request, [order], bulk=False)
         self._cancel_one(request, order)
         return self._back(order)

@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from sms4sats_site import onion
+from sms4sats_site import audit, onion
 
 from . import catalog, charts, referral, stats
 from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
@@ -69,6 +69,7 @@ def dashboard_view(request, site):
         status_rows=[(key, status["labels"][key], count) for key, count in status["counts"].items()],
         per_day_chart=charts.orders_per_day_chart(figures["per_day"]),
         sats_chart=charts.sats_per_day_chart(figures["sats_per_day"]),
+        balance_chart=charts.sats_per_day_chart(figures["sats_per_day"], "balance_sats", "paid from the balance"),
         referral_chart=charts.referral_per_day_chart(figures["sats_per_day"]),
         funnel_chart=charts.funnel_chart(figures["funnel"]),
         order_list_url=reverse("admin:orders_order_changelist"),
@@ -302,6 +303,9 @@ def balance_order_view(request, site):
     came (same country and service, linked to it), or a number or an SMS for the operator's own use."""
     _require(request, "orders.change_order")
     original = _original_order(request)
+    if original is not None and (refusal := original.replacement_refusal()):  # the engine's rule, as the button's
+        messages.error(request, f"{refusal} Nothing was ordered.")
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[original.pk]))
     title = "Replace from balance" if original else "Order from the balance"
     context = _context(
         request,
@@ -336,6 +340,8 @@ def balance_order_view(request, site):
             return answer
         if refusal:
             form.add_error(None, refusal)
+        elif request.POST.get("confirm") != "yes":  # first the page that says whose money goes where
+            return _confirm_balance_order(request, site, form, kind, original, client)
         else:
             response = _place_once(request, form, kind, original, key)
             if response is not None:
@@ -355,6 +361,42 @@ def balance_order_view(request, site):
     return TemplateResponse(request, "admin/orders/balance_order.html", context, status=400 if form.errors else 200)
 
 
+def _confirm_balance_order(request, site, form, kind, original, client):
+    """The admin's intermediate page for an order paid from the balance: what is ordered, what it takes from the
+    prepaid balance, that the buyer pays nothing, and where the sats go if sms4sats gives nothing. Its "Yes" posts
+    the same form again (its one-time key too) with ``confirm=yes``."""
+    from .sms4sats import Sms4satsError
+
+    fields = form.cleaned_data
+    try:
+        balance = client.balance()
+    except Sms4satsError:
+        balance = None
+    if kind == Kind.SEND:
+        what = f"an SMS to {fields['phone']}"
+    else:
+        what = f"a number for {fields['offer'].name} in {fields['country_name']}"
+    context = _context(
+        request,
+        site,
+        "Pay from the prepaid balance?",
+        what=what,
+        price=fields["price"],
+        balance=balance,
+        after=None if balance is None else balance - fields["price"],
+        original=original,
+        auto_cancel_minutes=settings.AUTO_CANCEL_SECONDS // 60,
+        resend=[
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in ("csrfmiddlewaretoken", "confirm")
+            for value in values
+        ],
+        back_url=reverse("admin:orders_order_change", args=[original.pk]) if original else None,
+    )
+    return TemplateResponse(request, "admin/orders/balance_order_confirm.html", context)
+
+
 def _place_once(request, form, kind, original, key):
     """Save the order, its form's key and the original's one replacement claimed in the database before any worker
     asks sms4sats; the order's page. None, with the form saying why, when another tab's replacement came first."""
@@ -369,6 +411,7 @@ def _place_once(request, form, kind, original, key):
             paid_from_balance=True,
             replaces=original,
             idempotency_key=key,
+            placed_by=audit.staff_name(request),
             **_order_fields(kind, fields),
         )
     except IntegrityError:
@@ -381,6 +424,9 @@ def _place_once(request, form, kind, original, key):
             raise
         form.add_error(None, refusal)
         return None
+    audit.record(request, order, f"Placed, paid from the prepaid balance ({fields['price']:,} sats)")
+    if original is not None:
+        audit.record(request, original, f"Replaced from the balance by order {order.public_id}")
     messages.success(
         request,
         f"Order placed, paid from the prepaid balance ({fields['price']:,} sats). "

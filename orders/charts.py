@@ -104,10 +104,11 @@ def orders_per_day_chart(per_day):
     return bar_chart(points, title=f"Orders per day, last {len(points)} days")
 
 
-def sats_per_day_chart(per_day):
-    """The dashboard's chart of the sats charged per day (``stats.sats_per_day()``)."""
-    points = [(point["day"].strftime("%b %d"), point["sats"]) for point in per_day["days"]]
-    return bar_chart(points, title=f"Sats charged per day, last {len(points)} days", unit="sats")
+def sats_per_day_chart(per_day, key="sats", who="paid by buyers"):
+    """The dashboard's chart of the sats charged per day (``stats.sats_per_day()``), paid by buyers (``sats``) or
+    from the prepaid balance (``balance_sats``)."""
+    points = [(point["day"].strftime("%b %d"), point[key]) for point in per_day["days"]]
+    return bar_chart(points, title=f"Sats charged per day, {who}, last {len(points)} days", unit="sats")
 
 
 def referral_per_day_chart(per_day):

@@ -132,6 +132,25 @@ def current_rates(now=None):
     return {code: Decimal(rate) for code, rate in entry["rates"].items() if code in settings.FIAT_CURRENCIES}
 
 
+def rate_at_payment():
+    """The fields an order stores when it is paid: the books' currency (the first of FIAT_CURRENCIES with a fresh
+    rate) and one bitcoin's price in it, for the CSV's fiat value at the time of payment. Empty without a rate."""
+    rates = current_rates()
+    for code in settings.FIAT_CURRENCIES:
+        if code in rates:
+            return {"fiat_currency": code, "fiat_rate": rates[code]}
+    return {}
+
+
+def fiat_value(sats, order):
+    """``sats`` in the order's stored currency at its stored rate, as a Decimal to the cent (or whole units), or
+    None when the order stored no rate."""
+    if order.fiat_rate is None or sats is None:
+        return None
+    places = 0 if order.fiat_currency in ZERO_DECIMAL else 2
+    return (Decimal(sats) * order.fiat_rate / SATS_PER_BTC).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
 def default_currency(request):
     """The currency of the buyer's language: the active one (LocaleMiddleware's ``LANGUAGE_CODE``, else the one
     the browser asks for), in the region the browser names for it (pt-PT is not pt-BR), else the language's own

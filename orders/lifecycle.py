@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 
 from webhooks.events import record_order_change
 
-from . import metrics, status_cache
+from . import fiat, metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,
@@ -91,6 +91,8 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
         after = _as_after(order, to_status, fields)
         fields["next_poll_at"] = after.next_poll_time(now, watched=is_watched(order))
     fields.setdefault("poll_failures", 0)
+    if fields.get("paid_at") and "fiat_rate" not in fields:  # the books' rate, stored once, when paid
+        fields.update(fiat.rate_at_payment())
     # Inside a caller's transaction (the poll cycle's one per order) the move joins it: no savepoint, whose two
     # round trips per move were a third of applying an answer; an error still undoes the whole transaction.
     with transaction.atomic(savepoint=False):
@@ -164,12 +166,14 @@ def place_order(
     paid_from_balance=False,
     replaces=None,
     idempotency_key=None,
+    placed_by="the operator",
 ):
     """Save a new order and have a worker create it upstream once the row is committed. ``paid_from_balance``:
     the operator's order, paid from the prepaid balance at sms4sats instead of an invoice (``replaces``: the
     buyer's order it stands in for; ``idempotency_key``: the admin form's one-time key). Raises IntegrityError,
     with nothing saved or queued, when an order with that key exists or the original's replacement is under way."""
-    note = "Order placed by the operator, to be paid from the prepaid balance" if paid_from_balance else "Order placed"
+    # ``placed_by``: the staff user who placed an order paid from the balance, as the timeline names them.
+    note = f"Order placed by {placed_by}, to be paid from the prepaid balance" if paid_from_balance else "Order placed"
     with transaction.atomic():
         order = Order.objects.create(
             kind=kind,
@@ -670,13 +674,14 @@ def make_all_due(now=None):
 # --- Cancel ---------------------------------------------------------------------------------
 
 
-def request_cancel(order, by="buyer"):
-    """Ask sms4sats to cancel a paid, code-less order (the rule: Order.cancel_refusal)."""
+def request_cancel(order, by="the buyer"):
+    """Ask sms4sats to cancel a paid, code-less order (the rule: Order.cancel_refusal); ``by``: who asked, as the
+    timeline names them (a staff user's name)."""
     now = timezone.now()
     refusal = order.cancel_refusal(now)
     if refusal:
         raise CancelRefused(refusal)
-    if not record_change(order, note=f"Cancel requested by the {by}", cancel_requested_at=now):
+    if not record_change(order, note=f"Cancel requested by {by}", cancel_requested_at=now):
         raise CancelRefused(gettext("This order changed meanwhile; please look again."))
     # robust: if the broker is down the request is lost, but sms4sats cancels by itself at ~21 minutes.
     enqueue_on_commit(CANCEL_TASK, order.pk)

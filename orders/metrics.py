@@ -180,6 +180,8 @@ class ShopCollector(Collector):
                 orders.add_metric((kind.value, status.value), found[(kind.value, status.value)])
         yield orders
 
+        yield from books_gauges()
+
         now = timezone.now()
         due = (
             Order.objects.filter(next_poll_at__lte=now).order_by().aggregate(n=Count("pk"), oldest=Min("next_poll_at"))
@@ -204,6 +206,33 @@ class ShopCollector(Collector):
             yield GaugeMetricFamily(
                 f"{PREFIX}_worker_heartbeat_age_seconds", "Seconds since a worker last beat.", value=age
             )
+
+
+def books_gauges():
+    """The books, as the dashboard counts them (orders/stats.py, one aggregate query): sats charged on buyers'
+    orders by who paid (the buyer's invoice or the prepaid balance), and the referral earned on what buyers paid."""
+    from . import stats
+
+    figures = stats.funnel()
+    charged = GaugeMetricFamily(
+        f"{PREFIX}_charged_sats",
+        "Sats sms4sats charged on buyers' orders (codes, sent SMS, rented numbers), by who paid: invoice (the buyer, "
+        "income) or balance (the operator's prepaid balance, a cost).",
+        labels=("paid_with",),
+    )
+    charged.add_metric(("invoice",), figures["buyers_sats"])
+    charged.add_metric(("balance",), figures["balance_sats"])
+    yield charged
+    paid = GaugeMetricFamily(f"{PREFIX}_orders_paid", "Buyers' orders paid, by who paid.", labels=("paid_with",))
+    paid.add_metric(("invoice",), figures["paid_by_buyers"])
+    paid.add_metric(("balance",), figures["paid_from_balance"])
+    yield paid
+    if figures["referral_sats"] is not None:
+        yield GaugeMetricFamily(
+            f"{PREFIX}_referral_sats",
+            "Referral earned: a share of what buyers paid (none on orders paid from the balance); with SMS4SATS_REF.",
+            value=figures["referral_sats"],
+        )
 
 
 def creation_histogram(fields):

@@ -135,6 +135,10 @@ class Order(models.Model):
     # Placed by the operator and paid from the shop's prepaid balance at sms4sats ("immediate"): no invoice, the
     # buyer pays nothing; a payment sms4sats returns goes back to that balance.
     paid_from_balance = models.BooleanField(default=False)
+    # The books' rate at the moment of payment: one bitcoin's price in ``fiat_currency`` (the first of
+    # FIAT_CURRENCIES with a fresh rate), from the cached rates (orders/fiat.py). Blank when none was fresh.
+    fiat_currency = models.CharField(max_length=3, blank=True, editable=False)
+    fiat_rate = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True, editable=False)
     # The order this one replaces (a buyer whose code never came gets a new number from the balance).
     replaces = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replacements", editable=False
@@ -264,6 +268,17 @@ class Order(models.Model):
             and self.cancel_requested_at is None
         ):
             return self.cancel_allowed_at
+        return None
+
+    def replacement_refusal(self):
+        """Why the operator may not replace this order with a number paid from the balance (same country and
+        service, for a buyer whose code never came), or None. The admin offers "Replace from balance" only then."""
+        if self.kind != Kind.RECEIVE or self.country_code is None:
+            return gettext("Only one-time code orders can be replaced.")
+        if self.code or self.status == Status.COMPLETED:
+            return gettext("This order got its code: there is nothing to replace.")
+        if not self.is_paid:
+            return gettext("This order was never paid: there is nothing to replace.")
         return None
 
     def can_cancel(self, now=None):

@@ -3,6 +3,10 @@
 Every figure is computed by a constant number of aggregate queries, whatever the number of
 orders: no Python loop ever walks order rows. The shop's figures cover buyers' orders (receive,
 rental, send); fund orders are the operator's own top-ups and are counted apart.
+
+Money is counted apart by who paid it (``PAID_WITH``): buyers, through their invoice, and the operator, from the
+prepaid balance (replacements, own use). Only what buyers paid is income, and only it earns the referral
+(docs/sms4sats-api.md §3.10).
 """
 
 import math
@@ -12,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    BigIntegerField,
     Count,
     DateField,
     DurationField,
@@ -82,6 +87,33 @@ def paid_q():
     return Q(paid_at__isnull=False) | Q(status__in=PAID_STATUSES)
 
 
+# Who paid an order: its buyer, through the invoice, or the operator, from the prepaid balance ("immediate").
+PAID_WITH = {"invoice": Q(paid_from_balance=False), "balance": Q(paid_from_balance=True)}
+PAID_WITH_LABELS = {"invoice": "the buyer's invoice", "balance": "the prepaid balance"}
+
+
+def paid_with(order):
+    """ "invoice" or "balance": the key of PAID_WITH for one order."""
+    return "balance" if order.paid_from_balance else "invoice"
+
+
+def referral_sats():
+    """The referral one order earns, in whole sats (each order's share rounded down, so the CSV's rows add up to the
+    dashboard's figure), as a database expression; summed only over what earns it (``earns_referral_q``)."""
+    return ExpressionWrapper(price_sats() * REFERRAL_SHARE_PERCENT / 100, output_field=BigIntegerField())
+
+
+def earns_referral_q():
+    """Orders whose referral sms4sats pays: charged, and paid by a buyer. Orders paid from the balance earn none:
+    [INFERRED] in docs/sms4sats-api.md §3.10 (the docs do not say; the shop never overstates income)."""
+    return charged_q() & PAID_WITH["invoice"]
+
+
+def referral_if_set(sats):
+    """The referral figure to show: None without SMS4SATS_REF (nothing is paid to no address)."""
+    return (sats or 0) if settings.SMS4SATS_REF else None
+
+
 # --- Orders by status, funnel, volume ------------------------------------------------------------
 
 
@@ -90,7 +122,10 @@ def _order_figures(since):
     return shop_orders(since).aggregate(
         created=Count("pk"),
         paid=Count("pk", filter=paid_q()),
-        volume=Sum(price_sats(), filter=charged_q()),  # what buyers were charged: rentals too
+        **{f"paid_{key}": Count("pk", filter=paid_q() & q) for key, q in PAID_WITH.items()},
+        # What sms4sats charged (rentals too), by who paid it.
+        **{f"volume_{key}": Sum(price_sats(), filter=charged_q() & q) for key, q in PAID_WITH.items()},
+        referral=Sum(referral_sats(), filter=earns_referral_q()),
         **{f"status_{status.value}": Count("pk", filter=Q(status=status)) for status in Status},
     )
 
@@ -107,21 +142,24 @@ def _rate(part, whole):
 
 
 def funnel(since=None, figures=None) -> dict:
-    """Created → paid → completed, the completed volume and the referral earned: one query."""
+    """Created → paid → completed, the sats charged (paid by buyers; paid from the balance) and the referral earned
+    on what buyers paid: one query."""
     figures = figures or _order_figures(since)
     figures["completed"] = figures[f"status_{Status.COMPLETED.value}"]
-    volume = figures["volume"] or 0
-    ref = settings.SMS4SATS_REF
+    buyers_sats = figures["volume_invoice"] or 0
     return {
         "created": figures["created"],
         "paid": figures["paid"],
+        "paid_by_buyers": figures["paid_invoice"],
+        "paid_from_balance": figures["paid_balance"],
         "completed": figures["completed"],
         "paid_rate": _rate(figures["paid"], figures["created"]),
         "completed_rate": _rate(figures["completed"], figures["paid"]),
         "overall_rate": _rate(figures["completed"], figures["created"]),
-        "completed_volume_sats": volume,
-        "referral_address": ref,
-        "referral_sats": volume * REFERRAL_SHARE_PERCENT // 100 if ref else None,
+        "buyers_sats": buyers_sats,
+        "balance_sats": figures["volume_balance"] or 0,
+        "referral_address": settings.SMS4SATS_REF,
+        "referral_sats": referral_if_set(figures["referral"]),
         "referral_percent": REFERRAL_SHARE_PERCENT,
     }
 
@@ -145,7 +183,7 @@ def fund_summary(since=None) -> dict:
 
 def _per_day(queryset, field, days, now, **value):
     """[(date, value)] for each UTC day of ``field`` over the last ``days`` days (today included), oldest first,
-    zeros filled in; ``value``: one aggregate, by name. One query."""
+    zeros filled in; ``value``: one aggregate, by name (several: a dict of them per day). One query."""
     now = now or timezone.now()
     first = now.astimezone(UTC).date() - timedelta(days=days - 1)
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
@@ -156,9 +194,14 @@ def _per_day(queryset, field, days, now, **value):
         .annotate(**value)
         .order_by("day")
     )
-    (name,) = value
-    found = {_as_date(row["day"]): row[name] or 0 for row in rows}
-    return [(first + timedelta(days=i), found.get(first + timedelta(days=i), 0)) for i in range(days)]
+    names = list(value)
+    zero = 0 if len(names) == 1 else dict.fromkeys(names, 0)
+
+    def one(row):
+        return row[names[0]] or 0 if len(names) == 1 else {name: row[name] or 0 for name in names}
+
+    found = {_as_date(row["day"]): one(row) for row in rows}
+    return [(first + timedelta(days=i), found.get(first + timedelta(days=i), zero)) for i in range(days)]
 
 
 def orders_per_day(days=30, now=None) -> dict:
@@ -177,28 +220,35 @@ def orders_per_day(days=30, now=None) -> dict:
 def charged_q():
     """Orders whose buyer was charged, on sms4sats' word: a code or a sent SMS (completed), or a rental's number
     given (active, then ended: not refundable from then on)."""
-    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED))
+    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED)) & ~Q(kind=Kind.FUND)  # a top-up: no buyer
 
 
 def sats_per_day(days=30, now=None) -> dict:
     """Sats charged per UTC day (by the day of the charge: the code, the sent SMS or a rental's number) over the
-    last ``days`` days, zeros filled in, and the referral earned on them (REFERRAL_SHARE_PERCENT, only with
-    SMS4SATS_REF set: sms4sats pays it to that address). One query.
+    last ``days`` days, zeros filled in: paid by buyers (``sats``) and paid from the prepaid balance
+    (``balance_sats``), and the referral earned on what buyers paid (``earns_referral_q``). One query.
 
-    {"days": [{"day": date, "sats": n, "referral": n}, ...] oldest first, "total": n, "referral_total": n,
-    "referral_address": address or None}
+    {"days": [{"day": date, "sats": n, "balance_sats": n, "referral": n}, ...] oldest first, "total": n,
+    "balance_total": n, "referral_total": n, "referral_address": address or None}
     """
     charged = shop_orders().filter(charged_q()).annotate(charged_at=Coalesce("completed_at", "number_at"))
-    ref = settings.SMS4SATS_REF
+    sums = {key: Sum(price_sats(), filter=q) for key, q in PAID_WITH.items()}
+    sums["referral"] = Sum(referral_sats(), filter=earns_referral_q())
     series = [
-        {"day": day, "sats": sats, "referral": sats * REFERRAL_SHARE_PERCENT // 100 if ref else 0}
-        for day, sats in _per_day(charged, "charged_at", days, now, sats=Sum(price_sats()))
+        {
+            "day": day,
+            "sats": sums["invoice"],
+            "balance_sats": sums["balance"],
+            "referral": sums["referral"] if settings.SMS4SATS_REF else 0,
+        }
+        for day, sums in _per_day(charged, "charged_at", days, now, **sums)
     ]
     return {
         "days": series,
         "total": sum(point["sats"] for point in series),
+        "balance_total": sum(point["balance_sats"] for point in series),
         "referral_total": sum(point["referral"] for point in series),
-        "referral_address": ref,
+        "referral_address": settings.SMS4SATS_REF,
     }
 
 
@@ -292,7 +342,8 @@ def _seconds(value):
 
 
 def top_by(code_field, name_field, empty, since=None, limit=10) -> list[dict]:
-    """[{code_field, name_field, "orders", "completed", "volume_sats"}], most orders first."""
+    """[{code_field, name_field, "orders", "completed", "volume_sats", "balance_sats"}], most orders first;
+    ``volume_sats``: charged and paid by buyers, ``balance_sats``: charged and paid from the balance."""
     rows = (
         shop_orders(since)
         .exclude(**{code_field: empty})
@@ -301,7 +352,9 @@ def top_by(code_field, name_field, empty, since=None, limit=10) -> list[dict]:
             **{name_field: Max(name_field)},
             orders=Count("pk"),
             completed=Count("pk", filter=Q(status=Status.COMPLETED)),
-            volume_sats=Coalesce(Sum(price_sats(), filter=charged_q()), 0),  # as the volume card: rentals too
+            # As the cards: rentals too, by who paid.
+            volume_sats=Coalesce(Sum(price_sats(), filter=charged_q() & PAID_WITH["invoice"]), 0),
+            balance_sats=Coalesce(Sum(price_sats(), filter=charged_q() & PAID_WITH["balance"]), 0),
         )
         .order_by("-orders", code_field)[:limit]
     )
@@ -317,12 +370,17 @@ def top_services(since=None, limit=10) -> list[dict]:
 
 
 def refunds_by_reason(since=None) -> dict:
-    """{"reasons": [{"reason", "label", "orders", "sats"}] most first, "total": n, "total_sats": n}."""
+    """{"reasons": [{"reason", "label", "orders", "sats", "balance_sats"}] most first, "total": n, "total_sats": n,
+    "total_balance_sats": n}; ``sats``: returned to buyers, ``balance_sats``: returned to the prepaid balance."""
     rows = (
         shop_orders(since)
         .filter(status=Status.REFUNDED)
         .values("refund_reason")
-        .annotate(orders=Count("pk"), sats=Coalesce(Sum(price_sats()), 0))
+        .annotate(
+            orders=Count("pk"),
+            sats=Coalesce(Sum(price_sats(), filter=PAID_WITH["invoice"]), 0),
+            balance_sats=Coalesce(Sum(price_sats(), filter=PAID_WITH["balance"]), 0),
+        )
         .order_by("-orders", "refund_reason")
     )
     labels = dict(RefundReason.choices)
@@ -332,6 +390,7 @@ def refunds_by_reason(since=None) -> dict:
             "label": labels.get(row["refund_reason"], "No reason recorded"),
             "orders": row["orders"],
             "sats": row["sats"],
+            "balance_sats": row["balance_sats"],
         }
         for row in rows
     ]
@@ -339,6 +398,7 @@ def refunds_by_reason(since=None) -> dict:
         "reasons": reasons,
         "total": sum(r["orders"] for r in reasons),
         "total_sats": sum(r["sats"] for r in reasons),
+        "total_balance_sats": sum(r["balance_sats"] for r in reasons),
     }
 
 

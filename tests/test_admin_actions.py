@@ -24,14 +24,18 @@ def texts(response):
 
 
 def button(client, name, order):
-    response = client.post(reverse(f"admin:orders_order_{name}", args=[order.pk]), follow=True)
+    """The button, and for a cancel the confirmation page's "Yes" (``post=yes``)."""
+    response = client.post(reverse(f"admin:orders_order_{name}", args=[order.pk]), {"post": "yes"}, follow=True)
     assert response.redirect_chain == [(reverse("admin:orders_order_change", args=[order.pk]), 302)]
     return texts(response)
 
 
 def bulk(client, action, *orders):
     response = client.post(
-        reverse(CHANGELIST), {"action": action, "index": 0, "_selected_action": [o.pk for o in orders]}, follow=True
+        reverse(CHANGELIST),
+        # "post": the confirmation page's "Yes" (a cancel asks first; a refresh does not).
+        {"action": action, "index": 0, "_selected_action": [o.pk for o in orders], "post": "yes"},
+        follow=True,
     )
     assert response.redirect_chain and response.redirect_chain[0][1] == 302
     return texts(response)
@@ -61,7 +65,7 @@ def test_bulk_cancel_reports_each_order(admin_client, db):
     first, second = make_order(status=Status.HELD, paid_after=1), make_order(status=Status.HELD, paid_after=1)
 
     def request_cancel(order, by):
-        assert by == "operator"
+        assert by == "admin"  # the staff user, named on the timeline
         if order.pk == first.pk:
             raise lifecycle.CancelRefused("too early")
 
@@ -94,7 +98,10 @@ def test_refresh_without_an_upstream_order(admin_client, db):
 
 def test_actions_need_post(admin_client, db):
     order = make_order(status=Status.HELD)
-    assert admin_client.get(reverse("admin:orders_order_cancel", args=[order.pk])).status_code == 405
+    page = admin_client.get(reverse("admin:orders_order_cancel", args=[order.pk]))  # the confirmation, no cancel
+    assert page.status_code == 200 and "Cancel at sms4sats?" in page.content.decode()
+    order.refresh_from_db()
+    assert order.cancel_requested_at is None
     assert admin_client.get(reverse("admin:orders_order_refresh", args=[order.pk])).status_code == 405
 
 
@@ -209,4 +216,4 @@ def test_cancel_on_the_sandbox(admin_client, sandbox, settings, celery_worker):
     assert order.status == Status.REFUNDED
     assert order.refund_reason == RefundReason.CANCELED
     notes = list(order.events.values_list("note", flat=True))
-    assert "Cancel requested by the operator" in notes
+    assert "Cancel requested by admin" in notes

@@ -4,6 +4,7 @@ real worker to a real local JSON receiver."""
 import time
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -55,6 +56,8 @@ def test_a_failed_test_alert_shows_the_error(admin_client, settings, db, django_
     with django_capture_on_commit_callbacks(execute=False):
         admin_client.post(reverse(TEST_URL))
     entry = AlertLog.objects.get()
+    logged = LogEntry.objects.get(object_id=str(entry.pk))  # the audit trail: who sent it
+    assert (logged.user.username, logged.change_message) == ("admin", "Sent a test alert")
     delivery.deliver(entry.pk)  # what the worker's last attempt does
     page = admin_client.get(reverse(LOG_URL)).content.decode()
     assert "failed: 0 of 1 targets, 1 attempt<" in page and "target 1: A Connection error occurred" in page

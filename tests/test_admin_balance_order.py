@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import IntegrityError, connection
 from django.test import Client
@@ -39,8 +40,8 @@ def fund_sandbox(amount):
 
 
 def placing(**data):
-    """A post of the form as rendered: its fields and the one-time key each render carries."""
-    return {**data, "idempotency_key": str(uuid.uuid4())}
+    """A post of the form as rendered (its fields and the one-time key each render carries), confirmed."""
+    return {**data, "idempotency_key": str(uuid.uuid4()), "confirm": "yes"}  # past the confirmation page
 
 
 def rendered_form(response, form_id):
@@ -197,6 +198,9 @@ def test_csrf_is_checked(db, admin_user, sandbox):
     # With the form's token, the same post places the order.
     page = browser.get(reverse(PLACE), {"country": USA, "service": TELEGRAM})
     response = browser.post(reverse(PLACE), rendered_form(page, "order-form"))
+    assert response.status_code == 200 and "Pay from the prepaid balance?" in body_of(response)  # asks first
+    assert not Order.objects.filter(paid_from_balance=True).exists()
+    response = browser.post(reverse(PLACE), rendered_form(response, None))  # its "Yes"
     assert response.status_code == 302
     assert Order.objects.filter(paid_from_balance=True).count() == 1
 
@@ -286,9 +290,9 @@ def test_no_code_returns_the_sats_to_the_balance(admin_client, sandbox, celery_w
     assert order.cancel_requested_at is None  # the buyer cannot cancel the shop's order
 
     # The operator cancels from the order's page, as for a buyer's order.
-    admin_client.post(reverse("admin:orders_order_cancel", args=[order.pk]))
+    admin_client.post(reverse("admin:orders_order_cancel", args=[order.pk]), {"post": "yes"})
     order = wait_for(order, status_is(Status.REFUNDED))
-    assert order.events.filter(note="Cancel requested by the operator").exists()
+    assert order.events.filter(note="Cancel requested by admin").exists()
     with Sms4satsClient() as client:
         assert client.balance() == 5_000
     refunded = status_part(Client().get(order.get_absolute_url()))
@@ -384,11 +388,18 @@ def one_form(admin_client, which):
     """A form as the page renders it (the original to replace is made here): the fields a click posts."""
     if which == "replace":
         original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
-        return rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")
+        return confirmed(rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form"))
     if which == "send":
         page = admin_client.get(reverse(PLACE))
-        return {**rendered_form(page, "send-form"), "phone": "+447911123456", "message": "From the shop"}
-    return rendered_form(admin_client.get(reverse(PLACE), {"country": USA, "service": TELEGRAM}), "order-form")
+        return confirmed({**rendered_form(page, "send-form"), "phone": "+447911123456", "message": "From the shop"})
+    return confirmed(
+        rendered_form(admin_client.get(reverse(PLACE), {"country": USA, "service": TELEGRAM}), "order-form")
+    )
+
+
+def confirmed(form):
+    """The form as the confirmation page's "Yes" posts it again (what a double click repeats)."""
+    return {**form, "confirm": "yes"}
 
 
 @pytest.mark.parametrize("which", ["receive", "send", "replace"])
@@ -431,7 +442,7 @@ def test_three_tabs_replace_one_order_once(admin_client, sandbox):
     fund_sandbox(100_000)
     original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
     tabs = [rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")] * 3
-    tabs = [{**tab, "idempotency_key": str(uuid.uuid4())} for tab in tabs]  # three renders: three keys
+    tabs = [confirmed({**tab, "idempotency_key": str(uuid.uuid4())}) for tab in tabs]  # three renders: three keys
     assert len({tab["idempotency_key"] for tab in tabs}) == 3
 
     answers = post_at_once(admin_client, tabs)
@@ -479,3 +490,26 @@ def test_the_database_holds_one_order_per_key_and_one_replacement_under_way(tran
     with pytest.raises(IntegrityError):
         make_order(Status.NEW, paid_from_balance=True, replaces=original)
     assert set(original.replacements.all()) == {failed, under_way}
+
+
+def test_a_replacement_asks_first_then_is_on_both_orders_history(admin_client, sandbox):
+    fund_sandbox(20_000)
+    original = make_order(Status.REFUNDED, refund_reason="timeout", country_code=USA, service_code=TELEGRAM)
+    form = rendered_form(admin_client.get(reverse(PLACE), {"replaces": original.pk}), "replace-form")
+    page = admin_client.post(reverse(PLACE), form)
+    text = body_of(page).replace("&#x27;", "'")
+    price = receive_price(USA, TELEGRAM)
+    assert "Pay from the prepaid balance?" in text and "replacing <a href" in text
+    assert f"<strong>{price:,} sats</strong> are taken from <strong>your prepaid balance</strong>" in text
+    assert "(it holds 20,000 sats;" in text and "The buyer pays nothing" in text
+    assert "go back to your prepaid balance, not to a buyer" in text
+    assert not Order.objects.filter(paid_from_balance=True).exists()  # nothing before the "Yes"
+
+    admin_client.post(reverse(PLACE), rendered_form(page, None))
+    placed = Order.objects.get(paid_from_balance=True)
+    assert placed.events.get().note == "Order placed by admin, to be paid from the prepaid balance"
+    logged = {(e.object_id, e.user.username, e.change_message) for e in LogEntry.objects.all()}
+    assert logged == {
+        (str(placed.pk), "admin", f"Placed, paid from the prepaid balance ({price:,} sats)"),
+        (str(original.pk), "admin", f"Replaced from the balance by order {placed.public_id}"),
+    }

@@ -152,7 +152,7 @@ def test_funnel_volume_and_referral(shop, settings):
     assert figures["paid_rate"] == pytest.approx(9 / 12)
     assert figures["completed_rate"] == pytest.approx(6 / 9)
     assert figures["overall_rate"] == pytest.approx(6 / 12)
-    assert figures["completed_volume_sats"] == 3000 + 3000 + 4000 + 20000 + 5000 + 900
+    assert figures["buyers_sats"] == 3000 + 3000 + 4000 + 20000 + 5000 + 900
     assert figures["referral_sats"] is None
     settings.SMS4SATS_REF = "shop@example.com"
     figures = stats.funnel()
@@ -304,7 +304,7 @@ def test_dashboard_page(admin_client, shop, settings):
     response = admin_client.get(reverse("admin:dashboard"))
     assert response.status_code == 200
     figures = response.context["figures"]
-    assert figures["funnel"]["completed_volume_sats"] == 35900
+    assert figures["funnel"]["buyers_sats"] == 35900
     body = response.content.decode()
     assert '<div class="value" id="fig-created">12</div>' in body
     assert '<div class="value" id="fig-paid">9</div>' in body
@@ -314,7 +314,7 @@ def test_dashboard_page(admin_client, shop, settings):
     assert '<div class="value" id="fig-p50">30 seconds</div>' in body
     assert '<span id="fig-p90">1 min 16 s</span>' in body
     assert "75.0% of created" in body
-    assert body.count('<rect class="bar"') == 30 + 30 + 3  # orders and sats per day, the funnel (no referral)
+    assert body.count('<rect class="bar"') == 30 + 30 + 30 + 3  # orders, buyers' and balance sats per day, the funnel
     assert "<script" not in body.split('id="content-main"')[1]  # no JavaScript charts
     assert 'id="status-completed"' in body
     assert "Germany (43)" in body
@@ -377,7 +377,7 @@ def test_sats_charts_show_the_values_labelled(shop, settings, admin_client):
     body = admin_client.get(reverse("admin:dashboard")).content.decode()
     sats = body.split('id="sats-per-day"')[1].split("</section>")[0]
     referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
-    assert "Sats charged per day, last 30 days (35,900 sats)" in sats
+    assert "Sats charged per day, paid by buyers, last 30 days (35,900 sats)" in sats
     assert "Referral income per day, last 30 days (3,590 sats)" in referral
     assert "shop@example.com" in referral
     today = timezone.now().date().strftime("%b %d")
@@ -387,7 +387,7 @@ def test_sats_charts_show_the_values_labelled(shop, settings, admin_client):
     assert f'data-value="1000"><title>{today}: 1000 sats</title>' in referral
     assert f'data-value="2500"><title>{yesterday}: 2500 sats</title>' in referral
     assert sats.count('<rect class="bar"') == referral.count('<rect class="bar"') == 30
-    assert 'aria-label="Sats charged per day, last 30 days"' in sats
+    assert 'aria-label="Sats charged per day, paid by buyers, last 30 days"' in sats
 
 
 def test_no_referral_chart_without_an_address(shop, settings, admin_client):

@@ -3,6 +3,7 @@
 
 import re
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
@@ -102,6 +103,9 @@ def test_redeliver_action_and_refusal(admin_client, receiver):
     )
     assert "queued again" in response.content.decode()
     assert Delivery.objects.count() == 2
+    # The audit trail: on the delivery's History (and its order's, when it has one), with the user.
+    entry = LogEntry.objects.get(object_id=str(delivery.pk), content_type__model="delivery")
+    assert entry.user.username == "admin" and entry.change_message.startswith("Redelivered webhook ")
     Endpoint.objects.update(active=False)
     response = admin_client.post(
         changelist, {"action": "redeliver_selected", "_selected_action": [delivery.pk]}, follow=True

@@ -274,7 +274,9 @@ def test_the_daily_summary_once_a_day(settings, db, alert_to_json):
     assert checks.daily_summary(morning - timedelta(hours=1)) is None  # not its hour
     entry = checks.daily_summary(morning)
     assert entry.event == Event.DAILY_SUMMARY
-    assert "3 orders" in entry.body and "2 completed" in entry.body and "volume 5,000 sats" in entry.body
+    assert (
+        "3 orders" in entry.body and "2 completed" in entry.body and "charged 5,000 sats paid by buyers" in entry.body
+    )
     assert "referral earned: 500 sats" in entry.body
     assert checks.daily_summary(morning + timedelta(minutes=15)) is None  # already sent today
     settings.ALERT_DAILY_SUMMARY = False

@@ -122,3 +122,48 @@ def test_the_place_order_form(browser, live_server, operator, sandbox_url, trans
         shoot(page, "prepaid-place-order-refused")
     finally:
         context.close()
+
+
+def test_a_cancel_asks_first_and_lands_on_the_history_with_the_users_name(
+    browser, live_server, operator, transactional_db
+):
+    order = make_order(Status.WAITING_CODE, paid_after=1, upstream_id="up-browser-cancel", number="12025550199")
+    context, page = logged_in(browser, live_server, 1280)
+    try:
+        page.goto(live_server.url + reverse("admin:orders_order_change", args=[order.pk]))
+        page.click("a.cancel-action")
+        # The admin's intermediate page: whose money goes where; nothing is sent yet.
+        page.locator("#confirm-cancel").wait_for()
+        assert "the buyer's held payment of 1,500 sats goes back to the buyer's wallet" in page.inner_text("#content")
+        shoot(page, "audit-cancel-confirmation")
+        order.refresh_from_db()
+        assert order.cancel_requested_at is None
+        page.click("#confirm-cancel")
+        page.locator(".messagelist").wait_for()
+        assert "cancel requested" in page.inner_text(".messagelist")
+        assert page.get_by_text("Cancel requested by admin").is_visible()  # the timeline names the user
+        page.goto(live_server.url + reverse("admin:orders_order_history", args=[order.pk]))
+        row = page.locator("#change-history tbody tr").first
+        assert "admin" in row.inner_text() and "Asked sms4sats to cancel" in row.inner_text()
+        shoot(page, "audit-order-history")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_screenshots_of_the_books(browser, live_server, operator, order_with_an_invoice, width):
+    """The dashboard, the order list and an order page with orders paid by buyers and from the balance (to look at
+    with SHOTS_DIR set); each page answers and names both payers."""
+    make_order(Status.COMPLETED, created_at=AT, paid_at=AT, completed_at=AT.replace(second=30), invoice_sats=3000)
+    context, page = logged_in(browser, live_server, width)
+    try:
+        page.goto(live_server.url + reverse("admin:dashboard"))
+        assert "charged, paid from the balance" in page.inner_text("#figures").lower()
+        shoot(page, f"books-dashboard-{width}")
+        page.goto(live_server.url + reverse("admin:orders_order_changelist"))
+        assert page.locator("td.field-paid_with_short").first.is_visible() or width < 768
+        shoot(page, f"books-list-{width}")
+        page.goto(live_server.url + reverse("admin:orders_order_change", args=[order_with_an_invoice.pk]))
+        shoot(page, f"books-order-{width}")
+    finally:
+        context.close()

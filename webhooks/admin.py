@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from sms4sats_site import outbound
+from sms4sats_site import audit, outbound
 
 from .delivery import RedeliverRefused, redeliver
 from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
@@ -172,6 +172,10 @@ class DeliveryAdmin(admin.ModelAdmin):
                 request, f"{delivery.event.type} {delivery.event.public_id}: not sent, {exc}.", messages.ERROR
             )
             return None
+        what = f"Redelivered webhook {delivery.event.type} {delivery.event.public_id} to {delivery.endpoint}"
+        audit.record(request, delivery, what)
+        if delivery.event.order is not None:  # on the order's History too, where the operator looks
+            audit.record(request, delivery.event.order, what)
         self.message_user(
             request,
             f"{delivery.event.type} {delivery.event.public_id}: queued again to {delivery.endpoint}.",
