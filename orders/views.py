@@ -7,6 +7,7 @@ The status partial answers from the status cache, else from one row.
 import logging
 import sys
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -398,6 +399,9 @@ def status_context(order, now=None, upstream_down=None):
         ctx["sandbox_pay_url"] = _sandbox_pay_url()
     if order.is_terminal:
         ctx["again_url"] = again_url(order)
+    if order.status == Status.EXPIRED and order.invoice_expires_at:
+        # What an expired page still watches for: a payment sms4sats reports late (models.next_poll_time).
+        ctx["late_payment_until"] = order.invoice_expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS)
     if order.kind == Kind.SEND:
         reached = {SmsStatus.CREATED: 0, SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2}.get(order.sms_status, -1)
         if order.status == Status.COMPLETED and reached < 1:
@@ -490,9 +494,19 @@ def _receipt_context(request, order):
     return {
         "order": order,
         "item": item,
+        "charged_when": charged_when(order),
         "amount": order.invoice_sats or order.quoted_sats,
         "order_url": request.build_absolute_uri(order.get_absolute_url()),
     }
+
+
+def charged_when(order):
+    """When the hold invoice of a completed order was charged: its kind's rule (the receipt says it)."""
+    if order.kind == Kind.SEND:
+        return _("When the SMS was sent.")
+    if order.kind == Kind.RENTAL:
+        return _("When sms4sats gave the rented number; a rental is not refundable once it is given.")
+    return _("When the code arrived.")
 
 
 def _receipt_text_lines(order, context):
@@ -501,6 +515,7 @@ def _receipt_text_lines(order, context):
     when = "%Y-%m-%d %H:%M:%S UTC"
     rows = [
         (_("Amount paid"), _("%(amount)s sats (Lightning)") % {"amount": context["amount"]}),
+        (pgettext("receipt: when", "Charged"), context["charged_when"]),
         (pgettext("receipt: when", "Paid"), order.paid_at.strftime(when) if order.paid_at else "-"),
         (pgettext("receipt: when", "Completed"), order.completed_at.strftime(when) if order.completed_at else "-"),
     ]
