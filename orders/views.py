@@ -4,10 +4,11 @@ Views never call sms4sats except through the catalog's cache rules, and never se
 The status partial answers from the status cache, else from one row.
 """
 
+import functools
 import logging
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
 
 from . import catalog, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
@@ -52,10 +53,55 @@ def _too_many(request):
     return response
 
 
-def _orders_paused(request):
-    response = render(request, "orders_paused.html", status=503)
+def _orders_paused(request, reason=""):
+    response = render(request, "orders_paused.html", {"paused_reason": reason}, status=503)
     response["Retry-After"] = "60"
     return response
+
+
+def paused_reason():
+    """Why the order forms are off, with the time sms4sats was last tried, while the shared health state says it
+    is not answering (orders/upstream_health.py); "" when it answers. An order placed now could only wait for an
+    invoice that does not come."""
+    state = upstream_health.state()
+    if state["up"]:
+        return ""
+    checked = datetime.fromtimestamp(state["checked"] or time.time(), tz=UTC)
+    return _("sms4sats is not answering right now (last checked at %(time)s UTC).") % {"time": f"{checked:%H:%M:%S}"}
+
+
+def pausable(view):
+    """An order form: while sms4sats is down, a POST gets the calm "orders are paused" answer and creates
+    nothing, and the page shows the form off with the reason (``paused``)."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        reason = paused_reason()
+        if reason and request.method == "POST":
+            return _orders_paused(request, reason)
+        request.orders_paused = reason
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _paused_context(request, context):
+    """The form page's context while paused: the form's notice says it, so the site's banner does not too."""
+    if getattr(request, "orders_paused", ""):
+        unavailable = (
+            request.orders_paused + " " + _("No order can be placed until it answers; this form comes back by itself.")
+        )
+        context.update(unavailable=unavailable, paused=True, hide_upstream_banner=True)
+    return context
+
+
+@require_GET
+def orders_open(request):
+    """A paused form's poll (every few seconds): 204 while sms4sats is down, then a refresh that brings the form
+    back (htmx's HX-Refresh)."""
+    if paused_reason():
+        return HttpResponse(status=204)
+    return HttpResponseClientRefresh()
 
 
 def _place(request, **fields):
@@ -91,6 +137,7 @@ def _get_order(public_id):
 
 
 @require_http_methods(["GET", "POST"])
+@pausable
 def home(request):
     country_list = catalog.countries()
     country_error = ""
@@ -131,7 +178,7 @@ def home(request):
         context["suggestion"] = _suggestion(selected_cc, selected_service)
     if not context["unavailable"] and context["services_unavailable"]:
         context["unavailable"] = context["services_unavailable"]
-    return render(request, "orders/home.html", context)
+    return render(request, "orders/home.html", _paused_context(request, context))
 
 
 def _suggestion(cc, service_code):
@@ -227,6 +274,7 @@ def price_fragment(request):
 
 
 @require_http_methods(["GET", "POST"])
+@pausable
 def send(request):
     if request.method == "POST":
         form = SendForm(request.POST)
@@ -245,11 +293,14 @@ def send(request):
     return render(
         request,
         "orders/send.html",
-        {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT},
+        _paused_context(
+            request, {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT}
+        ),
     )
 
 
 @require_http_methods(["GET", "POST"])
+@pausable
 def rent(request):
     if request.method == "POST":
         form = RentForm(request.POST)
@@ -276,7 +327,7 @@ def rent(request):
     return render(
         request,
         "orders/rent.html",
-        {"form": form, "offers": offers, "unavailable": unavailable, "selected_cc": selected},
+        _paused_context(request, {"form": form, "offers": offers, "unavailable": unavailable, "selected_cc": selected}),
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import lifecycle, upstream_health
+from orders import lifecycle
 from orders.models import Kind, Status
 from tests.factories import make_order, upstream_status
 
@@ -64,18 +64,6 @@ def order_in(kind, status):
         if status in (Status.ACTIVE, Status.ENDED):
             fields["rental_ends_at"] = timezone.now() + timedelta(days=3 if status == Status.ACTIVE else -1)
     return make_order(status, kind, **fields)
-
-
-@pytest.fixture
-def sms4sats_down(settings):
-    """The shared upstream health state says "down", as after that many failed calls in a row (real Redis)."""
-    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
-        upstream_health.record(False, "orderstatus: timed out")
-    yield
-    upstream_health._last_clean["at"] = 0.0
-    upstream_health.record(True)
-    upstream_health.take_recovery()
-    upstream_health._last_clean["at"] = 0.0
 
 
 def status_part(client, order):
