@@ -25,6 +25,8 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
 
+from sms4sats_site.shop_identity import shop_identity
+
 from . import catalog, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
@@ -575,8 +577,14 @@ def _receipt_text_lines(order, context):
     rows += [
         (_("Payment hash"), order.payment_hash or "-"),
         (_("Seller"), _("sms4sats (the invoice paid was sms4sats' own)")),
-        (pgettext("receipt: the order's address", "Order"), context["order_url"]),
     ]
+    shop = shop_identity()
+    if shop["named"] or shop["contact"]:
+        contact = shop["contact"]
+        # On paper a link is its address; an e-mail address or a handle is read as it is.
+        reach = contact and (contact.href if contact.kind in ("nostr", "url") else contact.label)
+        rows.append((_("Shop"), " · ".join(filter(None, [shop["name"], reach, shop["terms_url"]]))))
+    rows.append((pgettext("receipt: the order's address", "Order"), context["order_url"]))
     width = max(len(label) for label, _value in rows) + 3  # the colon and at least two spaces
     return [f"{label}:".ljust(width) + value for label, value in rows]
 
@@ -596,6 +604,7 @@ def order_receipt_file(request, public_id):
     order = _completed_order(public_id)
     context = _receipt_context(request, order)
     context["lines"] = _receipt_text_lines(order, context)
+    context["shop_name"] = shop_identity()["name"]
     text = loader.render_to_string("orders/receipt.txt", context)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
@@ -661,7 +670,7 @@ def csrf_failure(request, reason=""):
 def server_error(request):
     """Without context processors: whatever failed (the database, Redis) may still be failing. A database that
     refuses connections is an outage, not a bug: 503 with Retry-After, the same calm page."""
-    response = HttpResponseServerError(loader.get_template("500.html").render())
+    response = HttpResponseServerError(loader.get_template("500.html").render({"SHOP": shop_identity()}))
     if isinstance(sys.exc_info()[1], DatabaseError):
         response.status_code = 503
         response["Retry-After"] = "5"

@@ -35,6 +35,10 @@ def start(env_overrides):
         ({"CATALOG_TIMEOUT": "soon"}, "CATALOG_TIMEOUT"),
         ({"WEBHOOK_TIMEOUT_SECONDS": "soon"}, "WEBHOOK_TIMEOUT_SECONDS"),
         ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
+        ({"SHOP_CONTACT": "call me maybe"}, "SHOP_CONTACT"),
+        ({"SHOP_CONTACT": "javascript:alert(1)"}, "SHOP_CONTACT"),
+        ({"SHOP_TERMS_URL": "terms.html"}, "SHOP_TERMS_URL"),
+        ({"SHOP_NAME": "x" * 61}, "SHOP_NAME"),
     ],
 )
 def test_bad_value_fails_in_one_line_naming_the_variable(overrides, variable):
