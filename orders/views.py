@@ -8,6 +8,7 @@ import functools
 import logging
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -185,12 +186,31 @@ def home(request):
 
 def _suggestion(cc, service_code):
     """Where ``service_code``'s codes arrived most often lately, when that beats ``cc`` (shown after a
-    failed number, on the picker that "Try again" opens)."""
+    failed number, on the picker that "Try again" opens). When the shop's own orders are too few to tell, where
+    sms4sats lists the most numbers for it instead; ``source`` says which the hint is based on."""
     best = picker.best_country_for(service_code, instead_of=cc)
+    source = "orders"
+    if best is None and _few_recent_orders(service_code):
+        available = catalog.most_available(service_code, instead_of=cc)
+        if available:
+            country, count = available
+            best, source = picker.Suggestion(country.cc, country.name, 0, 0), "sms4sats"
     if best is None:
         return None
     url = f"{reverse('orders:home')}?{urlencode({'country': best.cc, 'service': service_code})}"
-    return {"country": best, "url": url, "days": picker.SUGGEST_DAYS}
+    ctx = {"country": best, "url": url, "days": picker.SUGGEST_DAYS, "source": source}
+    if source == "sms4sats":
+        ctx["available"] = count
+    return ctx
+
+
+def _few_recent_orders(service_code):
+    """Too few finished orders for this service lately for the shop's own rates to mean anything."""
+    since = timezone.now() - timedelta(days=picker.SUGGEST_DAYS)
+    finished = Order.objects.filter(kind=Kind.RECEIVE, service_code=service_code, created_at__gte=since).filter(
+        status__in=[Status.COMPLETED, Status.REFUNDED]
+    )
+    return finished.count() < picker.SUGGEST_MIN_ORDERS
 
 
 def _services_context(cc, selected_service=""):
@@ -286,7 +306,7 @@ def send(request):
                 request, kind=Kind.SEND, quoted_sats=data["price"], phone=data["phone"], message=data["message"]
             )
     else:
-        form = SendForm()
+        form = SendForm(initial=_send_again(request.GET.get("again")))
     price, unavailable = None, form.unavailable
     try:
         price = catalog.send_price()
@@ -299,6 +319,16 @@ def send(request):
             request, {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT}
         ),
     )
+
+
+def _send_again(public_id):
+    """The number and message of the SMS order "Try again" came from (its unguessable id is the key, as for its
+    page), to send again after a failure; {} for anything else."""
+    try:
+        order = Order.objects.storefront().filter(public_id=uuid.UUID(str(public_id)), kind=Kind.SEND).first()
+    except ValueError:
+        return {}
+    return {"phone": order.phone, "message": order.message} if order else {}
 
 
 @require_http_methods(["GET", "POST"])
@@ -386,8 +416,8 @@ def tab_title(order, awaiting_confirmation=False):
 
 def again_url(order):
     """Where "Try again" leads: the same form, with the same country and service chosen."""
-    if order.kind == Kind.SEND:
-        return reverse("orders:send")
+    if order.kind == Kind.SEND:  # the form fills in that order's number and message (not in the address: logs)
+        return f"{reverse('orders:send')}?{urlencode({'again': order.public_id})}"
     if order.kind == Kind.RENTAL:
         return f"{reverse('orders:rent')}?{urlencode({'country': order.country_code})}"
     query = {"country": order.country_code, "service": order.service_code}
