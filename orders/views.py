@@ -89,20 +89,20 @@ def pausable(view):
 
 
 def _paused_context(request, context):
-    """The form page's context while paused: the form's notice says it, so the site's banner does not too."""
+    """The form page's context while paused: the form's notice says it, so the site's banner does not too. A
+    form off for the catalog's own recent failure (``unavailable``) also asks when it can come back."""
     if getattr(request, "orders_paused", ""):
-        unavailable = (
-            request.orders_paused + " " + _("No order can be placed until it answers; this form comes back by itself.")
-        )
-        context.update(unavailable=unavailable, paused=True, hide_upstream_banner=True)
+        more = _("No order can be placed until it answers; this form comes back by itself.")
+        context.update(unavailable=f"{request.orders_paused} {more}", hide_upstream_banner=True)
+    context["paused"] = bool(context.get("unavailable"))
     return context
 
 
 @require_GET
 def orders_open(request):
-    """A paused form's poll (every few seconds): 204 while sms4sats is down, then a refresh that brings the form
-    back (htmx's HX-Refresh)."""
-    if paused_reason():
+    """A paused form's poll (every few seconds): 204 while sms4sats is down (or the catalog rests after a failed
+    read, catalog.DOWN_SECONDS), then a refresh that brings the form back (htmx's HX-Refresh)."""
+    if paused_reason() or catalog.unavailable_reason():
         return HttpResponse(status=204)
     return HttpResponseClientRefresh()
 
