@@ -16,6 +16,7 @@ from orders.tasks import refresh_fiat_rates
 from sandbox.rates import PRICES
 from tests.browser import choose, shoot, wait_until
 from tests.fake_upstream import unreachable_url
+from tests.test_browser_accessibility import axe_violations, open_context
 
 pytestmark = pytest.mark.browser
 
@@ -75,8 +76,9 @@ def test_a_currency_change_keeps_the_chosen_country_and_service(rates, page):
     assert page.input_value("#id_country") == "43" and page.input_value("#id_service") == "tg"
 
 
-def test_order_forms_are_off_during_an_outage_and_come_back_by_themselves(shop, page, settings):
-    page.set_viewport_size({"width": 390, "height": 844})
+def test_order_forms_are_off_during_an_outage_and_come_back_by_themselves(shop, browser, settings):
+    context = open_context(browser, 390, "light")  # with axe-core, outside the page's CSP
+    page = context.new_page()
     settings.SMS4SATS_API_URL = unreachable_url()  # sms4sats stops answering
     for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
         with pytest.raises(UpstreamUnavailable):
@@ -90,6 +92,7 @@ def test_order_forms_are_off_during_an_outage_and_come_back_by_themselves(shop, 
         assert "sms4sats is not answering right now (last checked at" in notice
         assert "this form comes back by itself" in notice
         shoot(page, "send-paused")
+        assert axe_violations(page) == []
         page.fill("#id_phone", "+447911123456")
         # sms4sats answers again: the next call says so, and the form comes back without the buyer doing anything.
         settings.SMS4SATS_API_URL = shop + settings.SANDBOX_API_PATH
@@ -102,6 +105,7 @@ def test_order_forms_are_off_during_an_outage_and_come_back_by_themselves(shop, 
         assert "not answering" not in page.inner_text("main")
         shoot(page, "send-back")
     finally:
+        context.close()
         upstream_health._last_clean["at"] = 0.0
         upstream_health.record(True)
         upstream_health.take_recovery()
