@@ -365,6 +365,23 @@ def find_service(cc, code):
     return None
 
 
+def most_available(code, instead_of):
+    """(country entry, numbers available) where sms4sats lists the most numbers for service ``code``, among the
+    countries whose lists are cached (no upstream call: one cache read), besides ``instead_of`` and Auto-Select;
+    None when none has any. The "try another country" hint when the shop's own orders are too few to tell."""
+    entries = [c for c in countries().countries if c.cc not in (instead_of, AUTO_SELECT)]
+    try:
+        cached = cache.get_many([_k_services(c.cc) for c in entries])
+    except Exception:  # noqa: BLE001 - Redis restarting: no hint
+        return None
+    best = None
+    for country in entries:
+        offer = next((o for o in cached.get(_k_services(country.cc)) or () if o.code == code), None)
+        if offer and offer.count and (best is None or offer.count > best[1]):
+            best = (country, offer.count)
+    return best
+
+
 def receive_price(cc, code):
     """The exact price (sats) of a number for ``code`` in country ``cc``."""
     prices = _cache_get(_k_prices(cc)) or {}

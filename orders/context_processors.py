@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.translation import gettext
 
+from sms4sats_site.shop_identity import shop_identity
+
 from . import catalog, upstream_health
 from .js_strings import js_strings_json
 
@@ -26,4 +28,6 @@ def shop(request):
         "SMS4SATS_NODE_PUBKEY": SMS4SATS_NODE_PUBKEY,
         # A callable too: shop.js's words in the page's language, read only by base.html.
         "JS_STRINGS": js_strings_json,
+        # Who runs the shop: the footer, refunds and failures, receipts, error pages.
+        "SHOP": shop_identity(),
     }

@@ -16,11 +16,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import bolt11
+import phonenumbers
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from phonenumbers import geocoder
 
 from webhooks.events import record_order_change
 
@@ -37,7 +39,7 @@ from .models import (
     Status,
 )
 from .sms4sats import Sms4satsError, UpstreamMalformed, UpstreamRejected, UpstreamUnavailable, get_client
-from .sms4sats.contract import visible
+from .sms4sats.contract import AUTO_SELECT, NAME_MAX, visible
 
 log = logging.getLogger(__name__)
 
@@ -471,14 +473,8 @@ def apply_receive_status(order, status, snapshot, now):
         return order
     if status.code:
         if order.status == Status.HELD and status.number:
-            transition(
-                order,
-                Status.WAITING_CODE,
-                note="Number assigned",
-                upstream=snapshot,
-                number=status.number,
-                number_at=now,
-            )
+            fields = number_fields(order, status, now)
+            transition(order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, **fields)
         # After a refund too: sms4sats settles only on a code, so the buyer was charged and gets the code.
         note = "Code received; payment settled"
         if order.status == Status.REFUNDED:
@@ -501,11 +497,31 @@ def apply_receive_status(order, status, snapshot, now):
         )
     if status.number and order.status == Status.HELD:
         transition(
-            order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, number=status.number, number_at=now
+            order, Status.WAITING_CODE, note="Number assigned", upstream=snapshot, **number_fields(order, status, now)
         )
     # Past the automatic cancel with no code and no error: sms4sats has not said what it did with the
     # payment yet, so the order waits (the page says so) and the engine keeps asking.
     return order
+
+
+def number_fields(order, status, now):
+    """The fields a number's arrival sets. An Auto-Select order learns its country here: the name sms4sats gives
+    in the status answer, else the one the number's dialing prefix says (the code stays 999, as ordered)."""
+    fields = {"number": status.number, "number_at": now}
+    if order.country_code == AUTO_SELECT:
+        name = status.country or country_of_number(status.number)
+        if name:
+            fields["country_name"] = name[:NAME_MAX]
+    return fields
+
+
+def country_of_number(number):
+    """The English name of the country a number (digits with their country code, no +) belongs to, or ""."""
+    try:
+        parsed = phonenumbers.parse("+" + str(number).lstrip("+"), None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return geocoder.country_name_for_number(parsed, "en")
 
 
 def refund_on_upstream_error(order, error, snapshot, now, reason):

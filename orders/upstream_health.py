@@ -61,11 +61,18 @@ def _record_answer():
     _last_clean["at"] = now
 
 
+def checked_key():
+    return shared_key("upstream:checked")
+
+
 def _record_failure(reason):
     _last_clean["at"] = 0.0
     failures_key, down_key, _ = _keys()
     redis = shared_redis()
-    failures = redis.incr(failures_key)
+    pipe = redis.pipeline()
+    pipe.incr(failures_key)
+    pipe.set(checked_key(), time.time())  # the buyer's paused form says when sms4sats was last tried
+    failures = pipe.execute()[0]
     if failures >= settings.UPSTREAM_DOWN_AFTER_FAILURES:
         if redis.set(down_key, f"{time.time()}|{reason[:200]}", nx=True):
             log.warning("sms4sats is not answering (%s failed calls in a row; last: %s)", failures, reason)
@@ -89,17 +96,25 @@ def _since_text(raw):
 
 
 def state():
-    """{"up": bool, "since": epoch or None, "failures": int, "last_error": str}."""
+    """{"up": bool, "since": epoch or None, "failures": int, "last_error": str, "checked": epoch of the last
+    failed call or None}."""
     failures_key, down_key, _ = _keys()
     try:
-        failures, down = shared_redis().mget(failures_key, down_key)
+        failures, down, checked = shared_redis().mget(failures_key, down_key, checked_key())
     except Exception:
-        return {"up": True, "since": None, "failures": 0, "last_error": "", "known": False}
+        return {"up": True, "since": None, "failures": 0, "last_error": "", "known": False, "checked": None}
     since, last_error = None, ""
     if down:
         since_text, _, last_error = down.decode().partition("|")
         since = float(since_text)
-    return {"up": down is None, "since": since, "failures": int(failures or 0), "last_error": last_error, "known": True}
+    return {
+        "up": down is None,
+        "since": since,
+        "failures": int(failures or 0),
+        "last_error": last_error,
+        "known": True,
+        "checked": float(checked) if checked else since,
+    }
 
 
 def is_down():

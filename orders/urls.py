@@ -12,6 +12,7 @@ urlpatterns = [
     path("catalog/price", views.price_fragment, name="price"),
     path("send/", views.send, name="send"),
     path("rent/", views.rent, name="rent"),
+    path("catalog/open", views.orders_open, name="orders_open"),
     path("orders/", views.my_orders, name="my_orders"),
     path("how-it-works/", views.how_it_works, name="how"),
     path("currency/", currency.choose_currency, name="currency"),

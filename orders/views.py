@@ -4,9 +4,12 @@ Views never call sms4sats except through the catalog's cache rules, and never se
 The status partial answers from the status cache, else from one row.
 """
 
+import functools
 import logging
 import sys
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +24,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HTMX_STOP_POLLING, HttpResponseStopPolling, reswap
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
+
+from sms4sats_site.shop_identity import shop_identity
 
 from . import catalog, countries, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
@@ -51,10 +56,55 @@ def _too_many(request):
     return response
 
 
-def _orders_paused(request):
-    response = render(request, "orders_paused.html", status=503)
+def _orders_paused(request, reason=""):
+    response = render(request, "orders_paused.html", {"paused_reason": reason}, status=503)
     response["Retry-After"] = "60"
     return response
+
+
+def paused_reason():
+    """Why the order forms are off, with the time sms4sats was last tried, while the shared health state says it
+    is not answering (orders/upstream_health.py); "" when it answers. An order placed now could only wait for an
+    invoice that does not come."""
+    state = upstream_health.state()
+    if state["up"]:
+        return ""
+    checked = datetime.fromtimestamp(state["checked"] or time.time(), tz=UTC)
+    return _("sms4sats is not answering right now (last checked at %(time)s UTC).") % {"time": f"{checked:%H:%M:%S}"}
+
+
+def pausable(view):
+    """An order form: while sms4sats is down, a POST gets the calm "orders are paused" answer and creates
+    nothing, and the page shows the form off with the reason (``paused``)."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        reason = paused_reason()
+        if reason and request.method == "POST":
+            return _orders_paused(request, reason)
+        request.orders_paused = reason
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _paused_context(request, context):
+    """The form page's context while paused: the form's notice says it, so the site's banner does not too. A
+    form off for the catalog's own recent failure (``unavailable``) also asks when it can come back."""
+    if getattr(request, "orders_paused", ""):
+        more = _("No order can be placed until it answers; this form comes back by itself.")
+        context.update(unavailable=f"{request.orders_paused} {more}", hide_upstream_banner=True)
+    context["paused"] = bool(context.get("unavailable"))
+    return context
+
+
+@require_GET
+def orders_open(request):
+    """A paused form's poll (every few seconds): 204 while sms4sats is down (or the catalog rests after a failed
+    read, catalog.DOWN_SECONDS), then a refresh that brings the form back (htmx's HX-Refresh)."""
+    if paused_reason() or catalog.unavailable_reason():
+        return HttpResponse(status=204)
+    return HttpResponseClientRefresh()
 
 
 def _place(request, **fields):
@@ -90,6 +140,7 @@ def _get_order(public_id):
 
 
 @require_http_methods(["GET", "POST"])
+@pausable
 def home(request):
     country_list = catalog.countries()
     country_error = ""
@@ -130,17 +181,36 @@ def home(request):
         context["suggestion"] = _suggestion(selected_cc, selected_service)
     if not context["unavailable"] and context["services_unavailable"]:
         context["unavailable"] = context["services_unavailable"]
-    return render(request, "orders/home.html", context)
+    return render(request, "orders/home.html", _paused_context(request, context))
 
 
 def _suggestion(cc, service_code):
     """Where ``service_code``'s codes arrived most often lately, when that beats ``cc`` (shown after a
-    failed number, on the picker that "Try again" opens)."""
+    failed number, on the picker that "Try again" opens). When the shop's own orders are too few to tell, where
+    sms4sats lists the most numbers for it instead; ``source`` says which the hint is based on."""
     best = picker.best_country_for(service_code, instead_of=cc)
+    source = "orders"
+    if best is None and _few_recent_orders(service_code):
+        available = catalog.most_available(service_code, instead_of=cc)
+        if available:
+            country, count = available
+            best, source = picker.Suggestion(country.cc, country.name, 0, 0), "sms4sats"
     if best is None:
         return None
     url = f"{reverse('orders:home')}?{urlencode({'country': best.cc, 'service': service_code})}"
-    return {"country": best, "url": url, "days": picker.SUGGEST_DAYS}
+    ctx = {"country": best, "url": url, "days": picker.SUGGEST_DAYS, "source": source}
+    if source == "sms4sats":
+        ctx["available"] = count
+    return ctx
+
+
+def _few_recent_orders(service_code):
+    """Too few finished orders for this service lately for the shop's own rates to mean anything."""
+    since = timezone.now() - timedelta(days=picker.SUGGEST_DAYS)
+    finished = Order.objects.filter(kind=Kind.RECEIVE, service_code=service_code, created_at__gte=since).filter(
+        status__in=[Status.COMPLETED, Status.REFUNDED]
+    )
+    return finished.count() < picker.SUGGEST_MIN_ORDERS
 
 
 def _services_context(cc, selected_service=""):
@@ -226,6 +296,7 @@ def price_fragment(request):
 
 
 @require_http_methods(["GET", "POST"])
+@pausable
 def send(request):
     if request.method == "POST":
         form = SendForm(request.POST)
@@ -235,7 +306,7 @@ def send(request):
                 request, kind=Kind.SEND, quoted_sats=data["price"], phone=data["phone"], message=data["message"]
             )
     else:
-        form = SendForm()
+        form = SendForm(initial=_send_again(request.GET.get("again")))
     price, unavailable = None, form.unavailable
     try:
         price = catalog.send_price()
@@ -244,11 +315,24 @@ def send(request):
     return render(
         request,
         "orders/send.html",
-        {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT},
+        _paused_context(
+            request, {"form": form, "price": price, "unavailable": unavailable, "message_limit": MESSAGE_LIMIT}
+        ),
     )
 
 
+def _send_again(public_id):
+    """The number and message of the SMS order "Try again" came from (its unguessable id is the key, as for its
+    page), to send again after a failure; {} for anything else."""
+    try:
+        order = Order.objects.storefront().filter(public_id=uuid.UUID(str(public_id)), kind=Kind.SEND).first()
+    except ValueError:
+        return {}
+    return {"phone": order.phone, "message": order.message} if order else {}
+
+
 @require_http_methods(["GET", "POST"])
+@pausable
 def rent(request):
     if request.method == "POST":
         form = RentForm(request.POST)
@@ -275,7 +359,7 @@ def rent(request):
     return render(
         request,
         "orders/rent.html",
-        {"form": form, "offers": offers, "unavailable": unavailable, "selected_cc": selected},
+        _paused_context(request, {"form": form, "offers": offers, "unavailable": unavailable, "selected_cc": selected}),
     )
 
 
@@ -332,8 +416,8 @@ def tab_title(order, awaiting_confirmation=False):
 
 def again_url(order):
     """Where "Try again" leads: the same form, with the same country and service chosen."""
-    if order.kind == Kind.SEND:
-        return reverse("orders:send")
+    if order.kind == Kind.SEND:  # the form fills in that order's number and message (not in the address: logs)
+        return f"{reverse('orders:send')}?{urlencode({'again': order.public_id})}"
     if order.kind == Kind.RENTAL:
         return f"{reverse('orders:rent')}?{urlencode({'country': order.country_code})}"
     query = {"country": order.country_code, "service": order.service_code}
@@ -398,6 +482,9 @@ def status_context(order, now=None, upstream_down=None):
         ctx["sandbox_pay_url"] = _sandbox_pay_url()
     if order.is_terminal:
         ctx["again_url"] = again_url(order)
+    if order.status == Status.EXPIRED and order.invoice_expires_at:
+        # What an expired page still watches for: a payment sms4sats reports late (models.next_poll_time).
+        ctx["late_payment_until"] = order.invoice_expires_at + timedelta(seconds=settings.EXPIRY_GRACE_SECONDS)
     if order.kind == Kind.SEND:
         reached = {SmsStatus.CREATED: 0, SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2}.get(order.sms_status, -1)
         if order.status == Status.COMPLETED and reached < 1:
@@ -490,9 +577,19 @@ def _receipt_context(request, order):
     return {
         "order": order,
         "item": item,
+        "charged_when": charged_when(order),
         "amount": order.invoice_sats or order.quoted_sats,
         "order_url": request.build_absolute_uri(order.get_absolute_url()),
     }
+
+
+def charged_when(order):
+    """When the hold invoice of a completed order was charged: its kind's rule (the receipt says it)."""
+    if order.kind == Kind.SEND:
+        return _("When the SMS was sent.")
+    if order.kind == Kind.RENTAL:
+        return _("When sms4sats gave the rented number; a rental is not refundable once it is given.")
+    return _("When the code arrived.")
 
 
 def _receipt_text_lines(order, context):
@@ -501,6 +598,7 @@ def _receipt_text_lines(order, context):
     when = "%Y-%m-%d %H:%M:%S UTC"
     rows = [
         (_("Amount paid"), _("%(amount)s sats (Lightning)") % {"amount": context["amount"]}),
+        (pgettext("receipt: when", "Charged"), context["charged_when"]),
         (pgettext("receipt: when", "Paid"), order.paid_at.strftime(when) if order.paid_at else "-"),
         (pgettext("receipt: when", "Completed"), order.completed_at.strftime(when) if order.completed_at else "-"),
     ]
@@ -509,8 +607,14 @@ def _receipt_text_lines(order, context):
     rows += [
         (_("Payment hash"), order.payment_hash or "-"),
         (_("Seller"), _("sms4sats (the invoice paid was sms4sats' own)")),
-        (pgettext("receipt: the order's address", "Order"), context["order_url"]),
     ]
+    shop = shop_identity()
+    if shop["named"] or shop["contact"]:
+        contact = shop["contact"]
+        # On paper a link is its address; an e-mail address or a handle is read as it is.
+        reach = contact and (contact.href if contact.kind in ("nostr", "url") else contact.label)
+        rows.append((_("Shop"), " · ".join(filter(None, [shop["name"], reach, shop["terms_url"]]))))
+    rows.append((pgettext("receipt: the order's address", "Order"), context["order_url"]))
     width = max(len(label) for label, _value in rows) + 3  # the colon and at least two spaces
     return [f"{label}:".ljust(width) + value for label, value in rows]
 
@@ -530,6 +634,7 @@ def order_receipt_file(request, public_id):
     order = _completed_order(public_id)
     context = _receipt_context(request, order)
     context["lines"] = _receipt_text_lines(order, context)
+    context["shop_name"] = shop_identity()["name"]
     text = loader.render_to_string("orders/receipt.txt", context)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
@@ -598,7 +703,7 @@ def csrf_failure(request, reason=""):
 def server_error(request):
     """Without context processors: whatever failed (the database, Redis) may still be failing. A database that
     refuses connections is an outage, not a bug: 503 with Retry-After, the same calm page."""
-    response = HttpResponseServerError(loader.get_template("500.html").render())
+    response = HttpResponseServerError(loader.get_template("500.html").render({"SHOP": shop_identity()}))
     if isinstance(sys.exc_info()[1], DatabaseError):
         response.status_code = 503
         response["Retry-After"] = "5"

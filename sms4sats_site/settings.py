@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from . import local_state
+from . import local_state, shop_identity
 
 BASE_DIR = local_state.BASE_DIR
 VAR_DIR = local_state.var_dir()
@@ -107,6 +107,18 @@ def local_base_url(bind):
 # also the site's address, so a shop on another port calls its own sandbox there.
 SHOP_BIND = env_str("SHOP_BIND") or "127.0.0.1:8000"
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "") if env_str("PUBLIC_BASE_URL") else local_base_url(SHOP_BIND)
+
+# Who runs this shop, as the buyer pages name it (sms4sats_site/shop_identity.py reads these three): a name, a
+# contact (e-mail, Telegram, Matrix, Nostr npub or URL, each checked here) and the terms' address. None: as before.
+SHOP_NAME = env_str("SHOP_NAME")
+if len(SHOP_NAME) > 60:
+    config_error("SHOP_NAME", f"at most 60 characters, got {len(SHOP_NAME)}")
+SHOP_CONTACT = env_str("SHOP_CONTACT")
+try:
+    shop_identity.parse_contact(SHOP_CONTACT)
+except ValueError as exc:
+    config_error("SHOP_CONTACT", str(exc))
+SHOP_TERMS_URL = env_url("SHOP_TERMS_URL", "") if env_str("SHOP_TERMS_URL") else ""
 
 # The sandbox (simulated sms4sats) is on unless a real upstream is configured.
 SMS4SATS_API_URL_SET = bool(env_str("SMS4SATS_API_URL"))

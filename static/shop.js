@@ -354,6 +354,32 @@
     else if (title) announce(status.getAttribute("data-announce") || title.textContent.trim());
   });
 
+  /* --- The chosen country and service stay in the page's address, so that changing the currency or the
+     language (both come back to this address, their `next`) keeps them. --- */
+  function here() { return location.pathname + location.search; }
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (!field.form || !field.form.classList.contains("order-form") || !window.URLSearchParams) return;
+    if (field.name !== "country" && field.name !== "service") return;
+    var query = new URLSearchParams(location.search);
+    query.delete("again");
+    if (field.name === "country") query.delete("service");  /* another country's list */
+    if (field.value) query.set(field.name, field.value); else query.delete(field.name);
+    var search = query.toString();
+    history.replaceState(history.state, "", location.pathname + (search ? "?" + search : ""));
+  });
+  document.addEventListener("submit", function (event) {
+    var next = event.target.matches(".language-form") && $("input[name=next]", event.target);
+    if (next) next.value = here();
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.fiat-currency");
+    if (!link || !window.URL) return;
+    var url = new URL(link.href);
+    url.searchParams.set("next", here());
+    link.href = url.toString();
+  });
+
   /* --- Forms returned with errors: the first error gets focus (autofocus on fields; here the notes) --- */
   function focusFormError() {
     if ($("[autofocus]")) return;

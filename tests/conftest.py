@@ -131,3 +131,18 @@ def redis_down(settings):
         closed = sock.getsockname()[1]
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed}/0"}}
     yield
+
+
+@pytest.fixture
+def sms4sats_down(settings):
+    """The shared upstream health state says "down", as after that many failed calls in a row (real Redis);
+    up again afterwards."""
+    from orders import upstream_health
+
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "orderstatus: timed out")
+    yield
+    upstream_health._last_clean["at"] = 0.0
+    upstream_health.record(True)
+    upstream_health.take_recovery()
+    upstream_health._last_clean["at"] = 0.0

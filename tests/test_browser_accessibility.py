@@ -35,6 +35,8 @@ ORDER_STATES = {
     "refunded": (Status.REFUNDED, Kind.RECEIVE, {"refund_reason": RefundReason.TIMEOUT}),
     "expired": (Status.EXPIRED, Kind.RECEIVE, {}),
     "failed": (Status.FAILED, Kind.RECEIVE, {}),
+    "expired-watching": (Status.EXPIRED, Kind.RECEIVE, {"invoice_expires_at": PAST, "next_poll_at": SOON}),
+    "rental-unpaid": (Status.UNPAID, Kind.RENTAL, {"rental_weeks": 2}),
     "sms-sending": (Status.HELD, Kind.SEND, {"sms_status": SmsStatus.CREATED}),
     "sms-delivered": (Status.COMPLETED, Kind.SEND, {"sms_status": SmsStatus.DELIVERED}),
     "rental-paid": (Status.HELD, Kind.RENTAL, {"rental_weeks": 2}),
@@ -89,6 +91,10 @@ def csp_errors(page):
 def buyer_pages(sandbox_url, live_server, settings):
     """Every buyer page, and an order page in every state: {name: url}."""
     settings.SANDBOX = True
+    # The shop's own name and contact: in the footer, on refunds, failures, the receipt and the error pages.
+    settings.SHOP_NAME = "Nakamoto Numbers"
+    settings.SHOP_CONTACT = "help@shop.example"
+    settings.SHOP_TERMS_URL = "https://shop.example/terms"
     base = live_server.url
     pages = {
         "home": base + "/",

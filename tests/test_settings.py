@@ -39,6 +39,10 @@ def start(env_overrides):
         ({"ONION_ADDRESS": "abc.onion"}, "ONION_ADDRESS"),  # a v2 address or a typo
         ({"ONION_ADDRESS": "1" * 56 + ".onion"}, "ONION_ADDRESS"),  # base32 has no 0, 1, 8, 9
         ({"ONION_ADDRESS": "http://" + "a" * 56 + ".onion"}, "ONION_ADDRESS"),  # a host name, not a URL
+        ({"SHOP_CONTACT": "call me maybe"}, "SHOP_CONTACT"),
+        ({"SHOP_CONTACT": "javascript:alert(1)"}, "SHOP_CONTACT"),
+        ({"SHOP_TERMS_URL": "terms.html"}, "SHOP_TERMS_URL"),
+        ({"SHOP_NAME": "x" * 61}, "SHOP_NAME"),
     ],
 )
 def test_bad_value_fails_in_one_line_naming_the_variable(overrides, variable):

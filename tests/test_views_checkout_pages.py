@@ -71,7 +71,7 @@ def test_try_again_keeps_the_country_and_the_service(client, upstream):
     assert 'href="/rent/?country=16">Try again' in page(client, rental)
     assert re.search(r'value="16" required checked', client.get("/rent/?country=16").content.decode())
     sms = make(Status.REFUNDED, kind=Kind.SEND, refund_reason=RefundReason.SMS_FAILED)
-    assert 'href="/send/">Try again' in page(client, sms)
+    assert f'href="/send/?again={sms.public_id}">Try again' in page(client, sms)  # the form comes back filled
 
 
 @pytest.mark.parametrize(
