@@ -58,6 +58,20 @@ def country_name(cc, fallback, language=None):
     return _territories(_language(language)).get(iso) or fallback
 
 
+def number_country_name(number, fallback, language=None):
+    """The country of a phone number in ``language``: an order placed with Auto-Select learns its country only
+    from the number sms4sats gives (its region by the phonenumbers library; ``fallback`` if it has none)."""
+    import phonenumbers
+
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + str(number).lstrip("+"), None))
+    except phonenumbers.NumberParseException:
+        region = None
+    if not region or region == "ZZ":
+        return fallback
+    return _territories(_language(language)).get(region) or fallback
+
+
 def names_in_every_language(cc):
     """The country's CLDR names in every language the shop speaks (for the search: a buyer may type the name
     in any of them, whatever the page's language)."""

@@ -208,6 +208,9 @@ class Order(models.Model):
     @property
     def local_country_name(self):
         """The country in the buyer's language (country_name keeps sms4sats' name, as ordered)."""
+        if self.country_code == countries.AUTO_SELECT and self.number:
+            # Auto-Select: the country is the number's, once sms4sats gave one.
+            return countries.number_country_name(self.number, str(countries.AUTO_SELECT_NAME))
         return countries.country_name(self.country_code, self.country_name)
 
     @property

@@ -158,3 +158,16 @@ def test_an_order_for_a_chosen_country_keeps_its_name():
     lifecycle.apply_status(order, upstream_status(paid=True, number="919876543210"))
     order.refresh_from_db()
     assert order.country_name == "USA"
+
+
+def test_an_auto_select_order_names_its_numbers_country_in_the_buyers_language():
+    from django.utils import translation
+
+    order = make_order(Status.WAITING_CODE, country_code=999, country_name="Germany", number="4915112345678")
+    with translation.override("es"):
+        assert order.local_country_name == "Alemania"
+    with translation.override("ru"):
+        assert order.local_country_name == "Германия"
+    order.number = ""
+    with translation.override("es"):
+        assert order.local_country_name != "Germany"  # no number yet: still Auto-Select, in Spanish
