@@ -54,7 +54,7 @@ def until(predicate, seconds=30, what="the condition"):
 _ran = {}
 
 
-@app.task(name="tests.waiting.marker", ignore_result=True)
+@app.task(name="tests.waiting.marker", ignore_result=True, soft_time_limit=5, time_limit=10)
 def _marker(key):
     _ran[key].set()
 
