@@ -177,9 +177,9 @@ def _duration(seconds):
 
 
 def check_upstream():
-    """The shared health state (orders/upstream_health.py). Its transitions enqueue this check at once; the
+    """The shared health state (orders/sms4sats/upstream_health.py). Its transitions enqueue this check at once; the
     periodic checks call it too, so an alert whose task was lost is still sent (once)."""
-    from orders import upstream_health
+    from orders.sms4sats import upstream_health
 
     state = upstream_health.state()
     if not state["known"]:
@@ -319,7 +319,7 @@ def check_referral():
 
 
 def daily_summary(now=None):
-    """Once a day at ALERT_DAILY_SUMMARY_HOUR (UTC), the last 24 hours' figures (orders/stats.py). Beat asks
+    """Once a day at ALERT_DAILY_SUMMARY_HOUR (UTC), the last 24 hours' figures (backoffice/stats.py). Beat asks
     every 15 minutes; the first ask in that hour claims the day (SET NX), so it is sent once."""
     now = now or timezone.now()
     if not settings.ALERT_DAILY_SUMMARY or now.hour != settings.ALERT_DAILY_SUMMARY_HOUR or not alerts_on():
@@ -331,7 +331,7 @@ def daily_summary(now=None):
 
 
 def summary_text(now):
-    from orders import stats
+    from backoffice import stats
 
     since = now - timedelta(days=1)
     figures = stats.funnel(since=since)

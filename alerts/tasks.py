@@ -39,7 +39,7 @@ def deliver_alert(self, log_id, pending=None):
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
 def upstream_changed():
-    """Enqueued by orders/upstream_health.py when sms4sats goes down or comes back."""
+    """Enqueued by orders/sms4sats/upstream_health.py when sms4sats goes down or comes back."""
     checks.check_upstream()
 
 

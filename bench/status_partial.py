@@ -159,11 +159,11 @@ PARTS = [
     ("MessageMiddleware (resp)", "messages/middleware.py", "process_response"),
     ("HtmxMiddleware (+ inner)", "django_htmx/middleware.py", "__call__"),
     ("URL resolving", "urls/resolvers.py", "resolve"),
-    ("view: order_status", "orders/views.py", "order_status"),
+    ("view: order_status", "shop/views.py", "order_status"),
     ("status cache: Redis pipeline", "orders/status_cache.py", "poll"),
     ("Redis round trips (all)", "redis/client.py", "execute"),
     ("order row: database query", "db/backends/utils.py", "execute"),
-    ("status_context", "orders/views.py", "status_context"),
+    ("status_context", "shop/views.py", "status_context"),
     ("template render", "django/shortcuts.py", "render"),
     ("translation activate", "translation/trans_real.py", "activate"),
 ]
@@ -189,7 +189,7 @@ def profile_in_process(stack, orders, requests):
         body = b"".join(handler(environ, lambda status, headers, exc_info=None: out.update(status=status)))
         return out["status"], body
 
-    from orders.views import status_context
+    from shop.views import status_context
 
     paths = [f"/o/{o.public_id}/status" for o in orders]
     # The version each page shows, as the browser mix sends it.

@@ -8,7 +8,7 @@ class OrdersConfig(AppConfig):
 
 
 class ShopAdminConfig(admin_apps.AdminConfig):
-    """django.contrib.admin with the shop's site (orders/admin_site.py) as the default ``admin.site``."""
+    """django.contrib.admin with the shop's site (backoffice/admin_site.py) as the default ``admin.site``."""
 
     default = False  # listed by its path in INSTALLED_APPS; "orders" alone stays OrdersConfig
-    default_site = "orders.admin_site.ShopAdminSite"
+    default_site = "backoffice.admin_site.ShopAdminSite"

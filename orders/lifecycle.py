@@ -24,9 +24,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from phonenumbers import geocoder
 
+from shop import fiat
 from webhooks.events import record_order_change
 
-from . import fiat, metrics, status_cache
+from . import metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,

@@ -157,8 +157,8 @@ class ShopCollector(Collector):
     def collect(self):
         from sms4sats_site.health import creation_lag_seconds, heartbeat_age
 
-        from . import upstream_health
         from .models import Kind, Order, Status
+        from .sms4sats import upstream_health
 
         stored = read_counters()
         for name, (help_text, label_names) in COUNTERS.items():
@@ -209,9 +209,9 @@ class ShopCollector(Collector):
 
 
 def books_gauges():
-    """The books, as the dashboard counts them (orders/stats.py, one aggregate query): sats charged on buyers'
+    """The books, as the dashboard counts them (backoffice/stats.py, one aggregate query): sats charged on buyers'
     orders by who paid (the buyer's invoice or the prepaid balance), and the referral earned on what buyers paid."""
-    from . import stats
+    from backoffice import stats
 
     figures = stats.funnel()
     charged = GaugeMetricFamily(
@@ -262,7 +262,7 @@ def _bearer_ok(request):
 @never_cache
 @require_GET
 def metrics_view(request):
-    from .ratelimits import client_ip, in_networks
+    from shop.ratelimits import client_ip, in_networks
 
     if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
         raise Http404("Metrics are off.")

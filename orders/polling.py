@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
-from . import lifecycle, status_cache, upstream_health
+from . import lifecycle, status_cache
 from .models import TERMINAL_STATUSES, Order, Status
-from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable
+from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable, upstream_health
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from django.conf import settings
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
-from . import metrics, upstream_health
+from . import metrics
 from .models import Kind
+from .sms4sats import upstream_health
 
 log = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ def healthz(request):
         if lag > settings.CREATION_LAG_MAX_SECONDS:
             failing.append("creation")
     if "redis" not in failing:
-        from orders import upstream_health
+        from orders.sms4sats import upstream_health
 
         health = upstream_health.state()
         report["upstream"] = "ok" if health["up"] else "not answering"

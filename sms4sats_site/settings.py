@@ -168,10 +168,10 @@ ONION_HOSTNAME_FILE = env_str("ONION_HOSTNAME_FILE")
 if ONION_ADDRESS:
     ALLOWED_HOSTS.append(ONION_ADDRESS)
     CSRF_TRUSTED_ORIGINS.append(f"http://{ONION_ADDRESS}")
-CSRF_FAILURE_VIEW = "orders.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
+CSRF_FAILURE_VIEW = "shop.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
 
 INSTALLED_APPS = [
-    "orders.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (orders/admin_site.py)
+    "orders.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (backoffice/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -180,6 +180,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",  # intcomma: the admin dashboard groups its big numbers
     "django_htmx",
     "orders",
+    "shop",
+    "backoffice",
     "webhooks",
     "alerts",
 ]
@@ -226,7 +228,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "orders.context_processors.shop",
+                "shop.context_processors.shop",
             ],
         },
     },
@@ -261,9 +263,9 @@ CACHES = {
 }
 RATELIMIT_USE_CACHE = "default"
 # Rate limits count the client's address and keep it in Redis only as an HMAC in a key that expires with its
-# window (orders/ratelimits.py).
-RATELIMIT_IP_META_KEY = "orders.ratelimits.client_ip"
-RATELIMIT_HASH_ALGORITHM = "orders.ratelimits.KeyedSha256"
+# window (shop/ratelimits.py).
+RATELIMIT_IP_META_KEY = "shop.ratelimits.client_ip"
+RATELIMIT_HASH_ALGORITHM = "shop.ratelimits.KeyedSha256"
 # The reverse proxies in front of the shop (addresses or networks). Only a connection from one of them may
 # say who the client is (X-Forwarded-For); by default no one may, and the client is the connection's address.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
@@ -363,7 +365,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
 
-# Fiat equivalents beside the sats (orders/fiat.py): a worker fetches BTC prices from FIAT_RATES_URL (the
+# Fiat equivalents beside the sats (shop/fiat.py): a worker fetches BTC prices from FIAT_RATES_URL (the
 # blockchain.info ticker format) every FIAT_RATES_REFRESH_SECONDS and caches them; pages show them only while
 # younger than FIAT_RATES_MAX_AGE. Unset: the sandbox's own ticker in sandbox mode, else blockchain.info;
 # empty (or "off"): no fiat anywhere. The source sees the shop's server only, never a buyer.

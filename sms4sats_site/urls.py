@@ -14,13 +14,13 @@ urlpatterns = [
     path("language/", set_language, name="set_language"),
     path("metrics", metrics_view, name="metrics"),
     # The shop before the admin: its order status is the most requested URL (these paths never overlap).
-    path("", include("orders.urls")),
+    path("", include("shop.urls")),
     path("admin/", admin.site.urls),
 ]
 
-handler403 = "orders.views.permission_denied"
-handler404 = "orders.views.page_not_found"
-handler500 = "orders.views.server_error"
+handler403 = "shop.views.permission_denied"
+handler404 = "shop.views.page_not_found"
+handler500 = "shop.views.server_error"
 
 if settings.SANDBOX:
     urlpatterns.insert(0, path("sandbox/", include("sandbox.urls")))

@@ -7,7 +7,7 @@
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
 
-  /* --- Words in the page's language: the body's data-shop-strings, JSON (orders/js_strings.py) ---
+  /* --- Words in the page's language: the body's data-shop-strings, JSON (shop/js_strings.py) ---
      t("key", {name: value}) fills its %(name)s; a message with a number has one text per CLDR plural
      category, chosen by the browser for the page's language (<html lang>). */
   var strings = {};

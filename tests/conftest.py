@@ -137,7 +137,7 @@ def redis_down(settings):
 def sms4sats_down(settings):
     """The shared upstream health state says "down", as after that many failed calls in a row (real Redis);
     up again afterwards."""
-    from orders import upstream_health
+    from orders.sms4sats import upstream_health
 
     for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
         upstream_health.record(False, "orderstatus: timed out")

@@ -17,8 +17,8 @@ from django.db import IntegrityError, connection
 from django.test import Client
 from django.urls import reverse
 
+from backoffice.admin_views import BALANCE_ORDERS_PER_HOUR
 from orders import lifecycle
-from orders.admin_views import BALANCE_ORDERS_PER_HOUR
 from orders.models import Kind, Order, Status
 from orders.sms4sats import Sms4satsClient
 from sandbox import control

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import charts, stats, upstream_health
+from backoffice import charts, stats
 from orders.models import Kind, RefundReason, Status, format_duration
+from orders.sms4sats import upstream_health
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from orders import admin as order_admin
+from backoffice import admin as order_admin
 from orders.models import Kind, Status
 from tests.factories import make_order
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import stats
+from backoffice import stats
 from orders.models import Kind, Order, RefundReason, Status
 
 N_ORDERS = 100_000

@@ -6,7 +6,7 @@ import pytest
 
 from alerts import checks, tasks
 from alerts.models import AlertLog, Event
-from orders import upstream_health
+from orders.sms4sats import upstream_health
 
 
 class Clock:

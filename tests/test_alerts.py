@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from alerts import checks, delivery, tasks
 from alerts.models import AlertLog, Event, Result
-from orders import upstream_health
 from orders.models import Status
+from orders.sms4sats import upstream_health
 from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 from tests.local_servers import LocalHttpServer

@@ -6,10 +6,11 @@ import re
 import pytest
 from django.utils import translation
 
-from orders import catalog, countries, picker
+from orders import catalog, countries
 from orders.catalog import CountryEntry, RentalOffer
 from orders.sms4sats import AUTO_SELECT, Country
 from sandbox.catalog import RENTAL_CANDIDATES
+from shop import picker
 
 # The sms4sats countries that are no country of ISO 3166: they keep sms4sats' name.
 NO_ISO_CODE = {AUTO_SELECT, 12}  # Auto-Select, "USA (virtual)"

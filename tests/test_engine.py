@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orders import lifecycle, polling, upstream_health
+from orders import lifecycle, polling
 from orders.models import Kind, Order, RefundReason, SmsStatus, Status
+from orders.sms4sats import upstream_health
 from orders.tasks import create_order, poll_due_orders
 from sandbox import control
 from sandbox.models import SandboxOrder

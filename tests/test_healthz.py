@@ -77,7 +77,7 @@ def test_healthz_fails_when_creation_lags(client, db, settings):
 
 
 def test_healthz_reports_sms4sats_not_answering_without_failing(client, db, settings):
-    from orders import upstream_health
+    from orders.sms4sats import upstream_health
 
     heartbeat()
     for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):

@@ -10,8 +10,9 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from orders import polling, upstream_health
+from orders import polling
 from orders.models import Order, Status
+from orders.sms4sats import upstream_health
 from tests.factories import make_order, upstream_status
 
 # The appliers are threads on PostgreSQL only (SQLite takes one writer at a time: answers are applied in the

@@ -86,7 +86,7 @@ def test_the_receipt_names_the_shop(client, identity):
 def test_the_error_pages_say_whom_to_ask(client, identity):
     html = " ".join(client.get("/o/not-an-order/").content.decode().split())
     assert QUESTIONS in html
-    from orders.views import server_error
+    from shop.views import server_error
 
     assert QUESTIONS in " ".join(server_error(None).content.decode().split())
 

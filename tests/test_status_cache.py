@@ -113,7 +113,7 @@ def test_cached_state_follows_the_clock_for_the_cancel_button(client):
     assert poll(client, order, version).status_code == 204
     later = time.time() + 2  # the two minutes are up
     with (
-        mock.patch("orders.views.time.time", return_value=later),
+        mock.patch("shop.views.time.time", return_value=later),
         mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(seconds=2)),
     ):
         response = poll(client, order, version)

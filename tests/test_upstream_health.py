@@ -6,9 +6,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from orders import lifecycle, polling, upstream_health
+from orders import lifecycle, polling
 from orders.models import Order, Status
-from orders.sms4sats import Sms4satsClient, UpstreamUnavailable
+from orders.sms4sats import Sms4satsClient, UpstreamUnavailable, upstream_health
 from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import picker
 from orders.catalog import CountryEntry
 from orders.models import Kind, RefundReason, SmsStatus, Status
+from shop import picker
 from tests.factories import make_order_in_germany as make
 from tests.test_views_order import page, status
 
@@ -166,7 +166,7 @@ def test_only_a_completed_order_has_a_receipt(client, state):
 
 
 def test_error_pages_say_what_happened_without_debug_wording(client, settings, rf):
-    from orders.views import server_error
+    from shop.views import server_error
 
     settings.DEBUG = False
     missing = client.get("/no-such-page/")
@@ -189,7 +189,7 @@ def test_error_pages_say_what_happened_without_debug_wording(client, settings, r
     )
     from django.contrib.sessions.backends.cache import SessionStore
 
-    from orders.views import _too_many
+    from shop.views import _too_many
 
     request = rf.post("/")
     request.session = SessionStore()

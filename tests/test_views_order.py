@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from orders import lifecycle
 from orders.models import Kind, OrderEvent, RefundReason, SmsStatus, Status
-from orders.qr import invoice_uri, qr_matrix
+from shop.qr import invoice_uri, qr_matrix
 from tests.factories import BOLT11, make_order
 
 pytestmark = pytest.mark.django_db

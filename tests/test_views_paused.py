@@ -8,8 +8,8 @@ import time
 import pytest
 from django.contrib.sessions.models import Session
 
-from orders import upstream_health
 from orders.models import Order
+from orders.sms4sats import upstream_health
 
 pytestmark = pytest.mark.django_db
 

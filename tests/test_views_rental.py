@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orders import lifecycle, upstream_health
+from orders import lifecycle
 from orders.models import Kind, Order, RentalMessage, Status
-from orders.sms4sats import OrderStatus
+from orders.sms4sats import OrderStatus, upstream_health
 from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db

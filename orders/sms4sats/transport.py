@@ -17,7 +17,8 @@ from httpx_aiohttp import AiohttpTransport
 
 from sms4sats_site import outbound
 
-from .. import metrics, upstream_health
+from .. import metrics
+from . import upstream_health
 from .contract import (
     Call,
     Country,

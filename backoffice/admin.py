@@ -1,6 +1,6 @@
 """The operator's admin: order history, timelines, lifecycle actions, CSV export.
 
-The site itself (dashboard, prepaid account, throttled login) is ``orders.admin_site.ShopAdminSite``.
+The site itself (dashboard, prepaid account, throttled login) is ``backoffice.admin_site.ShopAdminSite``.
 """
 
 import csv
@@ -25,13 +25,13 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from orders import lifecycle
+from orders.models import Kind, Order, OrderEvent, format_duration
+from orders.sms4sats.contract import clean_reason, written_out
+from shop.fiat import fiat_value
 from sms4sats_site import audit
 
-from . import lifecycle
 from .admin_views import buyer_page_url, replacement_under_way
-from .fiat import fiat_value
-from .models import Kind, Order, OrderEvent, format_duration
-from .sms4sats.contract import clean_reason, written_out
 from .stats import (
     PAID_WITH,
     PAID_WITH_LABELS,
@@ -96,7 +96,7 @@ class OrderListQuerySet(QuerySet):
 
 
 def _country_names():
-    from .catalog import bundled_country_rows
+    from orders.catalog import bundled_country_rows
 
     names = {}
     for entry in bundled_country_rows():
@@ -306,7 +306,7 @@ CSV_COLUMNS = [
     ("paid_with", "csv_paid_with"),
     ("charged_sats", "csv_charged"),
     ("referral_sats", "csv_referral"),
-    # The sats charged in the books' currency at the rate stored when the order was paid (orders/fiat.py).
+    # The sats charged in the books' currency at the rate stored when the order was paid (shop/fiat.py).
     ("fiat_currency", "fiat_currency"),
     ("fiat_rate", "fiat_rate"),
     ("fiat_value", "csv_fiat_value"),

@@ -1,7 +1,7 @@
 """Admin pages beside the order list: the dashboard and the prepaid account (balance, fund, history, and orders
 paid from the balance).
 
-The shop's admin site (``orders.admin_site``) serves them, each wrapped in ``site.admin_view`` (active staff
+The shop's admin site (``backoffice.admin_site``) serves them, each wrapped in ``site.admin_view`` (active staff
 only); each view checks the order permissions.
 """
 
@@ -19,11 +19,12 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from orders import catalog, referral
+from orders.models import TERMINAL_STATUSES, Kind, Order, Status, format_duration
+from shop.forms import MESSAGE_LIMIT, ReceiveForm, SendForm
 from sms4sats_site import audit, onion
 
-from . import catalog, charts, referral, stats
-from .forms import MESSAGE_LIMIT, ReceiveForm, SendForm
-from .models import TERMINAL_STATUSES, Kind, Order, Status, format_duration
+from . import charts, stats
 
 FUND_MIN_SATS = 1_000
 FUND_MAX_SATS = 10_000_000  # 0.1 BTC: a top-up larger than this is more likely a typo
@@ -131,12 +132,12 @@ def account_view(request, site):
     if request.method == "POST":
         _require(request, "orders.change_order")
         if form.is_valid():
-            from .lifecycle import place_order
+            from orders.lifecycle import place_order
 
             order = place_order(kind=Kind.FUND, quoted_sats=form.cleaned_data["amount"], session_key="")
             return HttpResponseRedirect(reverse("admin:fund_order", args=[order.public_id]))
 
-    from .sms4sats import Sms4satsError, get_client
+    from orders.sms4sats import Sms4satsError, get_client
 
     client = get_client()
     try:
@@ -157,7 +158,7 @@ def account_view(request, site):
 
 def _invoice_qr(bolt11):
     try:
-        from .qr import invoice_qr_svg
+        from shop.qr import invoice_qr_svg
     except ImportError:  # the shop's QR module not there: draw it with qrcode directly
         import qrcode
         import qrcode.image.svg
@@ -238,7 +239,7 @@ def balance_order_refusal(price, original, client):
     under_way = replacement_under_way(original)
     if under_way:
         return under_way
-    from .sms4sats import Sms4satsError
+    from orders.sms4sats import Sms4satsError
 
     try:
         balance = client.balance()
@@ -326,7 +327,7 @@ def balance_order_view(request, site):
     if answer := _if_already_placed(request, key):  # before anything asks sms4sats (the catalog, the balance)
         return answer
 
-    from .sms4sats import get_client
+    from orders.sms4sats import get_client
 
     client = get_client()
     data = request.POST if request.method == "POST" else None
@@ -347,7 +348,7 @@ def balance_order_view(request, site):
             if response is not None:
                 return response
 
-    from .sms4sats import Sms4satsError
+    from orders.sms4sats import Sms4satsError
 
     try:
         context["balance"] = client.balance()
@@ -365,7 +366,7 @@ def _confirm_balance_order(request, site, form, kind, original, client):
     """The admin's intermediate page for an order paid from the balance: what is ordered, what it takes from the
     prepaid balance, that the buyer pays nothing, and where the sats go if sms4sats gives nothing. Its "Yes" posts
     the same form again (its one-time key too) with ``confirm=yes``."""
-    from .sms4sats import Sms4satsError
+    from orders.sms4sats import Sms4satsError
 
     fields = form.cleaned_data
     try:
@@ -400,7 +401,7 @@ def _confirm_balance_order(request, site, form, kind, original, client):
 def _place_once(request, form, kind, original, key):
     """Save the order, its form's key and the original's one replacement claimed in the database before any worker
     asks sms4sats; the order's page. None, with the form saying why, when another tab's replacement came first."""
-    from .lifecycle import place_order
+    from orders.lifecycle import place_order
 
     fields = form.cleaned_data
     try:

@@ -33,8 +33,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
-from . import upstream_health
-from .models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
+from orders.models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
+from orders.sms4sats import upstream_health
 
 REFERRAL_SHARE_PERCENT = 10
 PERCENTILES = (0.5, 0.9)
@@ -444,8 +444,8 @@ def engine_state() -> dict:
 
 
 def upstream_state(now=None) -> dict:
-    """Whether sms4sats answers (the one shared health state, orders/upstream_health.py: read from Redis, no call
-    to sms4sats), the workers' heartbeat, the orders due for polling, the engine's view."""
+    """Whether sms4sats answers (the one shared health state, orders/sms4sats/upstream_health.py: read from Redis, no
+    call to sms4sats), the workers' heartbeat, the orders due for polling, the engine's view."""
     return {
         "sms4sats": upstream_health.state(),
         "workers": workers_state(),

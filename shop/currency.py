@@ -1,4 +1,4 @@
-"""The buyer's choice of the fiat currency shown beside the sats (orders/fiat.py): a small form, no
+"""The buyer's choice of the fiat currency shown beside the sats (shop/fiat.py): a small form, no
 JavaScript, remembered in a cookie (no session: a browser gets one only when it places an order)."""
 
 from django import forms

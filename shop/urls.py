@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import currency, views, webhooks
+from orders import sms_hooks
+
+from . import currency, views
 
 app_name = "orders"
 urlpatterns = [
@@ -20,5 +22,5 @@ urlpatterns = [
     path("o/<uuid:public_id>/cancel", views.order_cancel, name="cancel"),
     path("o/<uuid:public_id>/receipt", views.order_receipt, name="receipt"),
     path("o/<uuid:public_id>/receipt.txt", views.order_receipt_file, name="receipt_file"),
-    path("hooks/send/<uuid:public_id>/<str:secret>", webhooks.send_status, name="send_webhook"),
+    path("hooks/send/<uuid:public_id>/<str:secret>", sms_hooks.send_status, name="send_webhook"),
 ]

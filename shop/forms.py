@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from . import catalog
+from orders import catalog
 
 MESSAGE_LIMIT = 140
 

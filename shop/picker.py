@@ -22,10 +22,10 @@ from pathlib import Path
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from . import countries
-from .catalog import bundled_country_rows
-from .models import Kind, Order, Status
-from .sms4sats import AUTO_SELECT
+from orders import countries
+from orders.catalog import bundled_country_rows
+from orders.models import Kind, Order, Status
+from orders.sms4sats import AUTO_SELECT
 
 DATA = Path(__file__).resolve().parent / "data"
 SEPARATOR = "|"  # between the names in a data attribute; no country name contains it

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.utils.translation import gettext
 
+from orders import catalog
+from orders.sms4sats import upstream_health
 from sms4sats_site.shop_identity import shop_identity
 
-from . import catalog, upstream_health
 from .js_strings import js_strings_json
 
 

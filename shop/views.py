@@ -26,11 +26,13 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
 
+from orders import catalog, countries, lifecycle, metrics, status_cache, tasks
+from orders.models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
+from orders.sms4sats import upstream_health
 from sms4sats_site.shop_identity import shop_identity
 
-from . import catalog, countries, lifecycle, metrics, picker, ratelimits, status_cache, tasks, upstream_health
+from . import picker, ratelimits
 from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
-from .models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
 from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,8 @@ def _orders_paused(request, reason=""):
 
 def paused_reason():
     """Why the order forms are off, with the time sms4sats was last tried, while the shared health state says it
-    is not answering (orders/upstream_health.py); "" when it answers. An order placed now could only wait for an
-    invoice that does not come."""
+    is not answering (orders/sms4sats/upstream_health.py); "" when it answers. An order placed now could only wait for
+    an invoice that does not come."""
     state = upstream_health.state()
     if state["up"]:
         return ""
