@@ -23,7 +23,6 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from sms4sats_site.shared_redis import shared_key, shared_redis
@@ -33,7 +32,6 @@ from .models import Event
 
 log = logging.getLogger(__name__)
 
-CREATOR_HEARTBEAT_KEY = "creator-heartbeat"
 SUMMARY_KEEP_SECONDS = 2 * 24 * 60 * 60
 
 # condition name: (event when it starts, event when it clears)
@@ -198,18 +196,10 @@ def check_upstream():
 # --- Workers --------------------------------------------------------------------------------------
 
 
-def record_creator_heartbeat():
-    cache.set(CREATOR_HEARTBEAT_KEY, time.time(), timeout=None)
-
-
-def _age(key):
-    beat = cache.get(key)
-    return None if beat is None else max(0.0, time.time() - beat)
-
-
 def check_heartbeat(name, age, label, queue=None):
-    stale = age is None or age > settings.HEARTBEAT_MAX_AGE
-    if stale:
+    from orders import process_health
+
+    if not process_health.is_alive(age):
         seen = "never" if age is None else f"{round(age)} s ago"
         return update(
             name,
@@ -225,14 +215,18 @@ def check_heartbeat(name, age, label, queue=None):
 def check_main_worker():
     """Runs on the creator: the main worker (polling, sweeps) beats through the heartbeat /healthz reads; this
     alert is delivered by the creator, since the main worker may be the one that is dead."""
-    from sms4sats_site.health import heartbeat_age
+    from orders import process_health
 
-    return check_heartbeat("worker", heartbeat_age(), "main worker (polling)", queue=settings.CELERY_CREATE_QUEUE)
+    age = process_health.heartbeat_age(process_health.WORKER)
+    return check_heartbeat("worker", age, "main worker (polling)", queue=settings.CELERY_CREATE_QUEUE)
 
 
 def check_creator_worker():
     """Runs on the main worker: the creator's own heartbeat."""
-    return check_heartbeat("creator", _age(CREATOR_HEARTBEAT_KEY), "creator worker (order creation)")
+    from orders import process_health
+
+    age = process_health.heartbeat_age(process_health.CREATOR)
+    return check_heartbeat("creator", age, "creator worker (order creation)")
 
 
 # --- Orders ---------------------------------------------------------------------------------------
@@ -240,11 +234,11 @@ def check_creator_worker():
 
 def check_creation_lag():
     """The lag /healthz reports and fails on (CREATION_LAG_MAX_SECONDS)."""
-    from sms4sats_site.health import creation_lag_seconds
+    from orders import process_health
 
-    lag = creation_lag_seconds()
+    lag = process_health.creation_lag_seconds()
     limit = settings.CREATION_LAG_MAX_SECONDS
-    if lag > limit:
+    if process_health.is_lagging(lag):
         return update(
             "creation",
             True,

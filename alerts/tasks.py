@@ -46,7 +46,9 @@ def upstream_changed():
 @shared_task(ignore_result=True, soft_time_limit=10, time_limit=20)
 def creator_heartbeat():
     """Routed to the creator's queue: the main worker watches it (checks.check_creator_worker)."""
-    checks.record_creator_heartbeat()
+    from orders import process_health
+
+    process_health.record_heartbeat(process_health.CREATOR)
 
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)

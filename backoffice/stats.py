@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
+from orders import process_health
 from orders.models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
 from orders.sms4sats import upstream_health
 
@@ -407,15 +408,13 @@ def refunds_by_reason(since=None) -> dict:
 
 def workers_state() -> dict:
     """{"heartbeat_age": seconds|None, "alive": bool, "max_age": seconds}."""
-    from sms4sats_site.health import heartbeat_age
-
     try:
-        age = heartbeat_age()
+        age = process_health.heartbeat_age()
     except Exception:  # Redis down: no heartbeat to read
         age = None
     return {
         "heartbeat_age": age,
-        "alive": age is not None and age <= settings.HEARTBEAT_MAX_AGE,
+        "alive": process_health.is_alive(age),
         "max_age": settings.HEARTBEAT_MAX_AGE,
     }
 
@@ -428,17 +427,15 @@ def due_for_polling(now=None) -> int:
 def engine_state() -> dict:
     """The creation lag, rentals running, and the orders the engine stopped reconciling (past the horizon
     without an answer of sms4sats) for the operator to look at."""
-    from sms4sats_site.health import creation_lag_seconds
-
     live = Order.objects.exclude(status__in=TERMINAL_STATUSES)
     counts = live.aggregate(
         active_rentals=Count("pk", filter=Q(status=Status.ACTIVE)),
         abandoned=Count("pk", filter=Q(reconcile_abandoned_at__isnull=False)),
     )
-    lag = creation_lag_seconds()
+    lag = process_health.creation_lag_seconds()
     return {
         "creation_lag": lag,
-        "creation_lagging": lag > settings.CREATION_LAG_MAX_SECONDS,
+        "creation_lagging": process_health.is_lagging(lag),
         **counts,
     }
 

@@ -155,8 +155,7 @@ class ShopCollector(Collector):
     database (one aggregate query each) and Redis."""
 
     def collect(self):
-        from sms4sats_site.health import creation_lag_seconds, heartbeat_age
-
+        from . import process_health
         from .models import Kind, Order, Status
         from .sms4sats import upstream_health
 
@@ -194,14 +193,14 @@ class ShopCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_creation_lag_seconds",
             "Age of the oldest order waiting for its creation at sms4sats (the creation queue's lag).",
-            value=creation_lag_seconds(),
+            value=process_health.creation_lag_seconds(),
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_upstream_up",
             "1 while sms4sats answers, as the engine sees it.",
             value=int(upstream_health.state()["up"]),
         )
-        age = heartbeat_age()
+        age = process_health.heartbeat_age()
         if age is not None:
             yield GaugeMetricFamily(
                 f"{PREFIX}_worker_heartbeat_age_seconds", "Seconds since a worker last beat.", value=age

@@ -11,9 +11,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from sms4sats_site.health import record_heartbeat
-
-from . import lifecycle, polling
+from . import lifecycle, polling, process_health
 from .sms4sats import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,7 +22,7 @@ ONE_CALL = settings.SMS4SATS_TIMEOUT + 20
 
 @shared_task(ignore_result=True, soft_time_limit=10, time_limit=20)
 def heartbeat():
-    record_heartbeat()
+    process_health.record_heartbeat()
 
 
 @shared_task(ignore_result=True, soft_time_limit=ONE_CALL, time_limit=ONE_CALL + 15)

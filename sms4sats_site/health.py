@@ -1,35 +1,11 @@
 """GET /healthz: the state of the database, Redis and the workers; also whether sms4sats answers and how long
-the oldest order has waited to be created (the creation queue's lag)."""
+the oldest order has waited to be created (the creation queue's lag). The rules are orders/process_health.py's."""
 
-import time
-
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-HEARTBEAT_KEY = "worker-heartbeat"
-
-
-def record_heartbeat():
-    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
-
-
-def heartbeat_age():
-    """Seconds since a worker last beat, or None if none ever did."""
-    beat = cache.get(HEARTBEAT_KEY)
-    return None if beat is None else max(0.0, time.time() - beat)
-
-
-def creation_lag_seconds(now=None):
-    """Age of the oldest order waiting for its creation task (status new), 0 when none waits."""
-    from orders.models import Order, Status
-
-    now = now or time.time()
-    oldest = Order.objects.filter(status=Status.NEW).order_by("created_at").values_list("created_at", flat=True)
-    oldest = oldest.first()
-    return 0.0 if oldest is None else max(0.0, now - oldest.timestamp())
+from orders import process_health
 
 
 def check_database():
@@ -49,7 +25,7 @@ def healthz(request):
         report["database"] = f"error: {exc.__class__.__name__}"
         failing.append("database")
     try:
-        age = heartbeat_age()
+        age = process_health.heartbeat_age()
         report["redis"] = "ok"
     except Exception as exc:
         age = None
@@ -57,15 +33,15 @@ def healthz(request):
         failing.append("redis")
     report["worker_heartbeat_age"] = None if age is None else round(age, 1)
     if "redis" not in failing:
-        if age is None or age > settings.HEARTBEAT_MAX_AGE:
+        if not process_health.is_alive(age):
             report["workers"] = "no heartbeat" if age is None else "stale heartbeat"
             failing.append("workers")
         else:
             report["workers"] = "ok"
     if "database" not in failing:
-        lag = creation_lag_seconds()
+        lag = process_health.creation_lag_seconds()
         report["creation_lag_seconds"] = round(lag, 1)
-        if lag > settings.CREATION_LAG_MAX_SECONDS:
+        if process_health.is_lagging(lag):
             failing.append("creation")
     if "redis" not in failing:
         from orders.sms4sats import upstream_health

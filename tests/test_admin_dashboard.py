@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from backoffice import charts, stats
 from orders.models import Kind, RefundReason, Status, format_duration
+from orders.process_health import record_heartbeat
 from orders.sms4sats import upstream_health
-from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 
 

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from alerts import checks, delivery, tasks
 from alerts.models import AlertLog, Event, Result
+from orders import process_health
 from orders.models import Status
+from orders.process_health import record_heartbeat
 from orders.sms4sats import upstream_health
-from sms4sats_site.health import record_heartbeat
 from tests.factories import make_order
 from tests.local_servers import LocalHttpServer
 from tests.waiting import worker_idle
@@ -194,11 +195,11 @@ def test_the_creator_alerts_that_the_main_worker_is_stale(
 
 def test_the_main_worker_alerts_that_the_creator_is_stale(settings, db, alert_to_json):
     settings.HEARTBEAT_MAX_AGE = 45
-    checks.record_creator_heartbeat()
+    record_heartbeat(process_health.CREATOR)
     assert checks.check_creator_worker() is None
     from django.core.cache import cache
 
-    cache.set(checks.CREATOR_HEARTBEAT_KEY, time.time() - 60, timeout=None)
+    cache.set(process_health.CREATOR, time.time() - 60, timeout=None)
     assert checks.check_creator_worker() == Event.CREATOR_STALE
     entry = AlertLog.objects.get()
     assert entry.title == "The creator worker (order creation) is not running" and "60 s ago" in entry.body
