@@ -26,9 +26,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from orders import lifecycle
+from orders.fiat import fiat_value
 from orders.models import Kind, Order, OrderEvent, format_duration
 from orders.sms4sats.contract import clean_reason, written_out
-from shop.fiat import fiat_value
 from sms4sats_site import audit
 
 from .admin_views import buyer_page_url, replacement_under_way
@@ -306,7 +306,7 @@ CSV_COLUMNS = [
     ("paid_with", "csv_paid_with"),
     ("charged_sats", "csv_charged"),
     ("referral_sats", "csv_referral"),
-    # The sats charged in the books' currency at the rate stored when the order was paid (shop/fiat.py).
+    # The sats charged in the books' currency at the rate stored when the order was paid (orders/fiat.py).
     ("fiat_currency", "fiat_currency"),
     ("fiat_rate", "fiat_rate"),
     ("fiat_value", "csv_fiat_value"),

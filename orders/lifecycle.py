@@ -1,8 +1,8 @@
 """The order lifecycle: every status change of an Order goes through ``transition``.
 
 Each move is checked against ``ALLOWED``, applied as a compare-and-set
-(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction (with the webhook
-events it causes: ``webhooks.events.record_order_change``). Only
+(``UPDATE ... WHERE status = old``) and recorded as an OrderEvent, in one transaction (with what the receivers
+of ``orders.signals.order_changed`` write: the webhooks' events). Only
 workers talk to sms4sats; views call ``place_order`` and ``request_cancel``, which enqueue work.
 
 Money states (completed, refunded, expired) are reached only on an answer of sms4sats, never on the
@@ -24,10 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from phonenumbers import geocoder
 
-from shop import fiat
-from webhooks.events import record_order_change
-
-from . import metrics, status_cache
+from . import fiat, metrics, status_cache
 from .models import (
     HOLDING_STATUSES,
     TERMINAL_STATUSES,
@@ -39,6 +36,7 @@ from .models import (
     SmsStatus,
     Status,
 )
+from .signals import order_changed
 from .sms4sats import Sms4satsError, UpstreamMalformed, UpstreamRejected, UpstreamUnavailable, get_client
 from .sms4sats.contract import AUTO_SELECT, NAME_MAX, visible
 
@@ -104,7 +102,7 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=from_status, to_status=to_status, note=note, upstream=upstream
             )
-            record_order_change(order, to_status, fields, now)
+            order_changed.send(Order, order=order, to_status=to_status, fields=fields, at=now)
     if moved:
         order.status = to_status
         for name, value in fields.items():
@@ -604,7 +602,7 @@ def record_change(order, *, note, upstream=None, **fields):
             OrderEvent.objects.create(
                 order=order, at=now, from_status=order.status, to_status=order.status, note=note, upstream=upstream
             )
-            record_order_change(order, order.status, fields, now)
+            order_changed.send(Order, order=order, to_status=order.status, fields=fields, at=now)
     if changed:
         for name, value in fields.items():
             setattr(order, name, value)

@@ -136,7 +136,7 @@ class Order(models.Model):
     # buyer pays nothing; a payment sms4sats returns goes back to that balance.
     paid_from_balance = models.BooleanField(default=False)
     # The books' rate at the moment of payment: one bitcoin's price in ``fiat_currency`` (the first of
-    # FIAT_CURRENCIES with a fresh rate), from the cached rates (shop/fiat.py). Blank when none was fresh.
+    # FIAT_CURRENCIES with a fresh rate), from the cached rates (orders/fiat.py). Blank when none was fresh.
     fiat_currency = models.CharField(max_length=3, blank=True, editable=False)
     fiat_rate = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True, editable=False)
     # The order this one replaces (a buyer whose code never came gets a new number from the balance).

@@ -86,7 +86,7 @@ FIAT_START_RETRIES = 6
     time_limit=settings.FIAT_RATES_TIMEOUT + 35,
 )
 def refresh_fiat_rates(self):
-    from shop import fiat
+    from orders import fiat
 
     if not fiat.refresh_rates() and not fiat.current_rates() and self.request.retries < FIAT_START_RETRIES:
         raise self.retry(countdown=5)

@@ -1,4 +1,4 @@
-"""The buyer's choice of the fiat currency shown beside the sats (shop/fiat.py): a small form, no
+"""The buyer's choice of the fiat currency shown beside the sats (orders/fiat.py): a small form, no
 JavaScript, remembered in a cookie (no session: a browser gets one only when it places an order)."""
 
 from django import forms
@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from . import fiat
+from orders import fiat
 
 CURRENCY_NAMES = {
     "USD": _("US dollar"),

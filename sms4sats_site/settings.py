@@ -365,7 +365,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
 
-# Fiat equivalents beside the sats (shop/fiat.py): a worker fetches BTC prices from FIAT_RATES_URL (the
+# Fiat equivalents beside the sats (orders/fiat.py): a worker fetches BTC prices from FIAT_RATES_URL (the
 # blockchain.info ticker format) every FIAT_RATES_REFRESH_SECONDS and caches them; pages show them only while
 # younger than FIAT_RATES_MAX_AGE. Unset: the sandbox's own ticker in sandbox mode, else blockchain.info;
 # empty (or "off"): no fiat anywhere. The source sees the shop's server only, never a buyer.

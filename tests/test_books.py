@@ -16,9 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alerts import checks
 from backoffice import stats
-from orders import lifecycle
+from orders import fiat, lifecycle
 from orders.models import Kind, Order, RefundReason, Status
-from shop import fiat
 from tests.factories import make_order, upstream_status
 
 USD = {"fiat_currency": "USD", "fiat_rate": Decimal("100000")}  # 1 sat = 0.001 USD

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from orders import fiat
 from orders.sms4sats import UpstreamUnavailable, get_client, upstream_health
 from orders.tasks import refresh_fiat_rates
 from sandbox.rates import PRICES
-from shop import fiat
 from tests.browser import choose, shoot, wait_until
 from tests.fake_upstream import unreachable_url
 from tests.test_browser_accessibility import axe_violations, open_context

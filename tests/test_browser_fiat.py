@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from orders import fiat
 from orders.models import Kind
 from orders.tasks import refresh_fiat_rates
 from sandbox.rates import PRICES
-from shop import fiat
 from tests.browser import choose, shoot, the_order, wait_until
 
 pytestmark = pytest.mark.browser

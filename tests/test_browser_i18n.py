@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from orders import fiat
 from orders.models import Kind, Status
 from orders.tasks import refresh_fiat_rates
-from shop import fiat
 from tests.browser import choose, shoot, the_order, wait_until
 from tests.factories import make_order
 

@@ -13,8 +13,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import translation
 
+from orders import fiat
 from orders.tasks import refresh_fiat_rates
-from shop import fiat
 from sms4sats_site.settings import BASE_DIR
 from tests.local_servers import LocalHttpServer
 from tests.test_settings import start
@@ -62,7 +62,7 @@ def test_a_malformed_ticker_is_refused(body):
 
 def test_one_bad_currency_is_left_out_and_logged(caplog):
     body = json.dumps({**TICKER, "EUR": {"last": -1}})
-    with caplog.at_level(logging.WARNING, logger="shop.fiat"):
+    with caplog.at_level(logging.WARNING, logger="orders.fiat"):
         rates = fiat.parse_ticker(body, OFFERED)
     assert set(rates) == {"USD", "BRL"}
     assert "ignoring EUR" in caplog.text
@@ -138,7 +138,7 @@ def test_a_failed_fetch_keeps_the_last_good_rates_and_is_logged(rates_server, an
     assert fiat.refresh_rates() is True
     good = fiat.current_rates()
     rates_server.routes["/ticker"] = answer
-    with caplog.at_level(logging.WARNING, logger="shop.fiat"):
+    with caplog.at_level(logging.WARNING, logger="orders.fiat"):
         assert fiat.refresh_rates() is False
     assert logged in caplog.text
     assert fiat.current_rates() == good
@@ -169,7 +169,7 @@ def test_an_unreachable_source_is_logged_not_raised(settings, caplog):
     from tests.fake_upstream import unreachable_url
 
     settings.FIAT_RATES_URL = unreachable_url() + "/ticker"
-    with caplog.at_level(logging.WARNING, logger="shop.fiat"):
+    with caplog.at_level(logging.WARNING, logger="orders.fiat"):
         assert fiat.refresh_rates() is False
     assert "ConnectError" in caplog.text
 

@@ -12,10 +12,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import referral
+from orders import fiat, referral
 from orders.models import Status
 from orders.sms4sats import AsyncSms4satsClient, Sms4satsClient, UpstreamMalformed, UpstreamUnavailable
-from shop import fiat
 from sms4sats_site import outbound
 from tests.factories import make_order
 from tests.local_servers import HostileServer, LocalHttpServer

@@ -12,8 +12,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orders import fiat
 from orders.models import Status
-from shop import fiat
 from tests.factories import make_order_in_germany as make
 from tests.local_servers import LocalHttpServer
 from tests.test_fiat_rates import TICKER

@@ -1,8 +1,9 @@
 """Order events for webhooks, recorded by the lifecycle in the transaction of the change they describe.
 
-``record_order_change`` is the one hook: ``orders.lifecycle`` calls it where an order's row changes
-(``transition`` and ``record_change``), so every status move and SMS change is seen, and an event exists
-exactly when its change was committed. The deliveries are enqueued after the commit; if the broker is down
+``record_order_change`` is the one hook: it receives ``orders.signals.order_changed``, which the lifecycle
+sends where an order's row changes (``transition`` and ``record_change``) inside that change's transaction,
+so every status move and SMS change is seen, and an event exists exactly when its change was committed
+(connected in ``WebhooksConfig.ready``). The deliveries are enqueued after the commit; if the broker is down
 they stay due and the beat sweep sends them.
 
 What the body says about an order (``order_data``) is chosen for privacy: no phone number, no code, no SMS
@@ -73,6 +74,11 @@ def record_order_change(order, to_status, fields, now):
             deliveries.append(Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now))
     enqueue_deliveries(deliveries)
     return events
+
+
+def on_order_changed(sender, *, order, to_status, fields, at, **kwargs):
+    """The receiver of ``orders.signals.order_changed``."""
+    record_order_change(order, to_status, fields, at)
 
 
 def event_body(event, order):

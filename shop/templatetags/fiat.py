@@ -1,10 +1,10 @@
-"""``{% fiat_equivalent sats as fiat %}``: the buyer's fiat equivalent of an amount (shop/fiat.py), or None."""
+"""``{% fiat_equivalent sats as fiat %}``: the buyer's fiat equivalent of an amount (orders/fiat.py), or None."""
 
 from django import template
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from shop import fiat
+from orders import fiat
 
 register = template.Library()
 
