@@ -1,4 +1,4 @@
-"""Prometheus metrics of the shop: the counters, the collector and ``GET /metrics``.
+"""Prometheus metrics of the shop: the counters and the collector (``GET /metrics`` is backoffice/metrics.py).
 
 The web, worker and creator are separate processes (and containers), so what one of them counts must reach
 whichever web process is scraped. Counters and the creation-latency histogram are therefore kept in Redis,
@@ -13,25 +13,17 @@ they end; the scrape flushes its own process first. A process killed between two
 last second of counts; a Redis restarted empty resets the counters (Prometheus' ``rate`` copes with resets).
 Redis trouble never fails a request or a call: the counts are then dropped.
 
-``/metrics`` is off (404) unless ``METRICS_TOKEN`` (a Bearer token) or ``METRICS_ALLOWED_IPS`` is set; with
-both, a scrape needs both. The client's address is ``ratelimits.client_ip``: forwarded headers count only
-from ``TRUSTED_PROXIES``.
 """
 
 import atexit
-import hmac
 import logging
 import threading
 import time
 from collections import Counter
 
-from django.conf import settings
 from django.db.models import Count, Min
-from django.http import Http404, HttpResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -249,34 +241,13 @@ def creation_histogram(fields):
     )
 
 
-# --- GET /metrics --------------------------------------------------------------------------------
+# --- What a scrape reads -------------------------------------------------------------------------
 
 
-def _bearer_ok(request):
-    given = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, token = given.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode())
-
-
-@never_cache
-@require_GET
-def metrics_view(request):
-    from shop.ratelimits import client_ip, in_networks
-
-    if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
-        raise Http404("Metrics are off.")
-    if settings.METRICS_ALLOWED_IPS and not in_networks(client_ip(request), settings.METRICS_ALLOWED_IPS):
-        return HttpResponse("Not from an allowed address.\n", status=403, content_type="text/plain")
-    if settings.METRICS_TOKEN and not _bearer_ok(request):
-        response = HttpResponse("A valid Bearer token is required.\n", status=401, content_type="text/plain")
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
-    flush(force=True)  # this process's own latest counts
+def exposition():
+    """The text a scrape of /metrics gets (backoffice/metrics.py serves it to those allowed): this process's
+    latest counts sent first. Raises when the database or Redis is away."""
+    flush(force=True)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ShopCollector())
-    try:
-        body = generate_latest(registry)
-    except Exception as exc:  # the database or Redis away: say so, no traceback
-        log.warning("Metrics unavailable (%s)", type(exc).__name__)
-        return HttpResponse(f"Metrics unavailable ({type(exc).__name__}).\n", status=503, content_type="text/plain")
-    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+    return generate_latest(registry)

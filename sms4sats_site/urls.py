@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from orders.metrics import metrics_view
+from backoffice.metrics import metrics_view
 
 from .health import healthz, ping
 

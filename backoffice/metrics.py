@@ -1,0 +1,44 @@
+"""``GET /metrics`` for Prometheus: what orders/metrics.py counts and collects, to those allowed to read it.
+
+Off (404) unless ``METRICS_TOKEN`` (a Bearer token) or ``METRICS_ALLOWED_IPS`` is set; with both, a scrape needs
+both. The client's address is ``ratelimits.client_ip``: forwarded headers count only from ``TRUSTED_PROXIES``.
+"""
+
+import hmac
+import logging
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from orders import metrics
+from shop.ratelimits import client_ip, in_networks
+
+log = logging.getLogger(__name__)
+
+
+def _bearer_ok(request):
+    given = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode())
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
+        raise Http404("Metrics are off.")
+    if settings.METRICS_ALLOWED_IPS and not in_networks(client_ip(request), settings.METRICS_ALLOWED_IPS):
+        return HttpResponse("Not from an allowed address.\n", status=403, content_type="text/plain")
+    if settings.METRICS_TOKEN and not _bearer_ok(request):
+        response = HttpResponse("A valid Bearer token is required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    try:
+        body = metrics.exposition()
+    except Exception as exc:  # the database or Redis away: say so, no traceback
+        log.warning("Metrics unavailable (%s)", type(exc).__name__)
+        return HttpResponse(f"Metrics unavailable ({type(exc).__name__}).\n", status=503, content_type="text/plain")
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
