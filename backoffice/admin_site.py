@@ -1,6 +1,6 @@
 """The shop's admin site: Django's admin plus the dashboard, the prepaid account pages and a throttled login.
 
-Installed as the default site (``orders.apps.ShopAdminConfig`` in ``INSTALLED_APPS``), so ``admin.site``
+Installed as the default site (``backoffice.apps.ShopAdminConfig`` in ``INSTALLED_APPS``), so ``admin.site``
 and ``@admin.register`` are this site everywhere; the pages themselves are in ``admin_views``.
 """
 

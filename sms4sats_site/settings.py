@@ -171,7 +171,7 @@ if ONION_ADDRESS:
 CSRF_FAILURE_VIEW = "shop.views.csrf_failure"  # the site's styled 403, not Django's inline-CSS page
 
 INSTALLED_APPS = [
-    "orders.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (backoffice/admin_site.py)
+    "backoffice.apps.ShopAdminConfig",  # django.contrib.admin with the shop's site (backoffice/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
