@@ -194,7 +194,7 @@ FUND_STATUS_TEXT = {
 def fund_order_view(request, site, public_id):
     _require(request, "orders.view_order")
     order = get_object_or_404(Order, public_id=public_id, kind=Kind.FUND)
-    show_invoice = bool(order.bolt11) and order.status in (Status.UNPAID,)
+    show_invoice = bool(order.bolt11) and order.status == Status.UNPAID
     context = _context(
         request,
         site,

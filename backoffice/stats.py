@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
 from orders import process_health
-from orders.models import PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
+from orders.models import CHARGED_STATUSES, PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
 from orders.sms4sats import upstream_health
 
 REFERRAL_SHARE_PERCENT = 10
@@ -219,9 +219,9 @@ def orders_per_day(days=30, now=None) -> dict:
 
 
 def charged_q():
-    """Orders whose buyer was charged, on sms4sats' word: a code or a sent SMS (completed), or a rental's number
-    given (active, then ended: not refundable from then on)."""
-    return Q(status__in=(Status.COMPLETED, Status.ACTIVE, Status.ENDED)) & ~Q(kind=Kind.FUND)  # a top-up: no buyer
+    """Orders whose buyer was charged, on sms4sats' word (CHARGED_STATUSES: a code or a sent SMS, or a rental's
+    number given), top-ups excluded (no buyer)."""
+    return Q(status__in=CHARGED_STATUSES) & ~Q(kind=Kind.FUND)
 
 
 def sats_per_day(days=30, now=None) -> dict:

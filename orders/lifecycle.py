@@ -26,7 +26,10 @@ from phonenumbers import geocoder
 
 from . import fiat, metrics, status_cache
 from .models import (
+    CREATION_STATUSES,
     HOLDING_STATUSES,
+    SETTLEABLE_STATUSES,
+    SMS_SENT_STATUSES,
     TERMINAL_STATUSES,
     Kind,
     Order,
@@ -468,7 +471,7 @@ def record_rental_sms(order, code, snapshot, now):
 
 
 def apply_receive_status(order, status, snapshot, now):
-    if order.status not in (*HOLDING_STATUSES, Status.REFUNDED):
+    if order.status not in SETTLEABLE_STATUSES:
         return order
     if status.code:
         if order.status == Status.HELD and status.number:
@@ -555,8 +558,8 @@ def refund_reason_for(order, number, now):
 
 def apply_send_status(order, status, snapshot, now):
     sms_status = status.sms_status or ""
-    sent = sms_status in (SmsStatus.SENT, SmsStatus.DELIVERED)
-    if order.status in (Status.HELD, Status.REFUNDED) and sent:
+    sent = sms_status in SMS_SENT_STATUSES
+    if order.status in SETTLEABLE_STATUSES and sent:
         transition(
             order,
             Status.COMPLETED,
@@ -658,7 +661,7 @@ def back_off(order, error, now=None):
 def refresh(order, client=None):
     """Ask sms4sats about one order now and apply what it says, from any state it can still change (the
     admin's "refresh")."""
-    if not order.upstream_id or order.status in (Status.NEW, Status.CREATING, Status.FAILED):
+    if not order.upstream_id or order.status in CREATION_STATUSES or order.status == Status.FAILED:
         return order
     client = client or get_client()
     try:

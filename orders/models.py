@@ -71,6 +71,16 @@ PAID_STATUSES = frozenset(
 )
 # Paid and held, nothing final yet: sms4sats will settle (code, SMS sent) or return the payment.
 HOLDING_STATUSES = frozenset({Status.HELD, Status.WAITING_CODE})
+# Not at sms4sats yet: the creation task owns the order (no invoice, no upstream id).
+CREATION_STATUSES = frozenset({Status.NEW, Status.CREATING})
+# The buyer was charged, on sms4sats' word: a code or a sent SMS (completed), or a rental's number given (active,
+# then ended: not refundable from then on).
+CHARGED_STATUSES = frozenset({Status.COMPLETED, Status.ACTIVE, Status.ENDED})
+# sms4sats decided about a held payment: settled (completed) or returned (refunded).
+DECIDED_STATUSES = frozenset({Status.COMPLETED, Status.REFUNDED})
+# sms4sats may still settle: a code or a sent SMS shown while held, or even after a refund (it settles only then,
+# so the buyer was charged and gets what was paid for).
+SETTLEABLE_STATUSES = HOLDING_STATUSES | {Status.REFUNDED}
 # Orders for a phone number (a one-time code or a rental).
 NUMBER_KINDS = frozenset({Kind.RECEIVE, Kind.RENTAL})
 # What buyers order on the storefront; funding the prepaid account is the operator's business.
@@ -90,6 +100,10 @@ class SmsStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
+
+
+# The SMS has left sms4sats (sms4sats may report "delivered" without a "sent" first).
+SMS_SENT_STATUSES = frozenset({SmsStatus.SENT, SmsStatus.DELIVERED})
 
 
 class OrderQuerySet(models.QuerySet):
@@ -307,14 +321,14 @@ class Order(models.Model):
         """When the engine should ask sms4sats about this order next; None once nothing more can change.
         The one polling rule (docs/design.md, "Upstream health and scheduling")."""
         pace = timedelta(seconds=settings.POLL_FAST_SECONDS if watched else settings.POLL_UNWATCHED_SECONDS)
-        if self.status in (Status.NEW, Status.CREATING):
+        if self.status in CREATION_STATUSES:
             return None  # the creation task owns it; the sweep enqueues a lost one again
         deadline = self.local_deadline()
         if deadline is not None and now >= deadline:
             if now >= deadline + timedelta(seconds=settings.RECONCILE_HORIZON_SECONDS):
                 return None  # longer than any hold can last: the operator looks (reconcile_abandoned_at)
             return now + max(pace, timedelta(seconds=settings.POLL_RECONCILE_SECONDS))
-        if self.status in (Status.UNPAID, *HOLDING_STATUSES):
+        if self.status == Status.UNPAID or self.status in HOLDING_STATUSES:
             return now + pace
         if self.status == Status.ACTIVE:
             # A rental lasts weeks: nobody looking, once a minute is enough; asked once more after its end.

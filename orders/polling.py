@@ -20,7 +20,7 @@ from django.utils import timezone
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
 from . import lifecycle, status_cache
-from .models import TERMINAL_STATUSES, Order, Status
+from .models import CREATION_STATUSES, TERMINAL_STATUSES, Order, Status
 from .sms4sats import AsyncSms4satsClient, Sms4satsError, UpstreamUnavailable, upstream_health
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def poll_chunk(orders, claimed_at, report, runner, client, appliers):
     watched = status_cache.watched(o.public_id for o in orders)  # one look for the chunk, not one per move
     for order in orders:
         order.page_watched = order.public_id in watched
-    to_ask = {o.upstream_id: o for o in orders if o.upstream_id and o.status not in (Status.NEW, Status.CREATING)}
+    to_ask = {o.upstream_id: o for o in orders if o.upstream_id and o.status not in CREATION_STATUSES}
     report["chunks"] += 1
     report["claimed"] += len(orders)
     report["asked"] += len(to_ask)

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from orders import countries
 from orders.catalog import bundled_country_rows
-from orders.models import Kind, Order, Status
+from orders.models import DECIDED_STATUSES, Kind, Order, Status
 from orders.sms4sats import AUTO_SELECT
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -100,7 +100,7 @@ def best_country_for(service_code, instead_of, now=None):
         Order.objects.filter(
             kind=Kind.RECEIVE,
             service_code=service_code,
-            status__in=[Status.COMPLETED, Status.REFUNDED],
+            status__in=DECIDED_STATUSES,
             created_at__gte=since,
         )
         .exclude(country_code=AUTO_SELECT)

@@ -27,7 +27,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
 
 from orders import catalog, countries, lifecycle, metrics, status_cache, tasks
-from orders.models import HOLDING_STATUSES, Kind, Order, RefundReason, SmsStatus, Status, format_duration
+from orders.models import (
+    CHARGED_STATUSES,
+    CREATION_STATUSES,
+    HOLDING_STATUSES,
+    Kind,
+    Order,
+    RefundReason,
+    SmsStatus,
+    Status,
+    format_duration,
+)
 from orders.sms4sats import upstream_health
 from sms4sats_site.shop_identity import shop_identity
 
@@ -392,7 +402,7 @@ def tab_title(order, awaiting_confirmation=False):
     number_kind = order.kind != Kind.SEND
     if awaiting_confirmation:
         state = _("Waiting for sms4sats to confirm")
-    elif order.status in (Status.NEW, Status.CREATING):
+    elif order.status in CREATION_STATUSES:
         state = _("Preparing the number") if order.paid_from_balance else _("Preparing the invoice")
     elif order.status == Status.UNPAID:
         state = _("Waiting for payment")
@@ -476,7 +486,7 @@ def status_context(order, now=None, upstream_down=None):
         "tab_title": tab_title(order, awaiting),
         "SANDBOX": settings.SANDBOX,
     }
-    if order.kind == Kind.RENTAL and order.status in (Status.ACTIVE, Status.ENDED):
+    if order.kind == Kind.RENTAL and order.status in CHARGED_STATUSES:  # a rental with its number
         ctx["inbox"] = list(order.messages.all()[:200])
     if order.status == Status.UNPAID and order.bolt11:
         ctx["qr"] = invoice_qr_svg(order.bolt11)
@@ -555,7 +565,7 @@ def _order_status(request, public_id):
 
 def _completed_order(public_id):
     order = _get_order(public_id)
-    if order.status not in (Status.COMPLETED, Status.ACTIVE, Status.ENDED):  # charged: a code, sent, a rental
+    if order.status not in CHARGED_STATUSES:  # charged: a code, sent, a rental
         raise Http404("Only a completed order has a receipt.")  # the 404 page says it for the buyer
     if order.paid_from_balance:  # the buyer paid nothing: there is nothing to give a receipt for
         raise Http404("The shop paid for this order: there is no receipt.")

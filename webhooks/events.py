@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from orders.models import SmsStatus, Status
+from orders.models import SMS_SENT_STATUSES, SmsStatus, Status
 
 from .models import Delivery, Endpoint, Event, EventType
 
@@ -31,7 +31,6 @@ STATUS_EVENTS = {
     Status.EXPIRED: EventType.ORDER_EXPIRED,
     Status.FAILED: EventType.ORDER_FAILED,
 }
-SMS_GONE = (SmsStatus.SENT, SmsStatus.DELIVERED)
 
 
 def event_types(order, to_status, fields):
@@ -41,7 +40,7 @@ def event_types(order, to_status, fields):
         types.append(STATUS_EVENTS[to_status])
     sms_status = fields.get("sms_status", order.sms_status)
     # sms4sats may report "delivered" without a "sent" first: a delivered SMS was sent.
-    if sms_status in SMS_GONE and order.sms_status not in SMS_GONE:
+    if sms_status in SMS_SENT_STATUSES and order.sms_status not in SMS_SENT_STATUSES:
         types.append(EventType.SMS_SENT)
     if sms_status == SmsStatus.DELIVERED and order.sms_status != SmsStatus.DELIVERED:
         types.append(EventType.SMS_DELIVERED)
