@@ -696,7 +696,7 @@ def request_cancel(order, by="the buyer"):
     """Ask sms4sats to cancel a paid, code-less order (the rule: Order.cancel_refusal); ``by``: who asked, as the
     timeline names them (a staff user's name)."""
     now = timezone.now()
-    refusal = order.cancel_refusal(now)
+    refusal = order.cancel_refusal(now, by=by)
     if refusal:
         raise CancelRefused(refusal)
     if not record_change(order, note=f"Cancel requested by {by}", cancel_requested_at=now):

@@ -256,11 +256,19 @@ class Order(models.Model):
             return None
         return self.paid_at + timedelta(seconds=settings.CANCEL_AFTER_SECONDS)
 
+    @property
+    def buyer_may_cancel(self):
+        """The shop's own orders (paid from its prepaid balance) are canceled by the operator only, from the admin."""
+        return not self.paid_from_balance
+
     # The cancel rule, in one place: the lifecycle refuses with these words, the page and the status cache
     # read the moment it opens.
-    def cancel_refusal(self, now=None):
-        """Why the buyer (or operator) may not cancel now, or None when a cancel may be sent to sms4sats."""
+    def cancel_refusal(self, now=None, by="buyer"):
+        """Why the buyer (or, ``by="operator"``, the operator) may not cancel now, or None when a cancel may be
+        sent to sms4sats."""
         now = now or timezone.now()
+        if by == "buyer" and not self.buyer_may_cancel:
+            return "The shop paid for this number; only the shop can cancel it. Ask the shop."
         if self.kind != Kind.RECEIVE:
             return gettext("Only one-time code orders can be canceled.")
         if self.status not in HOLDING_STATUSES or self.code:

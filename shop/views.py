@@ -657,12 +657,9 @@ def order_receipt_file(request, public_id):
 @require_POST
 def order_cancel(request, public_id):
     order = _get_order(public_id)
-    if order.paid_from_balance:
-        messages.error(request, "The shop paid for this number; only the shop can cancel it. Ask the shop.")
-        return redirect(order.get_absolute_url())
     try:
         with transaction.atomic():
-            lifecycle.request_cancel(order)
+            lifecycle.request_cancel(order)  # refused with the reason (Order.cancel_refusal)
     except lifecycle.CancelRefused as exc:
         messages.error(request, str(exc))
     else:
