@@ -281,26 +281,15 @@ def show_services(request):
 
 @require_GET
 def price_fragment(request):
-    """The price of the selected service (HTMX, on a change of the Service field)."""
-    cc = _parse_cc(request.GET.get("country"))
-    code = request.GET.get("service", "")[:40]
+    """The price of the selected service (HTMX, on a change of the Service field): the order form's own checks
+    and price, nothing placed. No service chosen yet: the hint."""
     context = {"price": None, "price_error": ""}
-    if not code:
-        pass
-    elif cc is None:
-        context["price_error"] = _("Choose a country from the list.")
-    else:
-        try:
-            offer = catalog.find_service(cc, code)
-            if offer is None:
-                context["price_error"] = _("This service is not offered for this country.")
-            elif offer.count == 0:
-                context["price_error"] = _("No numbers are available for this service right now.")
-            else:
-                context["price"] = offer.price if offer.price is not None else catalog.receive_price(cc, code)
-                context["offer"] = offer
-        except catalog.CatalogError as exc:
-            context["price_error"] = exc.reason
+    if request.GET.get("service"):
+        form = ReceiveForm(request.GET)
+        if form.is_valid():
+            context.update(price=form.cleaned_data["price"], offer=form.cleaned_data["offer"])
+        else:
+            context["price_error"] = next(iter(form.errors.values()))[0]  # the first field's, as the form shows it
     return render(request, "orders/_price.html", context)
 
 
