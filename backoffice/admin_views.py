@@ -1,5 +1,5 @@
 """Admin pages beside the order list: the dashboard and the prepaid account (balance, fund, history, and orders
-paid from the balance).
+paid from the balance; when one may be placed is orders/prepaid.py).
 
 The shop's admin site (``backoffice.admin_site``) serves them, each wrapped in ``site.admin_view`` (active staff
 only); each view checks the order permissions.
@@ -20,7 +20,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from orders import catalog, referral
-from orders.models import TERMINAL_STATUSES, Kind, Order, Status, format_duration
+from orders.models import Kind, Order, Status, format_duration
+from orders.prepaid import balance_order_refusal, reason_without_key, replacement_under_way
 from shop.forms import MESSAGE_LIMIT, ReceiveForm, SendForm
 from sms4sats_site import audit, onion
 
@@ -107,11 +108,6 @@ class FundForm(forms.Form):
     )
 
 
-def _calm(reason, key):
-    text = str(reason or "no answer")
-    return text.replace(key, "…") if key else text
-
-
 def account_view(request, site):
     _require(request, "orders.view_order")
     key = settings.SMS4SATS_API_KEY
@@ -143,13 +139,13 @@ def account_view(request, site):
     try:
         context["balance"] = client.balance()
     except Sms4satsError as exc:
-        context["balance_error"] = _calm(exc.reason, key)
+        context["balance_error"] = reason_without_key(exc.reason)
     try:
         history = client.history()
         context["history"] = sorted(history.entries, key=lambda e: e.created_at or timezone.now(), reverse=True)
         context["history_total"] = history.total_amount
     except Sms4satsError as exc:
-        context["history_error"] = _calm(exc.reason, key)
+        context["history_error"] = reason_without_key(exc.reason)
     context["form"] = form
     context["fund_orders"] = Order.objects.filter(kind=Kind.FUND).order_by("-created_at")[:20]
     context["balance_orders"] = Order.objects.filter(paid_from_balance=True).order_by("-created_at")[:20]
@@ -212,9 +208,6 @@ def fund_order_view(request, site, public_id):
 
 # --- Orders paid from the prepaid balance --------------------------------------------------------------
 
-# A runaway (a double click held down, a script with a stolen session) cannot spend the whole balance at once.
-BALANCE_ORDERS_PER_HOUR = 20
-
 
 def buyer_page_url(order):
     """The order's public page, as the operator passes it on to the buyer."""
@@ -229,37 +222,6 @@ def _original_order(request):
     if not str(raw).isdigit():
         raise PermissionDenied("not an order")  # a tampered form; the admin's 403 page says so
     return get_object_or_404(Order, pk=int(raw), kind=Kind.RECEIVE)
-
-
-def balance_order_refusal(price, original, client):
-    """Why an order paid from the balance must not be placed now (in the operator's words), or None."""
-    since = timezone.now() - timedelta(hours=1)
-    if Order.objects.filter(paid_from_balance=True, created_at__gte=since).count() >= BALANCE_ORDERS_PER_HOUR:
-        return f"At most {BALANCE_ORDERS_PER_HOUR} orders an hour are paid from the balance. Nothing was ordered."
-    under_way = replacement_under_way(original)
-    if under_way:
-        return under_way
-    from orders.sms4sats import Sms4satsError
-
-    try:
-        balance = client.balance()
-    except Sms4satsError as exc:
-        reason = _calm(exc.reason, settings.SMS4SATS_API_KEY)
-        return f"The balance could not be read ({reason}). Nothing was ordered; try again in a moment."
-    if balance < price:
-        return (
-            f"The prepaid balance ({balance:,} sats) does not cover the price ({price:,} sats). "
-            "Fund the account first. Nothing was ordered."
-        )
-    return None
-
-
-def replacement_under_way(original):
-    """Why ``original`` cannot be replaced now (its replacement is under way), or None."""
-    pending = original.replacements.exclude(status__in=TERMINAL_STATUSES).first() if original else None
-    if pending is None:
-        return None
-    return f"A replacement of this order is already under way ({pending.public_id}). Nothing was ordered."
 
 
 STALE_FORM = "This form is out of date: reload the page and place the order again. Nothing was ordered."
@@ -353,7 +315,7 @@ def balance_order_view(request, site):
     try:
         context["balance"] = client.balance()
     except Sms4satsError as exc:
-        context["balance_error"] = _calm(exc.reason, settings.SMS4SATS_API_KEY)
+        context["balance_error"] = reason_without_key(exc.reason)
     context["form"] = form
     context["send_form"] = form if kind == Kind.SEND else SendForm()
     context.update(_balance_order_choices(request, original))

@@ -17,9 +17,9 @@ from django.db import IntegrityError, connection
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.admin_views import BALANCE_ORDERS_PER_HOUR
 from orders import lifecycle
 from orders.models import Kind, Order, Status
+from orders.prepaid import BALANCE_ORDERS_PER_HOUR
 from orders.sms4sats import Sms4satsClient
 from sandbox import control
 from sandbox.catalog import SEND_PRICE, receive_price
