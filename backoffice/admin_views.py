@@ -276,7 +276,6 @@ def balance_order_view(request, site):
         title,
         has_key=bool(settings.SMS4SATS_API_KEY),
         original=original,
-        auto_cancel_minutes=settings.AUTO_CANCEL_SECONDS // 60,
         message_limit=MESSAGE_LIMIT,
         idempotency_key=uuid.uuid4(),  # a new one per render: each form placed once
     )

@@ -25,6 +25,7 @@ def shop(request):
         "SANDBOX": settings.SANDBOX,
         # A callable: the template calls it (one cache read) only where it is used, never in the status partial.
         "CATALOG_UNAVAILABLE": upstream_trouble,
+        # The one place it is computed: the buyer pages, the status part and the admin all read it from here.
         "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
         "SMS4SATS_NODE_PUBKEY": SMS4SATS_NODE_PUBKEY,
         # A callable too: shop.js's words in the page's language, read only by base.html.

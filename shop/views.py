@@ -471,7 +471,6 @@ def status_context(order, now=None, upstream_down=None):
         "refund_reason_text": dict(RefundReason.choices).get(order.refund_reason, ""),
         "cancel_after_text": format_duration(settings.CANCEL_AFTER_SECONDS),
         "create_retry_text": format_duration(settings.CREATE_RETRY_SECONDS),
-        "AUTO_CANCEL_MINUTES": settings.AUTO_CANCEL_SECONDS // 60,
         "tab_title": tab_title(order, awaiting),
         "SANDBOX": settings.SANDBOX,
     }
@@ -675,7 +674,6 @@ def how_it_works(request):
         request,
         "orders/how.html",
         {
-            "auto_cancel_minutes": settings.AUTO_CANCEL_SECONDS // 60,
             "cancel_after_minutes": max(1, settings.CANCEL_AFTER_SECONDS // 60),
             "session_days": settings.SESSION_COOKIE_AGE // 86400,
         },
