@@ -99,10 +99,6 @@ def update(name, active, title, body="", queue=None):
         raise
 
 
-def is_active(name):
-    return bool(shared_redis().exists(condition_key(name)))
-
-
 # --- The hourly cap and the summary of what it held back ------------------------------------------------
 
 SUPPRESSED_KEY = "alerts:suppressed"  # field -> count; "since": when the first was counted

@@ -77,16 +77,6 @@ def key(public_id):
     return shared_key(f"order-status:{public_id}")
 
 
-def recall(public_id):
-    """The entry of an order, or None (missing, or Redis trouble)."""
-    try:
-        raw = shared_redis().get(key(public_id))
-        return PollState.decode(raw) if raw else None
-    except Exception as exc:
-        log.warning("Status cache unavailable (%s)", type(exc).__name__)
-        return None
-
-
 def watch_key(public_id):
     return shared_key(f"order-watched:{public_id}")
 

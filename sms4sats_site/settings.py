@@ -460,7 +460,6 @@ POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 2000)
 # 15 minutes and of the 21-minute automatic cancel, and a page that opens makes its order due at once.
 POLL_FAST_SECONDS = 2
 POLL_UNWATCHED_SECONDS = env_int("POLL_UNWATCHED_SECONDS", 15)
-POLL_SLOW_SECONDS = 30
 # An active rental nobody is looking at: once a minute (its SMS wait at sms4sats; the page catches up).
 POLL_RENTAL_UNWATCHED_SECONDS = 60
 POLL_MAX_BACKOFF_SECONDS = 60

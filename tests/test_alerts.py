@@ -15,6 +15,7 @@ from orders import process_health
 from orders.models import Status
 from orders.process_health import record_heartbeat
 from orders.sms4sats import upstream_health
+from sms4sats_site.shared_redis import shared_redis
 from tests.factories import make_order
 from tests.local_servers import LocalHttpServer
 from tests.waiting import worker_idle
@@ -169,7 +170,7 @@ def test_two_workers_checking_at_once_send_one_alert(settings, transactional_db,
     for thread in threads:
         thread.join()
     assert events() == [Event.CREATION_LAGGING]
-    assert checks.is_active("creation")
+    assert shared_redis().exists(checks.condition_key("creation"))
 
 
 def test_a_condition_that_never_started_sends_no_clear(settings, db, alert_to_json):
@@ -312,7 +313,7 @@ def test_an_alert_that_cannot_be_logged_is_tried_again_at_the_next_check(setting
     monkeypatch.setattr(AlertLog.objects, "create", database_away)
     with pytest.raises(RuntimeError):
         checks.update("creation", True, "Orders wait to be created at sms4sats")
-    assert not checks.is_active("creation")  # the claim was given back
+    assert not shared_redis().exists(checks.condition_key("creation"))  # the claim was given back
     monkeypatch.undo()
     assert checks.update("creation", True, "Orders wait to be created at sms4sats") == Event.CREATION_LAGGING
 

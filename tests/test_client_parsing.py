@@ -653,7 +653,8 @@ def test_transport_failures_are_unavailable(exc):
     upstream = Upstream(raise_exc=exc)
     with pytest.raises(UpstreamUnavailable):
         client_for(upstream).countries()
-    assert not client_for(upstream).is_up()
+    with pytest.raises(UpstreamUnavailable):
+        client_for(upstream).ping()
 
 
 @pytest.mark.parametrize("exc", [httpx.ConnectTimeout("slow"), httpx.ReadTimeout("slow"), httpx.WriteTimeout("slow")])
@@ -663,12 +664,13 @@ def test_timeouts_say_timed_out(exc):
         client_for(Upstream(raise_exc=exc)).create_order(187, "tg")
 
 
-def test_is_up_accepts_any_2xx_body():
+def test_ping_accepts_any_2xx_body():
     client, upstream = call(raw=b"sms4sats api")
-    assert client.is_up()
+    client.ping()
     assert upstream.last.url == f"{BASE}/"
     client, _ = call(raw=b"oops", status=500)
-    assert not client.is_up()
+    with pytest.raises(UpstreamUnavailable):
+        client.ping()
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def test_a_view_that_read_an_older_row_cannot_overwrite_the_lifecycle(client):
     order.status, order.code = Status.COMPLETED, "482913"
     status_cache.remember(order)
     status_cache.fill(stale)
-    assert status_cache.recall(order.public_id) == PollState.of(order)
+    assert status_cache.poll(order.public_id)[0] == PollState.of(order)
 
 
 def test_cancel_opening_changes_the_version_without_a_write():
@@ -124,7 +124,7 @@ def test_cached_state_follows_the_clock_for_the_cancel_button(client):
 def test_fund_orders_are_never_cached_nor_shown(client):
     order = make_order(Status.UNPAID, kind=Kind.FUND)
     status_cache.remember(order)
-    assert status_cache.recall(order.public_id) is None
+    assert status_cache.poll(order.public_id)[0] is None
     assert poll(client, order, "0123456789abcdef").status_code == 404
 
 

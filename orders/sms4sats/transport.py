@@ -246,13 +246,6 @@ class Sms4satsClient(_ClientBase):
         """Raise a Sms4satsError if the upstream does not answer its base URL with a 2xx."""
         self._run(availability_call())
 
-    def is_up(self) -> bool:
-        try:
-            self.ping()
-        except Sms4satsError:
-            return False
-        return True
-
     def countries(self) -> list[Country]:
         return self._run(countries_call())
 
