@@ -104,6 +104,8 @@ class SmsStatus(models.TextChoices):
 
 # The SMS has left sms4sats (sms4sats may report "delivered" without a "sent" first).
 SMS_SENT_STATUSES = frozenset({SmsStatus.SENT, SmsStatus.DELIVERED})
+# A delivery report may still come: nothing reported yet, queued, or sent.
+SMS_PENDING_STATUSES = frozenset({"", SmsStatus.CREATED, SmsStatus.SENT})
 
 
 class OrderQuerySet(models.QuerySet):
@@ -354,7 +356,7 @@ class Order(models.Model):
         if self.status == Status.COMPLETED and self.kind == Kind.SEND:
             # Settled at "sent"; keep watching for "delivered" for an hour.
             completed_at = self.completed_at or now
-            if self.sms_status in (SmsStatus.SENT, SmsStatus.CREATED, "") and now - completed_at < timedelta(hours=1):
+            if self.sms_status in SMS_PENDING_STATUSES and now - completed_at < timedelta(hours=1):
                 return now + pace
         return None
 

@@ -317,7 +317,7 @@ def sweep(now=None):
         for pk in lost:
             current_app.send_task(lifecycle.CREATE_TASK, args=(pk,))
         report["requeued"] = len(lost)
-    forgotten = Order.objects.exclude(status__in=[*TERMINAL_STATUSES, Status.NEW, Status.CREATING])
+    forgotten = Order.objects.exclude(status__in=TERMINAL_STATUSES | CREATION_STATUSES)
     forgotten = forgotten.filter(next_poll_at__isnull=True, reconcile_abandoned_at__isnull=True)
     report["rescheduled"] = forgotten.update(next_poll_at=now)
     return report
