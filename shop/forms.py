@@ -9,6 +9,17 @@ from django.utils.translation import ngettext_lazy
 from orders import catalog
 
 MESSAGE_LIMIT = 140
+COUNTRY_CODE_MAX = 99999  # sms4sats' country codes (cc) are small non-negative numbers
+
+
+def country_field():
+    """The country of a number order: sms4sats' country code, chosen from the list."""
+    return forms.IntegerField(
+        label=_("Country"),
+        min_value=0,
+        max_value=COUNTRY_CODE_MAX,
+        error_messages={"required": _("Choose a country."), "invalid": _("Choose a country from the list.")},
+    )
 
 
 class CatalogForm(forms.Form):
@@ -27,12 +38,7 @@ class CatalogForm(forms.Form):
 
 
 class ReceiveForm(CatalogForm):
-    country = forms.IntegerField(
-        label=_("Country"),
-        min_value=0,
-        max_value=99999,
-        error_messages={"required": _("Choose a country."), "invalid": _("Choose a country from the list.")},
-    )
+    country = country_field()
     service = forms.CharField(
         label=_("Service"),
         max_length=40,
@@ -72,12 +78,7 @@ class ReceiveForm(CatalogForm):
 
 
 class RentForm(CatalogForm):
-    country = forms.IntegerField(
-        label=_("Country"),
-        min_value=0,
-        max_value=99999,
-        error_messages={"required": _("Choose a country."), "invalid": _("Choose a country from the list.")},
-    )
+    country = country_field()
 
     def clean(self):
         data = super().clean()

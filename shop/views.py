@@ -42,7 +42,7 @@ from orders.sms4sats import upstream_health
 from sms4sats_site.shop_identity import shop_identity
 
 from . import picker, ratelimits
-from .forms import MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
+from .forms import COUNTRY_CODE_MAX, MESSAGE_LIMIT, ReceiveForm, RentForm, SendForm
 from .qr import invoice_qr_svg, invoice_uri
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _parse_cc(raw):
         value = int(str(raw).strip())
     except (TypeError, ValueError):
         return None
-    return value if 0 <= value <= 99999 else None
+    return value if 0 <= value <= COUNTRY_CODE_MAX else None
 
 
 def _get_order(public_id):
