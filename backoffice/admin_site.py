@@ -7,16 +7,15 @@ and ``@admin.register`` are this site everywhere; the pages themselves are in ``
 from django.contrib import admin
 from django.urls import path
 
-from shop.ratelimits import ThrottledAdminAuthenticationForm
-
 from . import admin_views
+from .login_throttle import ThrottledAdminAuthenticationForm
 
 
 class ShopAdminSite(admin.AdminSite):
     site_header = "sms4sats shop"
     site_title = "sms4sats shop admin"
     index_title = "Shop administration"
-    # Stops checking passwords after too many failures (shop/ratelimits.py).
+    # Stops checking passwords after too many failures (backoffice/login_throttle.py).
     login_form = ThrottledAdminAuthenticationForm
 
     def get_urls(self):

@@ -1,7 +1,7 @@
 """``GET /metrics`` for Prometheus: what orders/metrics.py counts and collects, to those allowed to read it.
 
 Off (404) unless ``METRICS_TOKEN`` (a Bearer token) or ``METRICS_ALLOWED_IPS`` is set; with both, a scrape needs
-both. The client's address is ``ratelimits.client_ip``: forwarded headers count only from ``TRUSTED_PROXIES``.
+both. The client's address is ``client_address.client_ip``: forwarded headers count only from ``TRUSTED_PROXIES``.
 """
 
 import hmac
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from orders import metrics
-from shop.ratelimits import client_ip, in_networks
+from sms4sats_site.client_address import client_ip, in_networks
 
 log = logging.getLogger(__name__)
 

@@ -263,9 +263,9 @@ CACHES = {
 }
 RATELIMIT_USE_CACHE = "default"
 # Rate limits count the client's address and keep it in Redis only as an HMAC in a key that expires with its
-# window (shop/ratelimits.py).
-RATELIMIT_IP_META_KEY = "shop.ratelimits.client_ip"
-RATELIMIT_HASH_ALGORITHM = "shop.ratelimits.KeyedSha256"
+# window (sms4sats_site/client_address.py).
+RATELIMIT_IP_META_KEY = "sms4sats_site.client_address.client_ip"
+RATELIMIT_HASH_ALGORITHM = "sms4sats_site.client_address.KeyedSha256"
 # The reverse proxies in front of the shop (addresses or networks). Only a connection from one of them may
 # say who the client is (X-Forwarded-For); by default no one may, and the client is the connection's address.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")

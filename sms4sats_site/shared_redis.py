@@ -11,6 +11,10 @@ import threading
 
 import redis
 from django.conf import settings
+from redis.exceptions import RedisError
+
+# What a cache that cannot be reached raises, also through django-ratelimit (redis-py wraps socket errors).
+CACHE_ERRORS = (RedisError, OSError)
 
 _local = threading.local()
 

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.test import Client, RequestFactory
 
 from orders.models import Kind, Status
-from shop.ratelimits import KeyedSha256, client_ip
+from sms4sats_site.client_address import KeyedSha256, client_ip
 from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
