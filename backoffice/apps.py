@@ -8,6 +8,13 @@ class BackofficeConfig(AppConfig):
     name = "backoffice"
     verbose_name = "Back office"
 
+    def ready(self):
+        from orders import metrics
+
+        from .metrics import books_gauges
+
+        metrics.add_gauges(books_gauges)  # /metrics shows the books the dashboard shows
+
 
 class ShopAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with the shop's site (backoffice/admin_site.py) as the default ``admin.site``."""

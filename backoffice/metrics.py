@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily
 
 from orders import metrics
 from sms4sats_site.client_address import client_ip, in_networks
@@ -42,3 +43,32 @@ def metrics_view(request):
         log.warning("Metrics unavailable (%s)", type(exc).__name__)
         return HttpResponse(f"Metrics unavailable ({type(exc).__name__}).\n", status=503, content_type="text/plain")
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def books_gauges():
+    """The books, as the dashboard counts them (stats.py, one aggregate query): sats charged on buyers'
+    orders by who paid (the buyer's invoice or the prepaid balance), and the referral earned on what buyers paid."""
+    from . import stats
+
+    figures = stats.funnel()
+    charged = GaugeMetricFamily(
+        f"{metrics.PREFIX}_charged_sats",
+        "Sats sms4sats charged on buyers' orders (codes, sent SMS, rented numbers), by who paid: invoice (the buyer, "
+        "income) or balance (the operator's prepaid balance, a cost).",
+        labels=("paid_with",),
+    )
+    charged.add_metric(("invoice",), figures["buyers_sats"])
+    charged.add_metric(("balance",), figures["balance_sats"])
+    yield charged
+    paid = GaugeMetricFamily(
+        f"{metrics.PREFIX}_orders_paid", "Buyers' orders paid, by who paid.", labels=("paid_with",)
+    )
+    paid.add_metric(("invoice",), figures["paid_by_buyers"])
+    paid.add_metric(("balance",), figures["paid_from_balance"])
+    yield paid
+    if figures["referral_sats"] is not None:
+        yield GaugeMetricFamily(
+            f"{metrics.PREFIX}_referral_sats",
+            "Referral earned: a share of what buyers paid (none on orders paid from the balance); with SMS4SATS_REF.",
+            value=figures["referral_sats"],
+        )

@@ -142,6 +142,16 @@ def reset():
 # --- The collector: what a scrape reads -----------------------------------------------------------
 
 
+# Functions yielding more metric families at each scrape, added by the apps built on the engine (the back office
+# adds the books) in their AppConfig.ready: the engine imports none of them.
+EXTRA_GAUGES = []
+
+
+def add_gauges(gauges):
+    if gauges not in EXTRA_GAUGES:
+        EXTRA_GAUGES.append(gauges)
+
+
 class ShopCollector(Collector):
     """Everything ``/metrics`` shows, read at each scrape: the counters from Redis, the gauges from the
     database (one aggregate query each) and Redis."""
@@ -171,7 +181,8 @@ class ShopCollector(Collector):
                 orders.add_metric((kind.value, status.value), found[(kind.value, status.value)])
         yield orders
 
-        yield from books_gauges()
+        for gauges in EXTRA_GAUGES:  # the side apps' own figures (the back office's books)
+            yield from gauges()
 
         now = timezone.now()
         due = (
@@ -197,33 +208,6 @@ class ShopCollector(Collector):
             yield GaugeMetricFamily(
                 f"{PREFIX}_worker_heartbeat_age_seconds", "Seconds since a worker last beat.", value=age
             )
-
-
-def books_gauges():
-    """The books, as the dashboard counts them (backoffice/stats.py, one aggregate query): sats charged on buyers'
-    orders by who paid (the buyer's invoice or the prepaid balance), and the referral earned on what buyers paid."""
-    from backoffice import stats
-
-    figures = stats.funnel()
-    charged = GaugeMetricFamily(
-        f"{PREFIX}_charged_sats",
-        "Sats sms4sats charged on buyers' orders (codes, sent SMS, rented numbers), by who paid: invoice (the buyer, "
-        "income) or balance (the operator's prepaid balance, a cost).",
-        labels=("paid_with",),
-    )
-    charged.add_metric(("invoice",), figures["buyers_sats"])
-    charged.add_metric(("balance",), figures["balance_sats"])
-    yield charged
-    paid = GaugeMetricFamily(f"{PREFIX}_orders_paid", "Buyers' orders paid, by who paid.", labels=("paid_with",))
-    paid.add_metric(("invoice",), figures["paid_by_buyers"])
-    paid.add_metric(("balance",), figures["paid_from_balance"])
-    yield paid
-    if figures["referral_sats"] is not None:
-        yield GaugeMetricFamily(
-            f"{PREFIX}_referral_sats",
-            "Referral earned: a share of what buyers paid (none on orders paid from the balance); with SMS4SATS_REF.",
-            value=figures["referral_sats"],
-        )
 
 
 def creation_histogram(fields):

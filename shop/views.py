@@ -30,6 +30,7 @@ from orders import catalog, countries, lifecycle, metrics, status_cache, tasks
 from orders.models import (
     CHARGED_STATUSES,
     CREATION_STATUSES,
+    DECIDED_STATUSES,
     HOLDING_STATUSES,
     Kind,
     Order,
@@ -220,7 +221,7 @@ def _few_recent_orders(service_code):
     """Too few finished orders for this service lately for the shop's own rates to mean anything."""
     since = timezone.now() - timedelta(days=picker.SUGGEST_DAYS)
     finished = Order.objects.filter(kind=Kind.RECEIVE, service_code=service_code, created_at__gte=since).filter(
-        status__in=[Status.COMPLETED, Status.REFUNDED]
+        status__in=DECIDED_STATUSES
     )
     return finished.count() < picker.SUGGEST_MIN_ORDERS
 

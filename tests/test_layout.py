@@ -22,8 +22,9 @@ def module_name(path):
     return ".".join(parts)
 
 
-def imported_modules(path):
-    """The absolute names of the modules one source file imports (relative imports resolved)."""
+def imported_modules(path, known=()):
+    """The absolute names of the modules one source file imports (relative imports resolved). ``from pkg import
+    mod`` counts as importing ``pkg.mod`` alone when ``mod`` is one of the ``known`` modules."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
@@ -36,8 +37,10 @@ def imported_modules(path):
                 source = ".".join([*base, *([node.module] if node.module else [])])
             else:
                 source = node.module
-            found.add(source)
-            found.update(f"{source}.{alias.name}" for alias in node.names)  # a submodule, or an attribute
+            names = [f"{source}.{alias.name}" for alias in node.names]  # a submodule, or an attribute
+            found.update(names)
+            if not all(name in known for name in names):
+                found.add(source)
     return found
 
 
@@ -56,7 +59,7 @@ def import_edges():
             modules[module_name(path)] = path
     edges = {}
     for name, path in sorted(modules.items()):
-        for target in sorted(imported_modules(path)):
+        for target in sorted(imported_modules(path, modules)):
             if target not in modules:
                 continue  # a third-party module, or an attribute of a module already counted
             a, b = node_of(name), node_of(target)
