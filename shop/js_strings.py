@@ -54,6 +54,10 @@ def js_strings():
         "weblnFailed": gettext("Your wallet did not confirm. If you did pay, the status below updates by itself."),
         "offline": gettext("Connection lost. Retrying…"),
         "online": gettext("Connected again."),
+        "notifyOn": gettext("On: this tab tells you when it arrives, even while you are in another one."),
+        "notifyBlocked": gettext("Your browser blocks notifications from this shop. Allow them in its site settings."),
+        "notifyCode": gettext("Your code: %(code)s"),
+        "newSms": gettext("New SMS: %(code)s"),
     }
     if settings.SANDBOX:  # the sandbox wallet's button exists only then
         words.update(

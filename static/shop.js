@@ -72,6 +72,11 @@
   function showPrint(root) {
     $all("[data-print]", root).forEach(function (button) { button.hidden = false; });
   }
+
+  // Copy buttons are rendered hidden (without this file they would do nothing) and shown here.
+  function showCopy(root) {
+    $all("button[data-copy][hidden]", root).forEach(function (button) { button.hidden = false; });
+  }
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) window.print();
   });
@@ -95,8 +100,39 @@
     return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
   }
 
+  /* --- Time left: <span data-until="ISO timestamp">, e.g. a rental's. Written as "13 days, 4 hours, 5 minutes"
+     in the page's language (Intl, no catalog), so it moves every minute, and every second in the last day.
+     Like the countdowns, it is in no live region. */
+  var lang = document.documentElement.lang || "en";
+  var UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  function formatLeft(total) {
+    var parts = [];
+    UNITS.forEach(function (unit) {
+      var n = Math.floor(total / unit[1]);
+      total -= n * unit[1];
+      if ((n || parts.length) && parts.length < 3) {
+        parts.push(new Intl.NumberFormat(lang, { style: "unit", unit: unit[0], unitDisplay: "long" }).format(n));
+      }
+    });
+    if (!parts.length) parts.push(new Intl.NumberFormat(lang, { style: "unit", unit: "second", unitDisplay: "long" }).format(0));
+    return Intl.ListFormat ? new Intl.ListFormat(lang, { style: "narrow", type: "unit" }).format(parts) : parts.join(" ");
+  }
+
+  function tickLeft(now) {
+    var reachedZero = false;
+    $all("[data-until]").forEach(function (el) {
+      var end = Date.parse(el.getAttribute("data-until"));
+      if (isNaN(end)) return;
+      var left = Math.max(0, Math.floor((end - now) / 1000));
+      var text = formatLeft(left);
+      if (el.textContent !== text) el.textContent = text;
+      if (left === 0 && !el.hasAttribute("data-done")) { el.setAttribute("data-done", ""); reachedZero = true; }
+    });
+    return reachedZero;
+  }
+
   function tick() {
-    var now = Date.now(), reachedZero = false;
+    var now = Date.now(), reachedZero = tickLeft(now);
     $all("[data-countdown]").forEach(function (el) {
       if (!deadlines.has(el)) deadlines.set(el, now + 1000 * parseInt(el.getAttribute("data-countdown"), 10));
       var left = Math.max(0, Math.round((deadlines.get(el) - now) / 1000));
@@ -322,6 +358,95 @@
     });
   });
 
+  /* --- Times in the buyer's zone: every <time datetime> is rendered in UTC, named ("… UTC"); here it is
+     rewritten in the browser's time zone, named too ("GMT+9", "CET"), in the page's language. data-local:
+     "short" (no year) or "seconds". The UTC text stays as the tooltip. */
+  function localTimes(root) {
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    $all("time[datetime]", root).forEach(function (el) {
+      if (el.hasAttribute("data-utc")) return;
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) return;
+      var style = el.getAttribute("data-local");
+      var options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+      if (style !== "short") options.year = "numeric";
+      if (style === "seconds") options.second = "2-digit";
+      el.setAttribute("data-utc", el.textContent.trim());
+      el.title = el.textContent.trim();
+      el.textContent = new Intl.DateTimeFormat(lang, options).format(when);
+    });
+  }
+
+  /* --- "Tell me when the code arrives": <button data-notify hidden>, opt-in, asked on the click only.
+     Nothing leaves the shop: the page itself sees the code in its status part and shows a browser
+     notification (the Notification API, no push service). When the tab is hidden, its title and icon
+     change too, until the buyer looks at it again. */
+  var notifyKey = "notify:" + location.pathname;
+  function notifyArmed() {
+    try { return window.Notification && Notification.permission === "granted" && sessionStorage.getItem(notifyKey) === "1"; }
+    catch (e) { return false; }
+  }
+  function setArmed(on) {
+    try { if (on) sessionStorage.setItem(notifyKey, "1"); else sessionStorage.removeItem(notifyKey); } catch (e) { /* private mode */ }
+    $all("[data-notify]").forEach(function (button) { button.setAttribute("aria-pressed", on ? "true" : "false"); });
+  }
+  function showNotify() {
+    if (!("Notification" in window)) return;
+    $all("[data-notify]").forEach(function (button) { button.hidden = false; });
+    setArmed(notifyArmed());
+  }
+  function notifyHint(text) {
+    var box = $("[data-notify-hint]");
+    if (box) box.textContent = text;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-notify]");
+    if (!button || !window.Notification) return;
+    if (button.getAttribute("aria-pressed") === "true") { setArmed(false); notifyHint(""); return; }
+    Promise.resolve(Notification.requestPermission()).then(function (permission) {
+      setArmed(permission === "granted");
+      var text = permission === "granted" ? t("notifyOn") : t("notifyBlocked");
+      notifyHint(text);
+      announce(text);
+    });
+  });
+
+  var ALERT_ICON = "data:image/svg+xml," + encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="#3b4bd8"/>' +
+    '<path d="M18 4 8 18h7l-2 10 11-15h-7z" fill="#f7931a"/><circle cx="24" cy="8" r="7" fill="#e02424" stroke="#fff" stroke-width="2"/></svg>');
+  var alerting = null;  // {title, icon} to restore, while the tab shows that a code arrived unseen
+  function setIcon(href) {
+    var link = $("link[rel~=icon]");
+    if (link) link.setAttribute("href", href);
+  }
+  function alertTab(text) {
+    if (!document.hidden) return;
+    if (!alerting) {
+      var link = $("link[rel~=icon]");
+      alerting = { icon: link ? link.getAttribute("href") : "" };
+      setIcon(ALERT_ICON);
+    }
+    alerting.text = text;
+    document.title = "\ud83d\udd14 " + text + " \u00b7 " + document.title.replace(/^\ud83d\udd14 [^\u00b7]* \u00b7 /, "");
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !alerting) return;
+    setIcon(alerting.icon);
+    document.title = document.title.replace(/^\ud83d\udd14 [^\u00b7]* \u00b7 /, "");
+    alerting = null;
+  });
+
+  function codeArrived(code, rental) {
+    var text = t(rental ? "newSms" : "notifyCode", { code: code });
+    if (notifyArmed()) {
+      try {
+        var notice = new Notification(text, { tag: notifyKey, lang: lang });
+        notice.onclick = function () { window.focus(); notice.close(); };
+      } catch (e) { /* e.g. Android Chrome allows only service-worker notifications: the tab still shows it */ }
+    }
+    return text;
+  }
+
   /* --- Live status (htmx polls it: hx-trigger, hx-headers, 286 and HX-Reswap from the server) ---
      Here only what htmx cannot do: say when the connection is lost, and after a new state is swapped in,
      move focus to its heading when focus was inside the old one (else the next Tab starts over from the
@@ -337,21 +462,44 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) setOffline(false);
   });
-  var focusWasInStatus = false;
+  var before = null;  // what the status part showed before a swap: its heading, codes, focused control
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
-    focusWasInStatus = !!(target && target.id === "order-status" && target.contains(document.activeElement));
+    if (!target || target.id !== "order-status") { before = null; return; }
+    var active = document.activeElement;
+    before = {
+      focusWasIn: target.contains(active),
+      copy: active && active.getAttribute ? active.getAttribute("data-copy") : null,
+      title: ($(".status-title", target) || {}).textContent,
+      codes: $all("[data-code]", target).length
+    };
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     showFilters(document);
     showWebln(document);
+    showCopy(document);
+    localTimes(document);
     tick();
     var status = document.getElementById("order-status");
-    if (!status || !event.detail.target || event.detail.target.id !== "order-status") return;
+    if (!status || !event.detail.target || event.detail.target.id !== "order-status" || !before) return;
     var title = $(".status-title", status);
-    var active = document.activeElement;
-    if (title && (focusWasInStatus || !active || active === document.body)) title.focus({ preventScroll: true });
-    else if (title) announce(status.getAttribute("data-announce") || title.textContent.trim());
+    var codes = $all("[data-code]", status);
+    var arrived = codes.length > before.codes ? codeArrived(codes[0].textContent.trim(), !!$(".inbox", status)) : null;
+    if (title && before.title === title.textContent) {
+      // The same state with news (a rental's new SMS): focus stays where it was, the news is read politely.
+      var same = before.copy !== null && $all("[data-copy]", status).filter(function (b) { return b.getAttribute("data-copy") === before.copy; })[0];
+      if (before.focusWasIn && same) same.focus({ preventScroll: true });
+      else if (before.focusWasIn) title.focus({ preventScroll: true });
+      if (arrived) announce(t("newSms", { code: codes[0].nextElementSibling ? codes[0].nextElementSibling.textContent : codes[0].textContent }));
+    } else {
+      var active = document.activeElement;
+      if (title && (before.focusWasIn || !active || active === document.body)) title.focus({ preventScroll: true });
+      else if (title) announce(status.getAttribute("data-announce") || title.textContent.trim());
+    }
+    before.arrived = arrived;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {  // after htmx has put the new <title>
+    if (event.detail.target && event.detail.target.id === "order-status" && before && before.arrived) alertTab(before.arrived);
   });
 
   /* --- The chosen country and service stay in the page's address, so that changing the currency or the
@@ -380,6 +528,13 @@
     link.href = url.toString();
   });
 
+  /* --- Focus rings for keyboard users only: headings get focus from script after a live update, which
+     Chromium may ring even for a mouse user (shop.css rings them only under html[data-keyboard]). */
+  document.addEventListener("keydown", function (event) {
+    if (!event.ctrlKey && !event.metaKey) document.documentElement.setAttribute("data-keyboard", "");
+  }, true);
+  document.addEventListener("pointerdown", function () { document.documentElement.removeAttribute("data-keyboard"); }, true);
+
   /* --- Forms returned with errors: the first error gets focus (autofocus on fields; here the notes) --- */
   function focusFormError() {
     if ($("[autofocus]")) return;
@@ -390,6 +545,9 @@
   function init() {
     focusFormError();
     showPrint(document);
+    showCopy(document);
+    showNotify();
+    localTimes(document);
     showFilters(document);
     showWebln(document);
     $all("textarea[data-counter]").forEach(updateCounter);

@@ -451,7 +451,7 @@ def test_a_paid_answer_with_an_odd_code_completes_and_the_buyer_sees_it_safely(c
     shown = {"12\u202e34": "1234", "12\x0034": "1234", "\u200b12 34\u2066": "12 34"}.get(code, code)
     assert order.display_code == shown
     html = client.get(order.get_absolute_url()).content.decode()
-    assert f"data-code>{shown}</span>" in html and f'data-copy="{shown}"' in html
+    assert f'data-code aria-hidden="true">{shown}</span>' in html and f'data-copy="{shown}"' in html
     assert not {"\u202e", "\u200b", "\u2066", "\x00"} & set(html)
 
 

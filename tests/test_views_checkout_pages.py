@@ -120,7 +120,7 @@ def test_status_headings_take_focus_and_countdowns_are_outside_live_regions(clie
 def test_copy_link_and_node_info(client):
     order = make(Status.UNPAID)
     html = page(client, order)
-    assert f'data-copy="http://testserver{order.get_absolute_url()}">Copy link to this order' in html
+    assert f'data-copy="http://testserver{order.get_absolute_url()}" hidden>Copy link to this order' in html
     assert "Trouble paying?" in html and f'data-copy="{NODE}"' in html and "direct channel" in html
     how = client.get(reverse("orders:how")).content.decode()
     assert "Trouble paying?" in how and f'data-copy="{NODE}"' in how

@@ -100,7 +100,9 @@ def test_waiting_code_shows_the_number_and_cancel_after_two_minutes(client):
 
 def test_completed_receive_shows_the_code(client):
     html = page(client, make_order(Status.COMPLETED, number="4915123456789", code="48010", completed_at=timezone.now()))
-    assert '<span class="bigcode-value" data-code>48010</span>' in html
+    # Shown big, and read digit by digit by screen readers (the big one is hidden from them).
+    assert '<span class="bigcode-value" data-code aria-hidden="true">48010</span>' in html
+    assert '<span class="visually-hidden">4 8 0 1 0</span>' in html
     assert 'data-copy="48010"' in html
     assert "<noscript><meta" not in html
     assert "hx-get" not in html
