@@ -175,8 +175,14 @@ def profile_in_process(stack, orders, requests):
     from wsgiref.util import setup_testing_defaults
 
     from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
 
     handler = WSGIHandler()
+    queries = []  # one entry per query of the request being served: which answers read the database
+
+    def counting(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
 
     def call(path, version=None):
         environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "HTTP_HOST": "127.0.0.1", "HTTP_HX_REQUEST": "true"}
@@ -203,18 +209,29 @@ def profile_in_process(stack, orders, requests):
     for name, request in kinds:
         for i in range(min(50, requests)):  # warm: templates loaded, connections open
             request(i)
+        # CPU per request without the profiler (process time: what a saturated server runs out of; the
+        # machine's load changes it much less than wall time).
+        cpu_started = time.process_time()
+        for i in range(requests):
+            request(i)
+        cpu_ms = 1000 * (time.process_time() - cpu_started) / requests
         profiler = cProfile.Profile()
-        codes = {}
+        codes, reads = {}, {}
         started = time.perf_counter()
         profiler.enable()
-        for i in range(requests):
-            status, _ = request(i)
-            codes[status[:3]] = codes.get(status[:3], 0) + 1
+        with connection.execute_wrapper(counting):
+            for i in range(requests):
+                queries.clear()
+                status, _ = request(i)
+                codes[status[:3]] = codes.get(status[:3], 0) + 1
+                reads[status[:3]] = reads.get(status[:3], 0) + len(queries)
         profiler.disable()
         wall = time.perf_counter() - started
         stats = pstats.Stats(profiler)
         per_request = 1000 * wall / requests
         print(f"\n{name}: {requests} requests, {per_request:.2f} ms each under cProfile (codes {codes})")
+        print(f"  CPU per request without the profiler: {cpu_ms:.3f} ms (this process, WSGI handler and below)")
+        print("  database queries by answer: " + ", ".join(f"{reads[c]} for {n} answers {c}" for c, n in codes.items()))
         found = {}
         for (filename, _line, func), (_cc, ncalls, _tt, cumtime, _callers) in stats.stats.items():
             for label, suffix, wanted in PARTS:

@@ -3,6 +3,7 @@
 polled by real Celery workers and beat against the sandbox served by gunicorn.
 
     .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N] [--watched]
+    .venv/bin/python bench/workers.py --orders 20000 --watched-count 2000 --workers 2 --concurrency 1
 
 --watched: every order's page is open. The buyer's status poll marks its order as watched in Redis every
 STATUS_POLL_SECONDS (status_cache.poll: SET order-watched:<id> 1 EX ORDER_WATCH_SECONDS); a thread here sets
@@ -10,6 +11,10 @@ the same key the same way for every order not yet completed (a completed order's
 stopped polling), so the engine polls them at POLL_FAST_SECONDS. Target: p95 lag <= 3 s, none lost.
 Without it no page is open: the orders are polled every POLL_UNWATCHED_SECONDS, and the lag is checked
 against that bound: POLL_UNWATCHED_SECONDS + the beat period + the p95 poll cycle duration.
+--watched-count N: the pages of N orders (a random sample) are open, the others not; each group's lag is
+reported and checked against its own target (watched p95 <= 3 s, unwatched within the bound above).
+--workers K: K Celery workers, each its own node with its own log and --concurrency processes, as on K
+machines (they share the queue, the database and the poll cycle's lock, like separate machines would).
 
 Every order is paid and has its number when the run starts; its code becomes available (by the sandbox's
 timeline) at a moment spread evenly over --spread seconds. Reported: the lag from that moment to the shop's
@@ -74,10 +79,11 @@ class PagesOpen(threading.Thread):
     status_cache.poll does (same key, value and expiry; one pipeline for all of them instead of a request
     each, which would measure gunicorn rather than the engine). Stops marking an order once it completed."""
 
-    def __init__(self):
+    def __init__(self, public_ids=None):
         super().__init__(daemon=True)
         self.stopped = threading.Event()
         self.rounds = 0
+        self.public_ids = public_ids  # the open pages (None: every order's)
 
     def mark_once(self):
         from django.conf import settings
@@ -86,7 +92,10 @@ class PagesOpen(threading.Thread):
         from orders.models import Order, Status
         from sms4sats_site.shared_redis import shared_redis
 
-        open_pages = Order.objects.exclude(status=Status.COMPLETED).values_list("public_id", flat=True)
+        open_pages = Order.objects.exclude(status=Status.COMPLETED)
+        if self.public_ids is not None:
+            open_pages = open_pages.filter(public_id__in=self.public_ids)
+        open_pages = open_pages.values_list("public_id", flat=True)
         pipe = shared_redis().pipeline(transaction=False)
         for public_id in open_pages:
             pipe.set(status_cache.watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
@@ -114,7 +123,10 @@ def main():
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--spread", type=float, default=150, help="seconds over which the codes arrive")
     parser.add_argument("--batch", type=int, default=None, help="POLL_BATCH_SIZE for the workers (default: settings)")
-    parser.add_argument("--concurrency", type=int, default=CELERY_CONCURRENCY, help="Celery worker processes")
+    parser.add_argument(
+        "--concurrency", type=int, default=CELERY_CONCURRENCY, help="processes per Celery worker (prefork)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="Celery workers, each its own node (as machines)")
     parser.add_argument(
         "--poll-concurrency",
         type=int,
@@ -123,7 +135,13 @@ def main():
     )
     parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
     parser.add_argument("--watched", action="store_true", help="every order's page open (its status poll running)")
+    parser.add_argument(
+        "--watched-count", type=int, default=None, help="this many orders' pages open (a random sample), the rest not"
+    )
     args = parser.parse_args()
+    if args.watched:
+        args.watched_count = args.orders
+    watched_count = min(args.watched_count or 0, args.orders)
 
     print(machine_line(), flush=True)
     web_env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
@@ -148,6 +166,8 @@ def main():
         paid_at = [c - timedelta(seconds=NUMBER_DELAY + CODE_DELAY) for c in code_at]
         created = time.monotonic()
         make_active_receive_orders(args.orders, paid_at=paid_at, status=Status.WAITING_CODE, next_poll_at=start)
+        made = sorted(Order.objects.values_list("public_id", flat=True))
+        watched = set(random.Random(8).sample(made, watched_count))
         # Stagger the first polls over one fast interval, as in a steady state.
         fast = settings.POLL_FAST_SECONDS
         from django.db import connection
@@ -159,26 +179,32 @@ def main():
         print(
             f"{args.orders} orders created in {time.monotonic() - created:.1f} s; codes arrive from "
             f"+{FIRST_CODE_AFTER} s to +{FIRST_CODE_AFTER + args.spread:.0f} s; "
-            + ("every order's page open (watched)" if args.watched else "no page open (unwatched)"),
+            + (
+                "every order's page open (watched)"
+                if watched_count == args.orders
+                else f"{watched_count} orders' pages open (watched), the rest not"
+            ),
             flush=True,
         )
-        pages = PagesOpen() if args.watched else None
+        pages = PagesOpen(None if watched_count == args.orders else watched) if watched_count else None
         if pages:
             pages.mark_once()  # the pages are open before the workers start, as in a steady state
             pages.start()
 
-        stack.start_workers(concurrency=args.concurrency, env=worker_env)
+        worker_labels = ["worker"] if args.workers == 1 else [f"worker-{i + 1}" for i in range(args.workers)]
+        for label in worker_labels:
+            stack.start_workers(label=label, concurrency=args.concurrency, env=worker_env)
         stack.start_creator(env=worker_env)
         stack.start_beat(env=worker_env)
         batch = args.batch or settings.POLL_BATCH_SIZE
         print(
-            f"gunicorn {stack.base_url} (2 workers x 4 threads), celery worker --concurrency {args.concurrency} "
-            f"(prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
+            f"gunicorn {stack.base_url} (2 workers x 4 threads), {args.workers} celery worker(s) --concurrency "
+            f"{args.concurrency} (prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
             f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}",
             flush=True,
         )
 
-        sampler = Sampler(stack, ["worker", "beat", "web"])
+        sampler = Sampler(stack, [*worker_labels, "beat", "web"])
         sampler.sample()
         cpu0 = {label: sampler.cpu_seconds(label) for label in sampler.labels}
         wait = (start - timezone.now()).total_seconds()
@@ -204,28 +230,41 @@ def main():
             pages.join(10)
         window = time.monotonic() - window_started
         cpu = {label: sampler.cpu_seconds(label) - cpu0[label] for label in sampler.labels}
+        # The workers together (as the single worker's figures), each node's also printed below.
+        cpu["worker"] = sum(cpu[label] for label in worker_labels)
+        sampler.peak_rss["worker"] = sum(sampler.peak_rss[label] for label in worker_labels)
+        sampler.peak_proc_rss["worker"] = max(sampler.peak_proc_rss[label] for label in worker_labels)
 
         # The sandbox's own timeline says when each code became available.
         available = {
             o.order_id: dict((state, when) for when, state in o.timeline())["code"] for o in SandboxOrder.objects.all()
         }
-        rows = list(Order.objects.values_list("upstream_id", "status", "completed_at"))
-        lags = [
-            (completed - available[uid]).total_seconds()
-            for uid, status, completed in rows
+        rows = list(Order.objects.values_list("upstream_id", "status", "completed_at", "public_id"))
+        lag_of = {
+            public_id: (completed - available[uid]).total_seconds()
+            for uid, status, completed, public_id in rows
             if status == Status.COMPLETED
+        }
+        lags = list(lag_of.values())
+        watched_lags = [lag for public_id, lag in lag_of.items() if public_id in watched]
+        unwatched_lags = [lag for public_id, lag in lag_of.items() if public_id not in watched]
+        lost = [(uid, status) for uid, status, *_ in rows if status != Status.COMPLETED]
+        cycles = [
+            (float(sec), report)
+            for label in worker_labels
+            for sec, report in CYCLE_LINE.findall(stack.logs[label].read_bytes())
         ]
-        lost = [(uid, status) for uid, status, _ in rows if status != Status.COMPLETED]
-        cycles = [(float(sec), report) for sec, report in CYCLE_LINE.findall(stack.logs["worker"].read_bytes())]
         reset_orders()
 
     print()
     print(f"{args.orders} receive orders, codes over {args.spread:.0f} s, {window:.0f} s measured:")
-    if lags:
-        print(
-            f"  lag code available -> order row completed: p50 {percentile(lags, 50):.2f} s, "
-            f"p95 {percentile(lags, 95):.2f} s, max {max(lags):.2f} s, min {min(lags):.2f} s"
-        )
+    for name, group in (("all", lags), ("watched", watched_lags), ("unwatched", unwatched_lags)):
+        if group and (name == "all" or 0 < watched_count < args.orders):
+            print(
+                f"  lag code available -> order row completed ({name}, {len(group)}): p50 "
+                f"{percentile(group, 50):.2f} s, p95 {percentile(group, 95):.2f} s, max {max(group):.2f} s, "
+                f"min {min(group):.2f} s"
+            )
     print(
         f"  completed {len(lags)}/{args.orders}; not completed (lost): {len(lost)}"
         + (f" e.g. {lost[:3]}" if lost else "")
@@ -238,6 +277,8 @@ def main():
         # A cycle claims, asks and applies up to 100 orders at a time (a "chunk"), until nothing is due.
         per_chunk = [s / r.get("chunks", 1) for s, r in busy] or [0.0]
         polled = sum(sizes)
+        unwatched_count = args.orders - watched_count
+        needed_rate = watched_count / settings.POLL_FAST_SECONDS + unwatched_count / settings.POLL_UNWATCHED_SECONDS
         print(
             f"  poll cycles (tasks): {len(cycles)} ({len(busy)} with work); orders per cycle median "
             f"{statistics.median(sizes):.0f}, max {max(sizes)}; "
@@ -247,13 +288,16 @@ def main():
         print(
             f"  per chunk of <= 100 orders: median {statistics.median(per_chunk):.2f} s, "
             f"p95 {percentile(per_chunk, 95):.2f} s; {polled} polls = {polled / window:.0f} orders polled/s "
-            f"(the schedule asks {args.orders / settings.POLL_FAST_SECONDS:.0f}/s)"
+            f"(the schedule asks {needed_rate:.0f}/s)"
         )
         print(
             f"  worker CPU per poll: {1000 * cpu['worker'] / max(1, polled):.1f} ms; gunicorn (sandbox) CPU per "
             f"poll: {1000 * cpu['web'] / max(1, polled):.1f} ms"
         )
     for label, name in (("worker", "celery workers"), ("beat", "celery beat"), ("web", "gunicorn (sandbox)")):
+        if label == "worker" and args.workers > 1:
+            for node in worker_labels:
+                print(f"  {node:20s} CPU {cpu[node]:6.1f} s = {100 * cpu[node] / window:5.1f}% of one core")
         print(
             f"  {name:20s} CPU {cpu[label]:6.1f} s = {100 * cpu[label] / window:5.1f}% of one core; "
             f"peak RSS {sampler.peak_rss[label] / 2**20:6.0f} MiB (largest process "
@@ -261,20 +305,23 @@ def main():
         )
     cycle_p95 = percentile([s for s, _ in cycles], 95) if cycles else 0.0
     print()
-    if args.watched:
-        ok = bool(lags) and percentile(lags, 95) <= WATCHED_TARGET_SECONDS
-        p95 = f"{percentile(lags, 95):.2f} s" if lags else "n/a"
-        verdict(ok, f"watched orders: p95 lag {p95} (target <= {WATCHED_TARGET_SECONDS:.0f} s)")
-    else:
+    ok = True
+    if watched_count:
+        watched_ok = bool(watched_lags) and percentile(watched_lags, 95) <= WATCHED_TARGET_SECONDS
+        p95 = f"{percentile(watched_lags, 95):.2f} s" if watched_lags else "n/a"
+        verdict(watched_ok, f"watched orders: p95 lag {p95} (target <= {WATCHED_TARGET_SECONDS:.0f} s)")
+        ok = ok and watched_ok
+    if watched_count < args.orders:
         beat = settings.CELERY_BEAT_SCHEDULE["poll-due-orders"]["schedule"]
         bound = settings.POLL_UNWATCHED_SECONDS + beat + cycle_p95
-        ok = bool(lags) and percentile(lags, 95) <= bound
-        p95 = f"{percentile(lags, 95):.2f} s, max {max(lags):.2f} s" if lags else "n/a"
+        unwatched_ok = bool(unwatched_lags) and percentile(unwatched_lags, 95) <= bound
+        p95 = f"{percentile(unwatched_lags, 95):.2f} s, max {max(unwatched_lags):.2f} s" if unwatched_lags else "n/a"
         verdict(
-            ok,
+            unwatched_ok,
             f"unwatched orders: p95 lag {p95} (bound <= {bound:.1f} s = POLL_UNWATCHED_SECONDS "
             f"{settings.POLL_UNWATCHED_SECONDS} + beat period {beat:.0f} + p95 cycle {cycle_p95:.1f})",
         )
+        ok = ok and unwatched_ok
     verdict(not lost, f"none lost: {len(lost)} of {args.orders} not completed")
     print(machine_line())
     return 0 if ok and not lost else 1

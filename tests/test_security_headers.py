@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from orders.models import Kind, Status
+from sms4sats_site import security
 from sms4sats_site.settings import BASE_DIR
 from tests.factories import make_order
 
@@ -90,6 +91,38 @@ def test_partials_and_posts(client, upstream):
         assert response.status_code < 400
         assert_secure_headers(response)
         assert_no_inline_code(response.content.decode())
+
+
+def test_unchanged_polls_have_every_header(client):
+    # The hottest answers of the site (204, and 286 once final) are the ones whose header is built once.
+    for order in (make_order(Status.WAITING_CODE, number="4915123456789"), make_order(Status.EXPIRED)):
+        url = reverse("orders:status", args=[order.public_id])
+        version = re.search(r'data-version="([^"]+)"', client.get(url).content.decode()).group(1)
+        for _ in range(2):  # a miss (the row), then the cache
+            response = client.get(url, headers={"X-Order-Version": version})
+            assert response.status_code in (204, 286) and response.content == b""
+            assert_secure_headers(response)
+            assert response["Content-Language"] == "en"
+            assert {"Accept-Language", "Cookie"} <= {v.strip() for v in response["Vary"].split(",")}
+
+
+def test_the_policy_is_built_once_per_variant(client, monkeypatch):
+    built = []
+    real_build = security.build_policy
+    monkeypatch.setattr(security, "build_policy", lambda **kw: built.append(kw) or real_build(**kw))
+    security._policies.clear()
+    for _ in range(3):  # storefront and admin alternating: each keeps its own policy
+        assert_secure_headers(client.get("/how-it-works/"))
+        assert_secure_headers(client.get("/admin/login/"), inline_styles=True)
+    assert len(built) == 2
+
+
+def test_a_settings_change_is_seen_by_the_next_answer(client, settings):
+    assert "upgrade-insecure-requests" not in client.get("/ping")["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "upgrade-insecure-requests": True}
+    }
+    assert "upgrade-insecure-requests" in client.get("/ping")["Content-Security-Policy"]
 
 
 def test_errors_have_the_headers(client, settings, upstream):

@@ -150,3 +150,22 @@ def test_the_entry_expires(client):
     version = shown_version(client, order)
     assert poll(client, order, version).status_code == 204
     assert 0 < status_cache.shared_redis().ttl(status_cache.key(order.public_id)) <= status_cache.TTL
+
+
+@pytest.mark.parametrize(
+    "status, fields",
+    [
+        (Status.COMPLETED, {"code": "482913", "number": "4915123456789"}),
+        (Status.REFUNDED, {"refund_reason": "no_number"}),
+        (Status.EXPIRED, {}),
+        (Status.FAILED, {"failure_reason": "sms4sats could not take this order."}),
+    ],
+)
+def test_a_final_orders_poll_ends_from_the_cache(client, django_assert_num_queries, status, fields):
+    # A page left open on a final order polls once more after each reload; its 286 must not read the row.
+    order = make_order(status, completed_at=timezone.now(), **fields)
+    version = shown_version(client, order)
+    poll(client, order, version)  # a miss at most: the entry is filled
+    with django_assert_num_queries(0):
+        response = poll(client, order, version)
+    assert response.status_code == 286 and response.content == b""
