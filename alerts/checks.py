@@ -25,6 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from shopsettings import runtime
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
 from .delivery import alerts_on, raise_alert
@@ -252,7 +253,7 @@ def refunds_last_hour(now=None):
 
 
 def check_refunds(now=None):
-    threshold = settings.ALERT_REFUNDS_PER_HOUR
+    threshold = runtime.get("ALERT_REFUNDS_PER_HOUR")
     if not threshold:
         return None
     count = refunds_last_hour(now)
@@ -268,8 +269,8 @@ def check_refunds(now=None):
 
 def check_balance():
     """The prepaid balance, as the admin's account page asks for it; nothing changes when sms4sats cannot say."""
-    threshold = settings.ALERT_BALANCE_MIN_SATS
-    if not threshold or not settings.SMS4SATS_API_KEY:
+    threshold = runtime.get("ALERT_BALANCE_MIN_SATS")
+    if not threshold or not runtime.get("SMS4SATS_API_KEY"):
         return None
     from orders.sms4sats import Sms4satsError, get_client
 
@@ -312,7 +313,7 @@ def daily_summary(now=None):
     """Once a day at ALERT_DAILY_SUMMARY_HOUR (UTC), the last 24 hours' figures (backoffice/stats.py). Beat asks
     every 15 minutes; the first ask in that hour claims the day (SET NX), so it is sent once."""
     now = now or timezone.now()
-    if not settings.ALERT_DAILY_SUMMARY or now.hour != settings.ALERT_DAILY_SUMMARY_HOUR or not alerts_on():
+    if not runtime.get("ALERT_DAILY_SUMMARY") or now.hour != runtime.get("ALERT_DAILY_SUMMARY_HOUR") or not alerts_on():
         return None
     day_key = shared_key(f"alerts:summary:{now.date().isoformat()}")
     if not shared_redis().set(day_key, 1, nx=True, ex=SUMMARY_KEEP_SECONDS):

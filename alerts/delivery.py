@@ -9,10 +9,10 @@ import logging
 from datetime import timedelta
 
 from celery import current_app
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shopsettings import runtime
 from sms4sats_site import outbound
 
 from .models import AlertLog, Event, Result
@@ -48,11 +48,11 @@ NOTIFY_TYPES = {
 
 def target_urls():
     """The Apprise URLs of ALERT_URLS (separated by spaces or commas; a comma inside a URL's query stays)."""
-    if not settings.ALERT_URLS:
+    if not runtime.get("ALERT_URLS"):
         return []
     from apprise.utils.parse import parse_urls
 
-    return parse_urls(settings.ALERT_URLS)
+    return parse_urls(runtime.get("ALERT_URLS"))
 
 
 def alerts_on():

@@ -29,6 +29,7 @@ from orders import lifecycle
 from orders.fiat import fiat_value
 from orders.models import Kind, Order, OrderEvent, format_duration
 from orders.sms4sats.contract import clean_reason, written_out
+from shopsettings import runtime
 from sms4sats_site import audit
 
 from .admin_views import buyer_page_url, replacement_under_way
@@ -346,7 +347,7 @@ def _csv_books(queryset):
         ),
         csv_charged=Case(When(charged_q(), then=price_sats()), default=zero),
         csv_referral=Case(When(earns_referral_q(), then=referral_sats()), default=zero)
-        if settings.SMS4SATS_REF
+        if runtime.get("SMS4SATS_REF")
         else Value(None, output_field=CharField()),
     )
 

@@ -23,9 +23,10 @@ from orders import catalog, referral
 from orders.models import Kind, Order, Status, format_duration
 from orders.prepaid import balance_order_refusal, reason_without_key, replacement_under_way
 from shop.forms import MESSAGE_LIMIT, ReceiveForm, SendForm
+from shopsettings import runtime
 from sms4sats_site import audit, onion
 
-from . import charts, stats
+from . import charts, checklist, stats
 
 FUND_MIN_SATS = 1_000
 FUND_MAX_SATS = 10_000_000  # 0.1 BTC: a top-up larger than this is more likely a typo
@@ -83,6 +84,7 @@ def dashboard_view(request, site):
         sms4sats_down_since=_clock(figures["upstream"]["sms4sats"]["since"]),
         referral_check=referral.last_result(),  # stored by the periodic check: no call on this request
         onion=onion.address_status(),
+        checklist=checklist.first_run(),
     )
     return TemplateResponse(request, "admin/orders/dashboard.html", context)
 
@@ -110,7 +112,7 @@ class FundForm(forms.Form):
 
 def account_view(request, site):
     _require(request, "orders.view_order")
-    key = settings.SMS4SATS_API_KEY
+    key = runtime.get("SMS4SATS_API_KEY")
     context = _context(
         request,
         site,
@@ -274,7 +276,7 @@ def balance_order_view(request, site):
         request,
         site,
         title,
-        has_key=bool(settings.SMS4SATS_API_KEY),
+        has_key=bool(runtime.get("SMS4SATS_API_KEY")),
         original=original,
         message_limit=MESSAGE_LIMIT,
         idempotency_key=uuid.uuid4(),  # a new one per render: each form placed once

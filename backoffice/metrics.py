@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 
 from orders import metrics
+from shopsettings import runtime
 from sms4sats_site.client_address import client_ip, in_networks
 
 log = logging.getLogger(__name__)
@@ -23,17 +24,19 @@ log = logging.getLogger(__name__)
 def _bearer_ok(request):
     given = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = given.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), runtime.get("METRICS_TOKEN").encode()
+    )
 
 
 @never_cache
 @require_GET
 def metrics_view(request):
-    if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
+    if not runtime.get("METRICS_TOKEN") and not settings.METRICS_ALLOWED_IPS:
         raise Http404("Metrics are off.")
     if settings.METRICS_ALLOWED_IPS and not in_networks(client_ip(request), settings.METRICS_ALLOWED_IPS):
         return HttpResponse("Not from an allowed address.\n", status=403, content_type="text/plain")
-    if settings.METRICS_TOKEN and not _bearer_ok(request):
+    if runtime.get("METRICS_TOKEN") and not _bearer_ok(request):
         response = HttpResponse("A valid Bearer token is required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

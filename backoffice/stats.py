@@ -36,6 +36,7 @@ from django.utils import timezone
 from orders import process_health
 from orders.models import CHARGED_STATUSES, PAID_STATUSES, TERMINAL_STATUSES, Kind, Order, RefundReason, Status
 from orders.sms4sats import upstream_health
+from shopsettings import runtime
 
 REFERRAL_SHARE_PERCENT = 10
 PERCENTILES = (0.5, 0.9)
@@ -112,7 +113,7 @@ def earns_referral_q():
 
 def referral_if_set(sats):
     """The referral figure to show: None without SMS4SATS_REF (nothing is paid to no address)."""
-    return (sats or 0) if settings.SMS4SATS_REF else None
+    return (sats or 0) if runtime.get("SMS4SATS_REF") else None
 
 
 # --- Orders by status, funnel, volume ------------------------------------------------------------
@@ -159,7 +160,7 @@ def funnel(since=None, figures=None) -> dict:
         "overall_rate": _rate(figures["completed"], figures["created"]),
         "buyers_sats": buyers_sats,
         "balance_sats": figures["volume_balance"] or 0,
-        "referral_address": settings.SMS4SATS_REF,
+        "referral_address": runtime.get("SMS4SATS_REF"),
         "referral_sats": referral_if_set(figures["referral"]),
         "referral_percent": REFERRAL_SHARE_PERCENT,
     }
@@ -240,7 +241,7 @@ def sats_per_day(days=30, now=None) -> dict:
             "day": day,
             "sats": sums["invoice"],
             "balance_sats": sums["balance"],
-            "referral": sums["referral"] if settings.SMS4SATS_REF else 0,
+            "referral": sums["referral"] if runtime.get("SMS4SATS_REF") else 0,
         }
         for day, sums in _per_day(charged, "charged_at", days, now, **sums)
     ]
@@ -249,7 +250,7 @@ def sats_per_day(days=30, now=None) -> dict:
         "total": sum(point["sats"] for point in series),
         "balance_total": sum(point["balance_sats"] for point in series),
         "referral_total": sum(point["referral"] for point in series),
-        "referral_address": settings.SMS4SATS_REF,
+        "referral_address": runtime.get("SMS4SATS_REF"),
     }
 
 

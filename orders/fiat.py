@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.formats import number_format
 from django.utils.translation.trans_real import parse_accept_lang_header
 
+from shopsettings import runtime
 from sms4sats_site import outbound
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def fetch_rates(url=None):
         raise RatesError(exc.reason) from exc
     if answer.status_code != 200:
         raise RatesError(f"HTTP {answer.status_code}")
-    return parse_ticker(answer.body, settings.FIAT_CURRENCIES)
+    return parse_ticker(answer.body, runtime.get("FIAT_CURRENCIES"))
 
 
 def refresh_rates():
@@ -129,14 +130,14 @@ def current_rates(now=None):
         return {}
     if (now or time.time()) - entry["fetched_at"] > settings.FIAT_RATES_MAX_AGE:
         return {}
-    return {code: Decimal(rate) for code, rate in entry["rates"].items() if code in settings.FIAT_CURRENCIES}
+    return {code: Decimal(rate) for code, rate in entry["rates"].items() if code in runtime.get("FIAT_CURRENCIES")}
 
 
 def rate_at_payment():
     """The fields an order stores when it is paid: the books' currency (the first of FIAT_CURRENCIES with a fresh
     rate) and one bitcoin's price in it, for the CSV's fiat value at the time of payment. Empty without a rate."""
     rates = current_rates()
-    for code in settings.FIAT_CURRENCIES:
+    for code in runtime.get("FIAT_CURRENCIES"):
         if code in rates:
             return {"fiat_currency": code, "fiat_rate": rates[code]}
     return {}
@@ -170,7 +171,7 @@ def default_currency(request):
 def buyer_currency(request, rates):
     """The currency to show: the buyer's choice (cookie), else their language's, else USD, else the first
     offered; only one with a current rate. None when there is none."""
-    offered = [code for code in settings.FIAT_CURRENCIES if code in rates]
+    offered = [code for code in runtime.get("FIAT_CURRENCIES") if code in rates]
     for candidate in (request.COOKIES.get(COOKIE, "").upper(), default_currency(request), FALLBACK):
         if candidate in offered:
             return candidate

@@ -3,8 +3,9 @@ beside the lifecycle that places it). The page is backoffice/admin_views.py's ``
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
+
+from shopsettings import runtime
 
 from .models import TERMINAL_STATUSES, Order
 from .sms4sats import Sms4satsError
@@ -16,7 +17,7 @@ BALANCE_ORDERS_PER_HOUR = 20
 def reason_without_key(reason):
     """An sms4sats error's reason for the operator's pages, the API key never shown in it."""
     text = str(reason or "no answer")
-    key = settings.SMS4SATS_API_KEY
+    key = runtime.get("SMS4SATS_API_KEY")
     return text.replace(key, "…") if key else text
 
 

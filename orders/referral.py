@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from shopsettings import runtime
 from sms4sats_site import outbound
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -101,7 +102,7 @@ def describe(pay_request):
 
 def check_and_store(address=None):
     """Resolve the configured address and keep the result for the dashboard; None when none is set."""
-    address = address or settings.SMS4SATS_REF
+    address = address or runtime.get("SMS4SATS_REF")
     if not address:
         cache.delete(LAST_RESULT_KEY)
         return None
@@ -116,6 +117,6 @@ def last_result():
         stored = cache.get(LAST_RESULT_KEY)
     except Exception:  # Redis away: the dashboard says "not checked"
         return None
-    if not stored or stored.get("address") != settings.SMS4SATS_REF:
+    if not stored or stored.get("address") != runtime.get("SMS4SATS_REF"):
         return None
     return Resolution(**stored)

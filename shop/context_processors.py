@@ -3,6 +3,7 @@ from django.utils.translation import gettext
 
 from orders import catalog
 from orders.sms4sats import upstream_health
+from shopsettings import runtime
 from sms4sats_site.shop_identity import shop_identity
 
 from .js_strings import js_strings_json
@@ -31,5 +32,5 @@ def shop(request):
         # A callable too: shop.js's words in the page's language, read only by base.html.
         "JS_STRINGS": js_strings_json,
         # Who runs the shop: the footer, refunds and failures, receipts, error pages.
-        "SHOP": shop_identity(),
+        "SHOP": shop_identity(runtime.get),
     }

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from orders import fiat
+from shopsettings import runtime
 
 CURRENCY_NAMES = {
     "USD": _("US dollar"),
@@ -33,7 +34,7 @@ class CurrencyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [
             (code, f"{code} · {CURRENCY_NAMES[code]}" if code in CURRENCY_NAMES else code)
-            for code in settings.FIAT_CURRENCIES
+            for code in runtime.get("FIAT_CURRENCIES")
         ]
 
 

@@ -40,6 +40,7 @@ from orders.models import (
     format_duration,
 )
 from orders.sms4sats import upstream_health
+from shopsettings import runtime
 from sms4sats_site.shop_identity import shop_identity
 
 from . import picker, ratelimits
@@ -609,7 +610,7 @@ def _receipt_text_lines(order, context):
         (_("Payment hash"), order.payment_hash or "-"),
         (_("Seller"), _("sms4sats (the invoice paid was sms4sats' own)")),
     ]
-    shop = shop_identity()
+    shop = shop_identity(runtime.get)
     if shop["named"] or shop["contact"]:
         contact = shop["contact"]
         # On paper a link is its address; an e-mail address or a handle is read as it is.
@@ -635,7 +636,7 @@ def order_receipt_file(request, public_id):
     order = _completed_order(public_id)
     context = _receipt_context(request, order)
     context["lines"] = _receipt_text_lines(order, context)
-    context["shop_name"] = shop_identity()["name"]
+    context["shop_name"] = shop_identity(runtime.get)["name"]
     text = loader.render_to_string("orders/receipt.txt", context)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="sms4sats-receipt-{order.public_id}.txt"'
@@ -700,7 +701,7 @@ def csrf_failure(request, reason=""):
 def server_error(request):
     """Without context processors: whatever failed (the database, Redis) may still be failing. A database that
     refuses connections is an outage, not a bug: 503 with Retry-After, the same calm page."""
-    response = HttpResponseServerError(loader.get_template("500.html").render({"SHOP": shop_identity()}))
+    response = HttpResponseServerError(loader.get_template("500.html").render({"SHOP": shop_identity(runtime.get)}))
     if isinstance(sys.exc_info()[1], DatabaseError):
         response.status_code = 503
         response["Retry-After"] = "5"

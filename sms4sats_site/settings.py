@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from . import local_state, shop_identity
+from . import local_state, setting_checks
 
 BASE_DIR = local_state.BASE_DIR
 VAR_DIR = local_state.var_dir()
@@ -29,26 +29,24 @@ def env_str(name, default=""):
     return os.environ.get(name, default).strip()
 
 
-def env_bool(name, default):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    config_error(name, f"expected a boolean (true/false, 1/0, on/off), got {raw!r}")
-
-
-def env_int(name, default):
+def env_checked(name, check, default):
+    """The variable's value through ``check`` (sms4sats_site/setting_checks.py, shared with the admin's settings
+    page), or the default when it is not set; a refused value stops start-up with the check's one line."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
-    except ValueError:
-        config_error(name, f"expected an integer, got {raw!r}")
+        return check(raw)
+    except ValueError as exc:
+        config_error(name, str(exc))
+
+
+def env_bool(name, default):
+    return env_checked(name, setting_checks.parse_bool, default)
+
+
+def env_int(name, default):
+    return env_checked(name, setting_checks.parse_int, default)
 
 
 def env_float(name, default):
@@ -110,15 +108,9 @@ PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "") if env_str("PUBLIC_BASE_URL") e
 
 # Who runs this shop, as the buyer pages name it (sms4sats_site/shop_identity.py reads these three): a name, a
 # contact (e-mail, Telegram, Matrix, Nostr npub or URL, each checked here) and the terms' address. None: as before.
-SHOP_NAME = env_str("SHOP_NAME")
-if len(SHOP_NAME) > 60:
-    config_error("SHOP_NAME", f"at most 60 characters, got {len(SHOP_NAME)}")
-SHOP_CONTACT = env_str("SHOP_CONTACT")
-try:
-    shop_identity.parse_contact(SHOP_CONTACT)
-except ValueError as exc:
-    config_error("SHOP_CONTACT", str(exc))
-SHOP_TERMS_URL = env_url("SHOP_TERMS_URL", "") if env_str("SHOP_TERMS_URL") else ""
+SHOP_NAME = env_checked("SHOP_NAME", setting_checks.shop_name, "")
+SHOP_CONTACT = env_checked("SHOP_CONTACT", setting_checks.shop_contact, "")
+SHOP_TERMS_URL = env_checked("SHOP_TERMS_URL", setting_checks.parse_url, "")
 
 # The sandbox (simulated sms4sats) is on unless a real upstream is configured.
 SMS4SATS_API_URL_SET = bool(env_str("SMS4SATS_API_URL"))
@@ -137,9 +129,7 @@ if SANDBOX and SMS4SATS_API_URL_SET and urlsplit(SMS4SATS_API_URL).hostname not 
 # The sandbox accepts SANDBOX_API_KEY; with the sandbox on, the shop uses it unless told otherwise.
 SANDBOX_API_KEY = "sandbox-api-key"
 SMS4SATS_API_KEY = env_str("SMS4SATS_API_KEY") or (SANDBOX_API_KEY if SANDBOX and not SMS4SATS_API_URL_SET else None)
-SMS4SATS_REF = env_str("SMS4SATS_REF") or None
-if SMS4SATS_REF and "@" not in SMS4SATS_REF:
-    config_error("SMS4SATS_REF", f"expected a Lightning Address like name@domain, got {SMS4SATS_REF!r}")
+SMS4SATS_REF = env_checked("SMS4SATS_REF", setting_checks.referral_address, None)
 
 # Production: a real upstream and no DEBUG. Then secrets must come from the environment.
 PRODUCTION = not SANDBOX and not DEBUG
@@ -184,6 +174,7 @@ INSTALLED_APPS = [
     "backoffice",
     "webhooks",
     "alerts",
+    "shopsettings",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("sandbox")
@@ -271,12 +262,7 @@ RATELIMIT_HASH_ALGORITHM = "sms4sats_site.client_address.KeyedSha256"
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 # GET /metrics (Prometheus): off unless a Bearer token or allowed client addresses are set; with both, a scrape
 # needs both. The addresses are checked against the client's address as the rate limits find it.
-METRICS_TOKEN = env_str("METRICS_TOKEN")
-if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
-    config_error(
-        "METRICS_TOKEN",
-        "too short: use at least 16 random characters (e.g. secrets.token_urlsafe(32) in Python)",
-    )
+METRICS_TOKEN = env_checked("METRICS_TOKEN", setting_checks.metrics_token, "")
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 # Outbound requests (sms4sats_site/outbound.py) to targets an admin types in (webhook endpoints, the referral
 # domain, FIAT_RATES_URL, Apprise json/webhook targets) may reach only public addresses, checked after DNS,
@@ -377,10 +363,7 @@ elif _fiat_rates_url.strip().lower() in ("", "off"):
     FIAT_RATES_URL = ""
 else:
     FIAT_RATES_URL = env_url("FIAT_RATES_URL", "")
-FIAT_CURRENCIES = env_list("FIAT_CURRENCIES") or ["USD", "EUR", "GBP", "BRL", "RUB", "CHF", "CAD", "AUD", "JPY"]
-for _currency in FIAT_CURRENCIES:
-    if not re.fullmatch(r"[A-Z]{3}", _currency):
-        config_error("FIAT_CURRENCIES", f"expected ISO 4217 codes like USD,EUR,BRL, got {_currency!r}")
+FIAT_CURRENCIES = env_checked("FIAT_CURRENCIES", setting_checks.fiat_currencies, setting_checks.DEFAULT_FIAT_CURRENCIES)
 FIAT_RATES_REFRESH_SECONDS = env_int("FIAT_RATES_REFRESH_SECONDS", 300)
 if FIAT_RATES_REFRESH_SECONDS < 10:
     config_error("FIAT_RATES_REFRESH_SECONDS", f"expected at least 10 seconds, got {FIAT_RATES_REFRESH_SECONDS}")
@@ -496,9 +479,9 @@ STATUS_POLL_SECONDS = 2
 # commas (telegram://, mailto://, ntfy://, nostr://, matrix://, json://…); empty: no alert is sent.
 ALERT_URLS = env_str("ALERT_URLS")
 # "Refunds spike": this many refunds or more within the last hour (0: off).
-ALERT_REFUNDS_PER_HOUR = env_int("ALERT_REFUNDS_PER_HOUR", 10)
+ALERT_REFUNDS_PER_HOUR = env_checked("ALERT_REFUNDS_PER_HOUR", setting_checks.at_least_zero, 10)
 # The prepaid balance fell under this many sats (0: off; needs SMS4SATS_API_KEY).
-ALERT_BALANCE_MIN_SATS = env_int("ALERT_BALANCE_MIN_SATS", 0)
+ALERT_BALANCE_MIN_SATS = env_checked("ALERT_BALANCE_MIN_SATS", setting_checks.at_least_zero, 0)
 # A summary of the last 24 hours once a day, at this hour (UTC).
 ALERT_DAILY_SUMMARY = env_bool("ALERT_DAILY_SUMMARY", False)
 ALERT_DAILY_SUMMARY_HOUR = env_int("ALERT_DAILY_SUMMARY_HOUR", 8)
@@ -523,6 +506,9 @@ REFERRAL_ALLOW_HTTP = env_bool("REFERRAL_ALLOW_HTTP", False)
 if REFERRAL_ALLOW_HTTP and PRODUCTION:
     config_error("REFERRAL_ALLOW_HTTP", "is for development and tests only (it is on in production)")
 REFERRAL_TIMEOUT = 5.0
+# The operator's settings are also editable on the admin's settings page (shopsettings/), stored in the database
+# and read through shopsettings.runtime.get; a value set in the environment wins there and shows as fixed.
+ADMIN_SETTINGS_FROM_ENV = frozenset(name for name in setting_checks.CHECKS if env_str(name))
 # Privacy: `manage.py purge_personal_data` blanks numbers, codes, phones and messages older than this.
 PERSONAL_DATA_RETENTION_DAYS = 90
 

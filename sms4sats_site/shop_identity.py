@@ -49,13 +49,18 @@ def parse_contact(raw):
     )
 
 
-def shop_identity():
-    """{"name", "named" (the operator set a name), "contact" (a Contact or None), "terms_url"} from the settings."""
+def _from_settings(name):
     from django.conf import settings
 
-    return {
-        "name": settings.SHOP_NAME or DEFAULT_NAME,
-        "named": bool(settings.SHOP_NAME),
-        "contact": parse_contact(settings.SHOP_CONTACT),
-        "terms_url": settings.SHOP_TERMS_URL,
-    }
+    return getattr(settings, name, "")
+
+
+def shop_identity(get=_from_settings):
+    """{"name", "named" (the operator set a name), "contact" (a Contact or None), "terms_url"}; ``get`` reads a
+    setting (the buyer pages pass shopsettings' ``runtime.get``, so a change in the admin applies at once)."""
+    name = get("SHOP_NAME")
+    try:
+        contact = parse_contact(get("SHOP_CONTACT"))
+    except ValueError:  # checked when saved and at start-up; never a 500 for a buyer
+        contact = None
+    return {"name": name or DEFAULT_NAME, "named": bool(name), "contact": contact, "terms_url": get("SHOP_TERMS_URL")}

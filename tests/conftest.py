@@ -67,6 +67,9 @@ def _clear_cache():
     keys = list(redis.scan_iter(match=f"*{_RUN}*", count=1000))
     if keys:
         redis.delete(*keys)
+    from shopsettings import runtime
+
+    runtime.forget()  # the settings saved by a test are rolled back: no process keeps them
 
 
 @pytest.fixture(autouse=True)

@@ -311,7 +311,7 @@ def test_dashboard_page(admin_client, shop, settings):
     assert '<div class="value" id="fig-paid">9</div>' in body
     assert '<div class="value" id="fig-completed">6</div>' in body
     assert '<div class="value" id="fig-volume">35,900 sats</div>' in body  # grouped: the admin is English
-    assert "Set SMS4SATS_REF" in body
+    assert "Set your referral address (Settings)" in body
     assert '<div class="value" id="fig-p50">30 seconds</div>' in body
     assert '<span id="fig-p90">1 min 16 s</span>' in body
     assert "75.0% of created" in body
@@ -396,4 +396,4 @@ def test_no_referral_chart_without_an_address(shop, settings, admin_client):
     body = admin_client.get(reverse("admin:dashboard")).content.decode()
     referral = body.split('id="referral-per-day"')[1].split("</section>")[0]
     assert "<svg" not in referral
-    assert "set SMS4SATS_REF" in referral
+    assert "No referral address: set it (Settings)" in referral

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("orders", "shop", "backoffice", "webhooks", "alerts", "sandbox", "sms4sats_site")
+APPS = ("orders", "shop", "backoffice", "webhooks", "alerts", "sandbox", "shopsettings", "sms4sats_site")
 # The project's wiring: settings, URLs, the WSGI/ASGI/Celery entry points and the /healthz view import the apps;
 # no app imports them. The rest of sms4sats_site is infrastructure every app may use (shared Redis, ...).
 SITE = {"sms4sats_site", "sms4sats_site.settings", "sms4sats_site.urls", "sms4sats_site.wsgi", "sms4sats_site.asgi"}

@@ -15,6 +15,7 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
+from shopsettings import runtime
 from sms4sats_site import outbound
 
 from .. import metrics
@@ -190,8 +191,8 @@ class _ClientBase:
     def __init__(self, base_url=None, api_key=None, ref=None, timeout=None):
         # None means "from settings"; an empty string means "none", e.g. to go without a configured key.
         self.base_url = (base_url if base_url is not None else settings.SMS4SATS_API_URL).rstrip("/")
-        self.api_key = (api_key if api_key is not None else settings.SMS4SATS_API_KEY) or None
-        self.ref = (ref if ref is not None else settings.SMS4SATS_REF) or None
+        self.api_key = (api_key if api_key is not None else runtime.get("SMS4SATS_API_KEY")) or None
+        self.ref = (ref if ref is not None else runtime.get("SMS4SATS_REF")) or None
         self.timeout = float(timeout if timeout is not None else settings.SMS4SATS_TIMEOUT)
 
     def _http_options(self) -> dict:
@@ -361,8 +362,8 @@ def get_client() -> Sms4satsClient:
     key = (
         os.getpid(),
         settings.SMS4SATS_API_URL,
-        settings.SMS4SATS_API_KEY,
-        settings.SMS4SATS_REF,
+        runtime.get("SMS4SATS_API_KEY"),
+        runtime.get("SMS4SATS_REF"),
         settings.SMS4SATS_TIMEOUT,
     )
     with _shared_lock:

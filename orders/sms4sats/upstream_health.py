@@ -17,6 +17,7 @@ import time
 from celery import current_app
 from django.conf import settings
 
+from shopsettings import runtime
 from sms4sats_site.shared_redis import shared_key, shared_redis
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def _record_failure(reason):
 def announce():
     """Have a worker send the "down" or "back up" alert (alerts/checks.py); only when alerts are configured, so
     that the client's path publishes nothing otherwise. Not in a transaction: the state is in Redis only."""
-    if not settings.ALERT_URLS:
+    if not runtime.get("ALERT_URLS"):
         return
     try:
         current_app.send_task("alerts.tasks.upstream_changed")

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 from orders import referral
 from orders.sms4sats import AUTO_SELECT, Sms4satsClient, Sms4satsError, UpstreamUnavailable
+from shopsettings import runtime
 
 SAMPLE_COUNTRY = 187  # USA
 SAMPLE_SERVICE = "tg"  # Telegram
@@ -43,16 +44,16 @@ class Command(BaseCommand):
             self.failed, reachable = True, False
         finally:
             client_logger.setLevel(level)
-        if reachable or settings.SMS4SATS_REF:
+        if reachable or runtime.get("SMS4SATS_REF"):
             self.check_referral()
         if self.failed:
             raise SystemExit(1)
 
     def check_referral(self):
-        if not settings.SMS4SATS_REF:
+        if not runtime.get("SMS4SATS_REF"):
             self.stdout.write("referral address: skipped (SMS4SATS_REF is not set)")
             return
-        result = referral.resolve(settings.SMS4SATS_REF)
+        result = referral.resolve(runtime.get("SMS4SATS_REF"))
         label = f"referral address {result.address}"
         if result.ok:
             self.stdout.write(f"{label}: " + self.style.SUCCESS("OK") + f" ({result.detail})")
