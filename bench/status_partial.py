@@ -258,6 +258,8 @@ def main():
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--web-workers", type=int, default=GUNICORN_WORKERS, help="gunicorn workers (default 2)")
+    parser.add_argument("--web-threads", type=int, default=GUNICORN_THREADS, help="threads per worker (default 4)")
     parser.add_argument("--py-spy", action="store_true", help="py-spy the gunicorn workers during the wrk runs")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile requests in this process instead of the wrk runs"
@@ -283,7 +285,7 @@ def main():
     print(machine_line(), flush=True)
     # LOG_LEVEL=ERROR: without a /ping view the trivial page is a 404, which Django logs as a warning per request.
     with Stack("status_partial", extra_env={"LOG_LEVEL": "ERROR"}) as stack, tempfile.TemporaryDirectory() as tmp:
-        stack.start_web()
+        stack.start_web(workers=args.web_workers, threads=args.web_threads)
         import httpx
 
         reset_orders()
@@ -307,7 +309,7 @@ def main():
             trivial = "/ping" if client.get("/ping").status_code == 200 else "/bench-no-such-page"
         trivial_label = "/ping" if trivial == "/ping" else "404 page (no /ping view)"
         print(
-            f"gunicorn {stack.base_url}: {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
+            f"gunicorn {stack.base_url}: {args.web_workers} workers x {args.web_threads} threads (gthread), "
             f"DEBUG off, PostgreSQL, Redis; wrk -t1, {args.seconds} s per run; {len(orders)} orders: "
             + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
             flush=True,
@@ -348,7 +350,7 @@ def main():
 
     print()
     print(
-        f"Status partial vs {trivial_label}, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, "
+        f"Status partial vs {trivial_label}, gunicorn {args.web_workers}x{args.web_threads}, "
         f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):"
     )
     print(

@@ -2,9 +2,9 @@
 """`make run`: the local shop, kept running until Ctrl-C.
 
 Checks that the shop's address (SHOP_BIND) is free, migrates, creates a local admin (sandbox only), starts a
-private Redis unless REDIS_URL is set, then the Procfile's processes (web, worker, creator, beat). Their output
-comes to this terminal through this supervisor, which says where the shop listens (and the new admin's password)
-once the workers are ready, so that the start-up banners do not scroll it away.
+private Redis unless REDIS_URL is set, then the Procfile's processes (web; one Celery worker for both queues,
+beat embedded). Their output comes to this terminal through this supervisor, which says where the shop listens
+(and the new admin's password) once the workers are ready, so that the start-up banners do not scroll it away.
 
 A process that dies is restarted after a pause (1, 2, 4… seconds), at most MAX_RESTARTS times in
 RESTART_WINDOW seconds, with one line each time; past that the shop stops, with a line that says why.

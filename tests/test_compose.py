@@ -577,3 +577,19 @@ def test_the_tor_service_is_off_unless_asked_and_keeps_its_keys(services, compos
     assert tor["environment"]["ONION_TARGET"] == "proxy:8080"
     assert "http://:8080 {" in (ROOT / "deploy" / "Caddyfile").read_text()
     assert "8080" not in str(services["proxy"]["ports"])
+
+
+def test_the_small_profile_runs_one_worker_for_both_queues_with_beat_and_no_creator_or_beat(services):
+    """docker-compose.small.yml (BENCHMARKS.md, "Memory"): one prefork worker with 2 processes for both queues,
+    tasks only to a free process (-O fair), beat embedded; the separate creator and beat never start."""
+    small = yaml.safe_load((ROOT / "docker-compose.small.yml").read_text())["services"]
+    assert set(small) <= set(services)  # an override of existing services only
+    worker = small["worker"]["command"]
+    assert worker[worker.index("-Q") + 1] == "${CELERY_QUEUE:-sms4sats},${CELERY_QUEUE:-sms4sats}-create"
+    assert worker[worker.index("-O") + 1] == "fair" and "-B" in worker
+    assert "--concurrency=${WORKER_CONCURRENCY:-2}" in worker and not any(a.startswith("--pool") for a in worker)
+    assert check_celery_command([interpolate(a, SAMPLE_DOTENV) for a in worker], "worker") == []
+    for name in ("creator", "beat"):
+        assert small[name] == {"profiles": ["separate-workers"]}
+    web = small["web"]["command"]
+    assert "--workers=${WEB_WORKERS:-1}" in web and "--threads=${WEB_THREADS:-8}" in web

@@ -71,7 +71,10 @@ def variables_read():
     names = set()
     for path in shop_sources():
         names |= environment_reads(path.read_text())
-    return names | compose_variables(COMPOSE.read_text())
+    # The Procfile (`make run`) and the small profile's override interpolate the same way.
+    for path in (COMPOSE, ROOT / "docker-compose.small.yml", ROOT / "Procfile"):
+        names |= compose_variables(path.read_text())
+    return names
 
 
 # --- what the docs say ----------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def shop(tmp_path):
         proc.wait(10)
 
 
-def test_run_restarts_beat_and_redis_and_ctrl_c_stops_everything(shop):
+def test_run_restarts_the_worker_and_redis_and_ctrl_c_stops_everything(shop):
     proc, base_url, log_path = shop
     sid = proc.pid
     output = log_path.read_text
@@ -128,20 +128,23 @@ def test_run_restarts_beat_and_redis_and_ctrl_c_stops_everything(shop):
     assert httpx.get(base_url + "/", timeout=30).status_code == 200
     wait_for("a call to this shop's sandbox", lambda: '"GET /sandbox/api' in output(), 30, log_path)
 
-    beat = leader_pid(sid, r"celery .* beat ")
-    assert beat
-    os.kill(beat, signal.SIGKILL)
-    new_beat = wait_for("beat restarted", lambda: leader_pid(sid, r"celery .* beat ") not in (None, beat), 30, log_path)
-    assert new_beat
-    assert "run: beat was killed by SIGKILL; restarting it in 1 s (restart 1 of 5" in output()
-    assert healthz(base_url), "the web and the workers kept running while beat was restarted"
+    # One Celery worker for both queues, beat embedded in it (-B): killed, it is restarted, beat with it.
+    worker = leader_pid(sid, r"celery .* worker .*-B")
+    assert worker
+    os.kill(worker, signal.SIGKILL)
+    new_worker = wait_for(
+        "worker restarted", lambda: leader_pid(sid, r"celery .* worker .*-B") not in (None, worker), 30, log_path
+    )
+    assert new_worker
+    assert "run: worker was killed by SIGKILL; restarting it in 1 s (restart 1 of 5" in output()
+    assert httpx.get(base_url + "/", timeout=30).status_code == 200, "the web kept running"
 
     redis = leader_pid(sid, r"redis-server ")
     assert redis
     os.kill(redis, signal.SIGKILL)
     wait_for("Redis restarted", lambda: leader_pid(sid, r"redis-server ") not in (None, redis), 30, log_path)
     assert "run: redis was killed by SIGKILL; restarting it" in output()
-    # A fresh, empty Redis: healthy again once the workers reconnected and ran a new heartbeat.
+    # A fresh, empty Redis: healthy again once the worker reconnected and its beat sent a new heartbeat.
     wait_for("/healthz 200 after the Redis restart", lambda: healthz(base_url), 120, log_path)
 
     # Routine task lines stay out of the terminal (the poll task runs every 2 s).
@@ -150,13 +153,27 @@ def test_run_restarts_beat_and_redis_and_ctrl_c_stops_everything(shop):
 
     # Ctrl-C, as a terminal sends it: to the foreground process group.
     children = set(session_processes(sid)) - {sid}
-    assert len(children) >= 5  # redis, web, worker, creator, beat (and their own processes)
+    assert len(children) >= 3  # redis, web, worker (and their own processes)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(60) == 0
     wait_for("every process of the shop gone", lambda: not session_processes(sid), 10, log_path)
     assert output().rstrip().endswith("run: stopped.")
     with pytest.raises(ConnectionRefusedError):  # nothing listens on the shop's port any more
         socket.create_connection(("127.0.0.1", int(base_url.rsplit(":", 1)[1])), timeout=5)
+
+
+def test_make_run_keeps_creation_apart_from_polling():
+    """The Procfile's one worker: both queues, prefork (time limits enforced), at least 2 processes, each task
+    given to a free process only (-O fair). A poll cycle runs in one process at a time (polling.poll_cycle's lock),
+    so a paid order's creation always finds a process that is not in a poll cycle."""
+    programs = {p.name: p.argv[-1] for p in run.read_procfile(dict(os.environ), None)}
+    assert set(programs) == {"web", "worker"}
+    worker = programs["worker"].split()
+    assert worker[worker.index("-Q") + 1] == "${CELERY_QUEUE:-sms4sats},${CELERY_QUEUE:-sms4sats}-create"
+    assert worker[worker.index("-O") + 1] == "fair"
+    assert "--pool" not in worker and "-P" not in worker  # prefork, Celery's default
+    assert worker[worker.index("--concurrency") + 1] == "${WORKER_CONCURRENCY:-2}"
+    assert "-B" in worker  # beat embedded: exactly one, as make run has one worker
 
 
 def test_a_process_that_keeps_dying_is_restarted_5_times_in_5_minutes_then_the_shop_stops(capsys):

@@ -141,7 +141,7 @@ def test_the_package_environment_loads_as_the_shop_expects(compose, tmp_path):
     """Every variable the package sets is one the shop reads; the settings accept them: production, onion mode
     on APP_HIDDEN_SERVICE, plain HTTP on the home network."""
     umbrel = {**UMBREL_ENV, **exported(UMBREL_ENV["APP_SEED"])}
-    for name in ("web", "worker", "beat", "setup"):
+    for name in ("web", "worker", "setup"):
         env = environment(compose["services"][name])
         assert set(env) - variables_read() <= {"HOME", "DJANGO_SUPERUSER_PASSWORD"}, name
     env = {k: interpolate(v, umbrel) for k, v in environment(compose["services"]["web"]).items()}

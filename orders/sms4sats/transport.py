@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from httpx_aiohttp import AiohttpTransport
 
 from shopsettings import runtime
 from sms4sats_site import outbound
@@ -305,7 +304,10 @@ class AsyncSms4satsClient(_ClientBase):
     def __init__(self, base_url=None, api_key=None, ref=None, timeout=None, transport=None):
         super().__init__(base_url, api_key, ref, timeout)
         # aiohttp underneath: a third of httpx's own CPU per call, and the poller makes hundreds a second
-        # (BENCHMARKS.md). Same httpx requests, responses and exceptions above it.
+        # (BENCHMARKS.md). Same httpx requests, responses and exceptions above it. Imported here: only the workers
+        # make async calls, and aiohttp is about 8 MB the web's processes would carry for nothing.
+        from httpx_aiohttp import AiohttpTransport
+
         self._http = httpx.AsyncClient(transport=transport or AiohttpTransport(), **self._http_options())
 
     async def _run(self, call: Call) -> Any:
