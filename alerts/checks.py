@@ -14,7 +14,10 @@ alerts over the cap are counted, and told in one summary once their hour is over
 workers. So the two worker processes watch each other: the creator (queue ``<CELERY_QUEUE>-create``) runs
 ``check_main_worker`` on the main worker's heartbeat (the one /healthz reads) and delivers that alert itself;
 the main worker runs ``check_creator_worker`` on the heartbeat the creator writes (``creator_heartbeat``).
-Beat schedules both. Not covered, and said in docs/operating.md ("Alerts"): both workers dead, or beat dead
+Beat schedules both. **After a start**, a heartbeat left in Redis by the last run (minutes or hours old) is not a
+dead worker: for WORKER_START_GRACE_SECONDS after a worker or beat starts (``record_start``, from Celery's
+start signals in sms4sats_site/celery.py) a stale heartbeat alerts nothing and a change pending from before the
+stop is dropped. Not covered, and said in docs/operating.md ("Alerts"): both workers dead, or beat dead
 (nothing is checked); an outside monitor of /healthz catches those.
 """
 
@@ -33,6 +36,7 @@ from .models import Event
 
 log = logging.getLogger(__name__)
 
+STARTED_KEY = "alerts:processes-started"
 SUMMARY_KEEP_SECONDS = 2 * 24 * 60 * 60
 
 # condition name: (event when it starts, event when it clears)
@@ -44,6 +48,7 @@ CONDITIONS = {
     "refunds": (Event.REFUNDS_HIGH, Event.REFUNDS_NORMAL),
     "balance": (Event.BALANCE_LOW, Event.BALANCE_OK),
     "referral": (Event.REFERRAL_BROKEN, Event.REFERRAL_OK),
+    "webhooks": (Event.WEBHOOKS_FAILING, Event.WEBHOOKS_OK),
 }
 
 
@@ -193,10 +198,26 @@ def check_upstream():
 # --- Workers --------------------------------------------------------------------------------------
 
 
+def record_start():
+    """A worker or beat has just started: the heartbeats get their grace period from now."""
+    shared_redis().set(shared_key(STARTED_KEY), clock())
+
+
+def starting():
+    """True within WORKER_START_GRACE_SECONDS of the last start of a worker or beat."""
+    started = shared_redis().get(shared_key(STARTED_KEY))
+    return started is not None and clock() - float(started) < settings.WORKER_START_GRACE_SECONDS
+
+
 def check_heartbeat(name, age, label, queue=None):
     from orders import process_health
 
-    if not process_health.is_alive(age):
+    stale = not process_health.is_alive(age)
+    if stale and starting():
+        # Not yet its turn to beat. A "stale" pending from before the stop would alert at once: dropped.
+        shared_redis().delete(_pending_key(name))
+        return None
+    if stale:
         seen = "never" if age is None else f"{round(age)} s ago"
         return update(
             name,
@@ -304,6 +325,26 @@ def check_referral():
         f"Your referral address {result.address} does not resolve",
         f"{result.detail}. Orders still carry it, but the 10% referral may be lost: check SMS4SATS_REF.",
     )
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+
+def check_webhooks():
+    """Deliveries that keep failing or were given up (webhooks/delivery.py ``failing_endpoints``): one alert
+    while any endpoint is failing, one when all of them are reached again."""
+    from webhooks.delivery import failing_endpoints
+
+    failing = failing_endpoints()
+    if failing:
+        lines = "\n".join(f"{endpoint}: {error}" for endpoint, error in failing)
+        return update(
+            "webhooks",
+            True,
+            f"Webhook deliveries keep failing ({len(failing)} endpoint{'s' if len(failing) != 1 else ''})",
+            f"{lines}\nThe admin's webhook deliveries list shows each attempt; redeliver once the receiver is fixed.",
+        )
+    return update("webhooks", False, "Webhook deliveries succeed again")
 
 
 # --- The daily summary ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.utils import timezone
 from shopsettings import runtime
 from sms4sats_site import outbound
 
-from .models import AlertLog, Event, Result
+from .models import AlertLog, Event, NotificationRule, Result
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ NOTIFY_TYPES = {
     Event.REFUNDS_HIGH: "warning",
     Event.BALANCE_LOW: "warning",
     Event.REFERRAL_BROKEN: "failure",
+    Event.WEBHOOKS_FAILING: "failure",
     Event.SUPPRESSED: "warning",
     Event.UPSTREAM_UP: "success",
     Event.WORKER_BACK: "success",
@@ -43,6 +44,7 @@ NOTIFY_TYPES = {
     Event.REFUNDS_NORMAL: "success",
     Event.BALANCE_OK: "success",
     Event.REFERRAL_OK: "success",
+    Event.WEBHOOKS_OK: "success",
 }
 
 
@@ -61,19 +63,33 @@ def alerts_on():
 
 def raise_alert(event, title, body, queue=None):
     """Log the alert and have a worker deliver it once the transaction commits; None when alerts are off.
+    The notification rules that chose this event get it too (``notify``), whether ALERT_URLS is set or not.
 
     ``queue``: the Celery queue of the delivering worker (the other worker's, when one is stale)."""
+    notify(event, title, body, queue=queue)
     urls = target_urls()
     if not urls:
         log.info("Alert not sent (ALERT_URLS is empty): %s", title)
         return None
-    entry = AlertLog.objects.create(event=event, title=title[:200], body=body, targets=len(urls))
     log.warning("Alert: %s", title)
+    return _log_and_enqueue(event, title, body, len(urls), queue=queue)
+
+
+def _log_and_enqueue(event, title, body, targets, rule=None, queue=None):
+    entry = AlertLog.objects.create(event=event, title=title[:200], body=body, targets=targets, rule=rule)
     transaction.on_commit(
         lambda: current_app.send_task(DELIVER_TASK, args=(entry.pk,), queue=queue),
         robust=True,  # the broker away: the row stays "queued" and resend_lost enqueues it again
     )
     return entry
+
+
+def notify(event, title, body, rules=None, queue=None):
+    """Per-event notifications: one log row, delivered like an alert, for each active rule that chose ``event``
+    (or for each of ``rules``: the admin's test). Returns the rows."""
+    if rules is None:
+        rules = [rule for rule in NotificationRule.objects.filter(active=True) if event in rule.events]
+    return [_log_and_enqueue(event, title, body, len(rule.target_urls()), rule, queue) for rule in rules]
 
 
 def deliver(log_id, pending=None, attempt=0, last_attempt=True):
@@ -83,8 +99,8 @@ def deliver(log_id, pending=None, attempt=0, last_attempt=True):
     task enqueued twice (``resend_lost``) sends once. Returns the numbers of the targets that failed."""
     if not AlertLog.objects.filter(pk=log_id, attempts=attempt).update(attempts=attempt + 1):
         return []  # gone, or this attempt was made already
-    entry = AlertLog.objects.get(pk=log_id)
-    urls = target_urls()
+    entry = AlertLog.objects.select_related("rule").get(pk=log_id)
+    urls = entry.rule.target_urls() if entry.rule else target_urls()
     numbers = [n for n in (range(len(urls)) if pending is None else pending) if n < len(urls)]
     errors = {}
     for number in numbers:
@@ -101,6 +117,14 @@ def deliver(log_id, pending=None, attempt=0, last_attempt=True):
         entry.finished_at = timezone.now()
     entry.save(update_fields=["delivered", "error", "result", "finished_at"])
     return sorted(errors)
+
+
+def purge_log(older_than_days, now=None):
+    """Forget alerts older than ``older_than_days`` (ALERT_LOG_RETENTION_DAYS), except any still being sent.
+    Returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    old = AlertLog.objects.filter(created_at__lt=cutoff).exclude(result__in=(Result.QUEUED, Result.RETRYING))
+    return old.delete()[0]
 
 
 def resend_lost(now=None):

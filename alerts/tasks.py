@@ -65,6 +65,7 @@ def check_conditions():
         checks.check_upstream,
         checks.check_creation_lag,
         checks.check_refunds,
+        checks.check_webhooks,
         delivery.resend_lost,
         checks.send_summary,
     )
@@ -92,3 +93,8 @@ def check_referral():
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=75)
 def daily_summary():
     checks.daily_summary()
+
+
+@shared_task(ignore_result=True, soft_time_limit=300, time_limit=360)
+def purge_log():
+    return delivery.purge_log(settings.ALERT_LOG_RETENTION_DAYS)

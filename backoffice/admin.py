@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
@@ -572,12 +573,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="country", ordering="country_code")
     def country(self, order):
+        if order.kind == Kind.SEND and order.country_code is None:
+            return f"to {order.phone}" if order.phone else "—"  # an SMS's destination, not "—"
         if order.country_code is None:
             return "—"
         return f"{order.country_name or 'Country'} ({order.country_code})"
 
     @admin.display(description="service", ordering="service_code")
     def service(self, order):
+        if order.kind in (Kind.SEND, Kind.FUND):
+            return order.what
         return order.service_name or order.service_code or "—"
 
     @admin.display(description="price (sats)", ordering="price_sats")
@@ -585,7 +590,7 @@ class OrderAdmin(admin.ModelAdmin):
         value = getattr(order, "price_sats", None)
         if value is None:
             value = order.invoice_sats if order.invoice_sats is not None else order.quoted_sats
-        return value
+        return "—" if value is None else intcomma(value)  # 12,545: grouped like the dashboard
 
     @admin.display(description="payment → code", ordering="to_code")
     def time_to_code(self, order):

@@ -125,6 +125,9 @@ def account_view(request, site):
     )
     if not key:  # nothing to ask upstream: explain how to set the key
         return TemplateResponse(request, "admin/orders/account.html", context)
+    context.update(_fund_orders())
+    if request.GET.get("part") == "fund-orders":  # the funding rows' own poll: no call to sms4sats
+        return TemplateResponse(request, "admin/orders/_fund_orders.html", context)
 
     form = FundForm(request.POST or None)
     if request.method == "POST":
@@ -149,9 +152,17 @@ def account_view(request, site):
     except Sms4satsError as exc:
         context["history_error"] = reason_without_key(exc.reason)
     context["form"] = form
-    context["fund_orders"] = Order.objects.filter(kind=Kind.FUND).order_by("-created_at")[:20]
     context["balance_orders"] = Order.objects.filter(paid_from_balance=True).order_by("-created_at")[:20]
     return TemplateResponse(request, "admin/orders/account.html", context)
+
+
+def _fund_orders():
+    orders = list(Order.objects.filter(kind=Kind.FUND).order_by("-created_at")[:20])
+    return {
+        "fund_orders": orders,
+        "fund_orders_live": any(not order.is_terminal for order in orders),
+        "fund_refresh_seconds": FUND_REFRESH_SECONDS,
+    }
 
 
 def _invoice_qr(bolt11):

@@ -242,6 +242,16 @@ class Order(models.Model):
         return f"+{self.number}" if self.number and not self.number.startswith("+") else self.number
 
     @property
+    def what(self):
+        """What was ordered, in a few words, for the operator's pages and notifications: never a phone number."""
+        if self.kind == Kind.FUND:
+            return "Prepaid top-up"
+        if self.kind == Kind.SEND:
+            return f"SMS to {self.country_name}" if self.country_name else "SMS"
+        parts = [self.service_name or self.service_code, self.country_name]
+        return ", ".join(part for part in parts if part) or self.get_kind_display()
+
+    @property
     def is_number_order(self):
         return self.kind in NUMBER_KINDS
 

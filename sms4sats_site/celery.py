@@ -67,6 +67,25 @@ def share_before_fork(sender=None, **kwargs):
     gc.freeze()
 
 
+@worker_init.connect
+@beat_init.connect
+def record_start(sender=None, **kwargs):
+    """The heartbeats' grace period after a start (alerts/checks.py). worker_init, not worker_ready: it is sent
+    by every worker (the tests' in-process ones too), a second or two before the worker takes tasks."""
+    from alerts import checks
+
+    try:
+        checks.record_start()
+    except Exception:  # Redis not up yet: no grace, the worker starts anyway
+        log.warning("Could not record this process's start in Redis", exc_info=True)
+
+
+@beat_init.connect
+def check_referral_at_start(sender=None, **kwargs):
+    """The referral address (SMS4SATS_REF, changed only by a restart) is checked at once, not 15 minutes later."""
+    app.send_task("alerts.tasks.check_referral")
+
+
 @beat_init.connect
 def refresh_catalog_at_start(sender=None, **kwargs):
     """Prices in the service list from the first minute after a (re)start, not after the first 5-minute

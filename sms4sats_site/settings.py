@@ -397,8 +397,10 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.check_main_worker": {"queue": CELERY_CREATE_QUEUE},
 }
 CELERY_TIMEZONE = "UTC"
+# The workers beat this often (a heartbeat for /healthz, one for the creator: alerts/checks.py).
+HEARTBEAT_SECONDS = 10
 CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "orders.tasks.heartbeat", "schedule": 10.0},
+    "heartbeat": {"task": "orders.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
     # A tick not started within its interval is dropped: the next one does the same work.
     "poll-due-orders": {"task": "orders.tasks.poll_due_orders", "schedule": 2.0, "options": {"expires": 2.0}},
     "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": 60.0},
@@ -419,18 +421,26 @@ if FIAT_RATES_URL:
 # referral address's last check); nothing is sent then.
 CELERY_BEAT_SCHEDULE.update(
     {
-        "creator-heartbeat": {"task": "alerts.tasks.creator_heartbeat", "schedule": 10.0, "options": {"expires": 10.0}},
+        "creator-heartbeat": {
+            "task": "alerts.tasks.creator_heartbeat",
+            "schedule": float(HEARTBEAT_SECONDS),
+            "options": {"expires": float(HEARTBEAT_SECONDS)},
+        },
         "alerts-check-main-worker": {"task": "alerts.tasks.check_main_worker", "schedule": 60.0},
         "alerts-check": {"task": "alerts.tasks.check_conditions", "schedule": 60.0},
         "alerts-check-balance": {"task": "alerts.tasks.check_balance", "schedule": 15 * 60.0},
         "referral-check": {"task": "alerts.tasks.check_referral", "schedule": 15 * 60.0},
         "alerts-daily-summary": {"task": "alerts.tasks.daily_summary", "schedule": 60 * 60.0},
+        "purge-alert-log": {"task": "alerts.tasks.purge_log", "schedule": 24 * 60 * 60.0},
     }
 )
 if SANDBOX:
     CELERY_BEAT_SCHEDULE["sandbox-webhooks"] = {"task": "sandbox.tasks.deliver_due_webhooks", "schedule": 5.0}
 # Workers are "alive" while their last heartbeat is younger than this.
 HEARTBEAT_MAX_AGE = 45
+# A worker or beat that has just started has this long to beat before a stale heartbeat alerts (the one left
+# in Redis by the last run may be hours old): the first beats come within an interval or two of a start.
+WORKER_START_GRACE_SECONDS = 6 * HEARTBEAT_SECONDS
 
 # Order engine timings (seconds). Tests and the sandbox shorten them.
 SMS4SATS_TIMEOUT = env_float("SMS4SATS_TIMEOUT", 10.0)
@@ -500,6 +510,8 @@ for _name in ("ALERT_REFUNDS_PER_HOUR", "ALERT_BALANCE_MIN_SATS", "ALERT_HOLD_SE
         config_error(_name, f"expected 0 (off) or more, got {globals()[_name]}")
 # Failed deliveries of one alert are tried again this many times, 30 s, 1, 2, 4… min apart.
 ALERT_MAX_RETRIES = 5
+# The alert log (and the per-event notifications' log) is purged daily of rows older than this, like the webhooks'.
+ALERT_LOG_RETENTION_DAYS = 30
 # The referral address is resolved over HTTPS (LUD-16); plain HTTP only for localhost/127.0.0.1 or with this
 # on (a local LNURL server in development or tests; never in production).
 REFERRAL_ALLOW_HTTP = env_bool("REFERRAL_ALLOW_HTTP", False)
@@ -521,6 +533,12 @@ if not 0 < WEBHOOK_TIMEOUT_SECONDS <= 60:
 WEBHOOK_RETRY_DELAYS = (30, 60, 120, 300, 600, 1200, 1800)
 WEBHOOK_RESPONSE_EXCERPT_BYTES = 300  # a snippet: a receiver that is an internal service must not fill the log
 WEBHOOK_LOG_RETENTION_DAYS = 30
+# A rotated endpoint secret keeps signing beside the new one this long (both signatures in each delivery).
+WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+if WEBHOOK_SECRET_OVERLAP_HOURS < 0:
+    config_error(
+        "WEBHOOK_SECRET_OVERLAP_HOURS", f"expected 0 (no overlap) or more hours, got {WEBHOOK_SECRET_OVERLAP_HOURS}"
+    )
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # Celery's routine lines (each task received and succeeded, each beat tick: several every 2 s) would scroll the

@@ -76,10 +76,11 @@ def _clear_cache():
 def _alerts_without_hysteresis():
     """Alerts at the first check that sees a change: the tests of one alert per start and clear. The hysteresis
     has its own tests (tests/test_alert_hysteresis.py), which set these. (Not the ``settings`` fixture: that would
-    restore the settings after ``_clear_cache``, which then clears a Redis a test pointed elsewhere.)"""
+    restore the settings after ``_clear_cache``, which then clears a Redis a test pointed elsewhere.) Likewise no
+    grace period after a worker starts (tests/test_alert_start.py tests it)."""
     from django.test import override_settings
 
-    with override_settings(ALERT_HOLD_SECONDS=0, ALERT_CLEAR_SECONDS=0):
+    with override_settings(ALERT_HOLD_SECONDS=0, ALERT_CLEAR_SECONDS=0, WORKER_START_GRACE_SECONDS=0):
         yield
 
 

@@ -96,7 +96,7 @@ def test_list_shows_the_columns(admin_client, orders):
     ):
         assert header in body, header
     assert str(orders["done_us_tg"].public_id) in body
-    assert "3100" in body  # the invoice's amount, not the quote
+    assert "3,100" in body  # the invoice's amount, not the quote (grouped)
     assert "2 min 05 s" in body  # paid 125 s before the code
     assert "Germany (43)" in body
     assert listed(admin_client) == ids(*orders.values())

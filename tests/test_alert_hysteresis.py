@@ -6,6 +6,7 @@ import pytest
 
 from alerts import checks, tasks
 from alerts.models import AlertLog, Event
+from orders import process_health
 from orders.sms4sats import upstream_health
 
 
@@ -27,7 +28,7 @@ def clock(monkeypatch):
 @pytest.fixture
 def sms4sats(monkeypatch):
     """The shared health state the upstream check reads, set by the test."""
-    checks.record_creator_heartbeat()  # the minute's other checks find nothing wrong
+    process_health.record_heartbeat(process_health.CREATOR)  # the minute's other checks find nothing wrong
     state = {"known": True, "up": True, "failures": 0, "last_error": "", "since": 0.0}
     monkeypatch.setattr(upstream_health, "state", lambda: dict(state))
     return state

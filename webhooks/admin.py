@@ -6,6 +6,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -14,7 +15,8 @@ from django.utils.html import format_html
 from sms4sats_site import audit, outbound
 
 from .delivery import RedeliverRefused, redeliver
-from .models import EVENT_MEANINGS, Attempt, Delivery, Endpoint, EventType
+from .events import record_test_event
+from .models import EVENT_MEANINGS, SUBSCRIBABLE, Attempt, Delivery, Endpoint
 
 MAX_REDELIVER = 100
 
@@ -26,7 +28,7 @@ def to_the_second(moment):
 
 class EndpointForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
-        choices=[(event.value, f"{event.value}: {EVENT_MEANINGS[event]}") for event in EventType],
+        choices=[(event.value, f"{event.value}: {EVENT_MEANINGS[event]}") for event in SUBSCRIBABLE],
         widget=forms.CheckboxSelectMultiple,
         help_text="The event types sent to this endpoint.",
     )
@@ -51,10 +53,70 @@ class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
     list_display = ["url", "description", "active", "event_list", "created_at"]
     list_filter = ["active"]
+    readonly_fields = ["previous_secret_signs"]
+    actions = ["send_test_event", "rotate_secret"]
 
     @admin.display(description="events")
     def event_list(self, endpoint):
         return ", ".join(endpoint.events)
+
+    @admin.display(description="previous secret")
+    def previous_secret_signs(self, endpoint):
+        if len(endpoint.signing_secrets()) < 2:
+            return "none (only the secret above signs)"
+        return f"also signs until {to_the_second(endpoint.previous_secret_until)} UTC (a rotation's overlap)"
+
+    def save_model(self, request, obj, form, change):
+        # A secret typed over the old one is a rotation: the old one keeps signing through the overlap.
+        if change and "secret" in form.changed_data:
+            obj.replace_secret(form.initial.get("secret", ""), obj.secret)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Send a test event to the selected endpoints")
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset[:MAX_REDELIVER]:
+            self._send_test(request, endpoint)
+
+    @admin.action(description="Rotate the secret (the old one keeps signing through the overlap)")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            endpoint.replace_secret(endpoint.secret)
+            endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+            self.message_user(
+                request,
+                f"{endpoint}: new secret {endpoint.secret} (copy it to the receiver); the old one also signs until "
+                f"{to_the_second(endpoint.previous_secret_until)} UTC.",
+                messages.SUCCESS,
+            )
+
+    def _send_test(self, request, endpoint):
+        if not endpoint.active:
+            self.message_user(request, f"{endpoint}: not sent, the endpoint is inactive.", messages.ERROR)
+            return None
+        test = record_test_event(endpoint, request.user.get_username())
+        url = reverse("admin:webhooks_delivery_change", args=[test.pk])
+        self.message_user(
+            request,
+            format_html('{}: test event queued; <a href="{}">its delivery log</a> shows the answer.', endpoint, url),
+            messages.SUCCESS,
+        )
+        return test
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.test_event_view)
+        return [path("<int:object_id>/test/", view, name="webhooks_endpoint_test")] + super().get_urls()
+
+    def test_event_view(self, request, object_id):
+        """The change page's "Send test event" button (POST, CSRF-checked)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        endpoint = get_object_or_404(Endpoint, pk=object_id)
+        test = self._send_test(request, endpoint)
+        if test is None:
+            return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
+        return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[test.pk]))
 
 
 class AttemptInline(admin.TabularInline):
@@ -80,7 +142,18 @@ class AttemptInline(admin.TabularInline):
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     change_form_template = "admin/webhooks/delivery/change_form.html"
-    list_display = ["created", "event_type", "order_link", "endpoint", "state", "attempts", "next_attempt"]
+    # State, last status and error first: on a phone the rows stack (its change_list.html), all of them shown.
+    list_display = [
+        "created",
+        "state",
+        "last_status",
+        "last_error",
+        "event_type",
+        "endpoint",
+        "order_link",
+        "attempts",
+        "next_attempt",
+    ]
     list_filter = ["state", "event__type", "endpoint"]
     search_fields = ["event__public_id", "event__order__public_id"]
     list_select_related = ["event", "event__order", "endpoint"]
@@ -100,6 +173,26 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [AttemptInline]
+
+    def get_queryset(self, request):
+        last = Attempt.objects.filter(delivery=OuterRef("pk")).order_by("-at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_status_code=Subquery(last.values("status_code")[:1]),
+                last_error_text=Subquery(last.values("error")[:1]),
+            )
+        )
+
+    @admin.display(description="last status")
+    def last_status(self, delivery):
+        code = getattr(delivery, "last_status_code", None)
+        return code if code is not None else "-"
+
+    @admin.display(description="last error")
+    def last_error(self, delivery):
+        return (getattr(delivery, "last_error_text", None) or "")[:160] or "-"
 
     @admin.display(description="created (UTC)", ordering="created_at")
     def created(self, delivery):

@@ -11,3 +11,9 @@ class WebhooksConfig(AppConfig):
         from .events import on_order_changed
 
         order_changed.connect(on_order_changed, dispatch_uid="webhooks.events.on_order_changed")
+
+        from orders import metrics
+
+        from .metrics import webhook_gauges
+
+        metrics.add_gauges(webhook_gauges)  # deliveries by state and failing endpoints on /metrics

@@ -16,13 +16,13 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from sms4sats_site import outbound
 
 from .events import DELIVER_TASK, enqueue_deliveries
-from .models import Attempt, Delivery, Event
+from .models import Attempt, Delivery, Endpoint, Event
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,15 @@ def signature(secret, timestamp, body):
 
 
 def signed_headers(delivery, timestamp):
+    """One v1 signature per secret the endpoint signs with (two while a rotation overlaps: new, then old), as
+    Stripe does: a receiver with either secret verifies (docs/integrating.md)."""
     body = delivery.event.body
+    signatures = ",".join(f"v1={signature(secret, timestamp, body)}" for secret in delivery.endpoint.signing_secrets())
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Webhook-Id": str(delivery.event.public_id),
-        "Webhook-Signature": f"t={timestamp},v1={signature(delivery.endpoint.secret, timestamp, body)}",
+        "Webhook-Signature": f"t={timestamp},{signatures}",
     }
 
 
@@ -172,6 +175,31 @@ def redeliver(delivery):
         )
         enqueue_deliveries([again])
     return again
+
+
+# An endpoint "keeps failing" once a delivery to it failed this many attempts in a row (about 3.5 minutes with
+# the retry delays), or was given up, and nothing reached it since.
+FAILING_AFTER_ATTEMPTS = 3
+
+
+def failing_endpoints():
+    """The active endpoints whose deliveries keep failing: [(endpoint, last error)], by URL. An endpoint clears
+    when any delivery to it succeeds (a retry, a redelivery, a test event) or when it is made inactive."""
+    bad = (
+        Attempt.objects.filter(succeeded=False, delivery__endpoint__active=True)
+        .filter(Q(number__gte=FAILING_AFTER_ATTEMPTS) | Q(delivery__state=Delivery.State.FAILED))
+        .values("delivery__endpoint")
+        .annotate(at=Max("at"))
+    )
+    last_bad = {row["delivery__endpoint"]: row["at"] for row in bad}
+    good = Attempt.objects.filter(succeeded=True, delivery__endpoint__in=list(last_bad))
+    last_ok = {row["delivery__endpoint"]: row["at"] for row in good.values("delivery__endpoint").annotate(at=Max("at"))}
+    failing = [pk for pk, at in last_bad.items() if pk not in last_ok or last_ok[pk] < at]
+    result = []
+    for endpoint in Endpoint.objects.filter(pk__in=failing).order_by("url", "id"):
+        last = Attempt.objects.filter(delivery__endpoint=endpoint, succeeded=False).order_by("-at", "-id").first()
+        result.append((endpoint, last.error or f"HTTP {last.status_code}"))
+    return result
 
 
 def purge_log(older_than_days, now=None, batch=1000):

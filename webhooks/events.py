@@ -17,6 +17,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from orders.models import SMS_SENT_STATUSES, SmsStatus, Status
 
@@ -117,6 +118,25 @@ def order_data(order):
         "rental_ends_at": moment(order.rental_ends_at),
         "admin_url": settings.PUBLIC_BASE_URL + reverse("admin:orders_order_change", args=[order.pk]),
     }
+
+
+def record_test_event(endpoint, user, now=None):
+    """A "webhook.test" event to this one endpoint (active or not: the operator asked for it), signed and
+    logged like the others. Its data names no order. Returns the Delivery."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = Event(type=EventType.TEST, created_at=now)
+        body = {
+            "id": str(event.public_id),
+            "type": event.type,
+            "created": now.isoformat(),
+            "data": {"message": "A test event sent from the shop's admin.", "sent_by": user},
+        }
+        event.body = json.dumps(body, separators=(",", ":"))
+        event.save()
+        test = Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)
+        enqueue_deliveries([test])
+    return test
 
 
 def enqueue_deliveries(deliveries):

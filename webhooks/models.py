@@ -7,6 +7,7 @@ subscribed endpoint gets a Delivery, due at once. Workers claim and send due del
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.core.validators import URLValidator
 from django.db import models
@@ -25,6 +26,8 @@ class EventType(models.TextChoices):
     SMS_SENT = "order.sms_sent", "order.sms_sent"
     SMS_DELIVERED = "order.sms_delivered", "order.sms_delivered"
     RENTAL_SMS_RECEIVED = "order.rental_sms_received", "order.rental_sms_received"
+    # Sent only by the admin's "Send test event", to the one endpoint it is asked for; not subscribable.
+    TEST = "webhook.test", "webhook.test"
 
 
 # What each event means, for the operator choosing an endpoint's events (docs/integrating.md has the same table).
@@ -37,7 +40,9 @@ EVENT_MEANINGS = {
     EventType.SMS_SENT: "a send order's SMS was sent",
     EventType.SMS_DELIVERED: "a send order's SMS was delivered",
     EventType.RENTAL_SMS_RECEIVED: "a rented number received an SMS",
+    EventType.TEST: "a test sent from the admin",
 }
+SUBSCRIBABLE = [event for event in EventType if event != EventType.TEST]
 
 
 def new_endpoint_secret():
@@ -55,8 +60,12 @@ class Endpoint(models.Model):
         max_length=100,
         default=new_endpoint_secret,
         help_text="Signs every delivery (the Webhook-Signature header). Generated for you: copy it into the "
-        "receiving system. Replace it to rotate; the next attempt is signed with the new one.",
+        "receiving system. Replace it (or use the action 'Rotate the secret') to rotate: for "
+        "WEBHOOK_SECRET_OVERLAP_HOURS, each delivery carries a signature with the new and one with the old secret.",
     )
+    # The secret replaced last, still signing beside the new one until then (a rotation's overlap).
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     events = models.JSONField(default=list, help_text="The event types sent to this endpoint.")
     active = models.BooleanField(
         default=True, help_text="Inactive: no new events are recorded for it and waiting deliveries pause."
@@ -72,6 +81,24 @@ class Endpoint(models.Model):
 
     def wants(self, event_type):
         return self.active and event_type in self.events
+
+    def replace_secret(self, old_secret, new_secret=None, now=None):
+        """Rotate (not saved): ``new_secret`` (or a fresh one) signs from now on, and ``old_secret`` beside it
+        for WEBHOOK_SECRET_OVERLAP_HOURS, so that receivers can switch at their own pace."""
+        from django.conf import settings
+
+        self.secret = new_secret or new_endpoint_secret()
+        if old_secret and old_secret != self.secret:
+            self.previous_secret = old_secret
+            self.previous_secret_until = (now or timezone.now()) + timedelta(
+                hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS
+            )
+
+    def signing_secrets(self, now=None):
+        """The secrets a delivery is signed with now: the current one, then the previous one during its overlap."""
+        if self.previous_secret and self.previous_secret_until and self.previous_secret_until > (now or timezone.now()):
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class Event(models.Model):
