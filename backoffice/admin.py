@@ -739,7 +739,7 @@ class OrderAdmin(admin.ModelAdmin):
     def _confirm_cancel(self, request, orders, bulk):
         """The page that says, order by order, whose money a cancel returns where, and which orders cannot be
         canceled (the engine's rule, Order.cancel_refusal); nothing is sent before its "Yes"."""
-        rows = [(order, order.cancel_refusal(), cancel_outcome(order)) for order in orders]
+        rows = [(order, order.cancel_refusal(by="operator"), cancel_outcome(order)) for order in orders]
         context = {
             **self.admin_site.each_context(request),
             "title": "Cancel at sms4sats?",

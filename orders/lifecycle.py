@@ -692,11 +692,14 @@ def make_all_due(now=None):
 # --- Cancel ---------------------------------------------------------------------------------
 
 
-def request_cancel(order, by="the buyer"):
+BUYER = "the buyer"
+
+
+def request_cancel(order, by=BUYER):
     """Ask sms4sats to cancel a paid, code-less order (the rule: Order.cancel_refusal); ``by``: who asked, as the
-    timeline names them (a staff user's name)."""
+    timeline names them (the buyer, or a staff user's name: the operator's rules)."""
     now = timezone.now()
-    refusal = order.cancel_refusal(now, by=by)
+    refusal = order.cancel_refusal(now, by="buyer" if by == BUYER else "operator")
     if refusal:
         raise CancelRefused(refusal)
     if not record_change(order, note=f"Cancel requested by {by}", cancel_requested_at=now):

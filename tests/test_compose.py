@@ -10,6 +10,7 @@ Each check is a function returning its problems, also run on broken copies so th
 
 import copy
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -194,6 +195,46 @@ def check_healthchecks(compose):
     return problems
 
 
+def python_snippets(service):
+    """The Python programs a service runs with ``python -c`` (its healthcheck, its command)."""
+    snippets = []
+    for args in (healthcheck_args(service), command_args(service)):
+        args = args or []
+        for i, arg in enumerate(args[:-1]):
+            if Path(arg).name.startswith("python") and args[i + 1] == "-c" and i + 2 < len(args):
+                snippets.append(args[i + 2])
+    return snippets
+
+
+def check_python_imports(compose):
+    """Every ``from module import name`` in a service's ``python -c`` names a module and a name that exist: a
+    module moved by a refactor otherwise shows only as a container that never turns healthy."""
+    import ast
+
+    problems = []
+    for service_name, service in (compose.get("services") or {}).items():
+        for snippet in python_snippets(service):
+            for node in ast.walk(ast.parse(snippet)):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    try:
+                        module = importlib.import_module(node.module)
+                    except ImportError:
+                        problems.append(f"{service_name}: no module {node.module}")
+                        continue
+                    is_package = hasattr(module, "__path__")
+                    problems += [
+                        f"{service_name}: {node.module} has no {alias.name}"
+                        for alias in node.names
+                        if not hasattr(module, alias.name)
+                        and not (is_package and importlib.util.find_spec(f"{node.module}.{alias.name}"))
+                    ]
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if importlib.util.find_spec(alias.name) is None:
+                            problems.append(f"{service_name}: no module {alias.name}")
+    return problems
+
+
 def check_roles(compose):
     services = compose.get("services") or {}
     roles = {}
@@ -297,6 +338,26 @@ def test_healthcheck_check_can_fail(compose):
     del broken["services"]["worker"]["healthcheck"]
     broken["services"]["redis"]["healthcheck"] = {"disable": True}
     assert check_healthchecks(broken) == ["redis: no healthcheck", "worker: no healthcheck"]
+
+
+@pytest.mark.parametrize(
+    "path", [COMPOSE, ROOT / "docker-compose.small.yml", ROOT / "deploy/umbrel/sms4sats-shop/docker-compose.yml"]
+)
+def test_every_python_snippet_imports_what_exists(path):
+    compose = load_compose(path)
+    if path == COMPOSE:
+        assert python_snippets(compose["services"]["beat"])  # the check reads what it should
+    assert check_python_imports(compose) == []
+
+
+def test_python_import_check_can_fail(compose):
+    broken = copy.deepcopy(compose)
+    test = broken["services"]["beat"]["healthcheck"]["test"]
+    test[-1] = test[-1].replace("from orders.process_health import", "from sms4sats_site.health import")
+    assert check_python_imports(broken) == [
+        "beat: sms4sats_site.health has no heartbeat_age",
+        "beat: sms4sats_site.health has no is_alive",
+    ]
 
 
 def test_database_and_redis_healthchecks(services):

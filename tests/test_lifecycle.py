@@ -207,6 +207,17 @@ def test_cancel_refused_before_two_minutes_and_after_a_code(settings):
         lifecycle.request_cancel(send)
 
 
+def test_only_the_operator_cancels_an_order_paid_from_the_balance(django_capture_on_commit_callbacks):
+    paid_at = timezone.now() - timedelta(minutes=5)
+    order = make_order(status=Status.WAITING_CODE, paid_from_balance=True, paid_at=paid_at)
+    with pytest.raises(lifecycle.CancelRefused, match="only the shop can cancel"):
+        lifecycle.request_cancel(order)
+    with django_capture_on_commit_callbacks():
+        lifecycle.request_cancel(order, by="alice")
+    order.refresh_from_db()
+    assert order.cancel_requested_at is not None
+
+
 class FakeCelery:
     """Records the tasks the lifecycle sends, by name."""
 
