@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """The weight of a first visit: a page and the stylesheets, scripts, icons and images it links, fetched the way a
-browser with an empty cache does (Accept-Encoding: gzip, zstd), counting the bytes on the wire (compressed
+browser with an empty cache does (Chromium's Accept-Encoding: gzip, deflate, br, zstd), counting the bytes on the wire (compressed
 bodies and the response headers). Exits 1 when the total is over --max-kb.
 
     .venv/bin/python ci/page_weight.py https://localhost:18443/ [--ca root.crt] [--max-kb 45]
@@ -14,7 +14,7 @@ import sys
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-ACCEPT_ENCODING = "gzip, zstd"
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends; httpx decodes br (Brotli) and zstd
 
 
 class AssetLinks(HTMLParser):

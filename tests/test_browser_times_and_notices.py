@@ -143,7 +143,8 @@ def test_the_code_arrives_as_a_notification_asked_for_on_the_click_only(shop, br
     shoot(page, "order-notify-es-390")
     button.click()
     wait_js(page, "window.__asked === 1")
-    assert button.get_attribute("aria-pressed") == "true"
+    # pressed once the browser answers the permission request (a promise): waited for, not assumed
+    wait_js(page, "document.querySelector('[data-notify]').getAttribute('aria-pressed') === 'true'")
     assert "Activado" in page.inner_text("#notify-hint")
 
     page.click("text=Pagar con el monedero de pruebas")
