@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The weight of a first visit: a page and the stylesheets, scripts, icons and images it links, fetched the way a
-browser with an empty cache does (Chromium's Accept-Encoding: gzip, deflate, br, zstd), counting the bytes on the wire (compressed
-bodies and the response headers). Exits 1 when the total is over --max-kb.
+browser with an empty cache does (Chromium's Accept-Encoding: gzip, deflate, br, zstd), counting the bytes on
+the wire (compressed bodies and the response headers). Exits 1 when the total is over --max-kb.
 
     .venv/bin/python ci/page_weight.py https://localhost:18443/ [--ca root.crt] [--max-kb 45]
 
