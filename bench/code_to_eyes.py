@@ -49,6 +49,10 @@ SEEN_SCRIPT = """
 """
 
 
+# The code's element as the status part renders it (an attribute list may follow: aria-hidden for the spoken copy).
+CODE_SHOWN = re.compile(r"<[^>]*\sdata-code[\s>]")
+
+
 def http_pages(base_url, public_ids, seen, stop, poll_seconds):
     """The browser mix for ``public_ids``: the order page, then its status partial every ``poll_seconds`` with
     the version last received, until 286; ``seen[public_id]`` = the moment an answer carried the code."""
@@ -72,7 +76,7 @@ def http_pages(base_url, public_ids, seen, stop, poll_seconds):
             except httpx.TransportError:  # a closed keep-alive connection: a browser retries on a new one
                 response = client.get(f"/o/{public_id}/status", headers=headers)
             if response.status_code in (200, 286) and response.content:
-                if "data-code>" in response.text and public_id not in seen:
+                if CODE_SHOWN.search(response.text) and public_id not in seen:
                     seen[public_id] = time.time()
                 found = re.search(r'data-version="([^"]+)"', response.text)
                 version[public_id] = found.group(1) if found else version[public_id]

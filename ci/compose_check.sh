@@ -29,6 +29,10 @@ PROJECT=sms4satsci
 WORK=$(mktemp -d /tmp/sms4sats-compose.XXXXXX)
 COMPOSE=(docker-compose --project-name "$PROJECT" --env-file "$WORK/ci.env"
     -f "$REPO/docker-compose.yml" -f "$REPO/ci/compose.ci.yml")
+# The Umbrel package under the project name umbrelOS gives it (its app id: the container names app_proxy targets).
+CI_UMBREL_PORT=18480 CI_UMBREL_UPSTREAM_PORT=18302
+UMBREL=(docker-compose --project-name sms4sats-shop --project-directory "$REPO/deploy/umbrel/sms4sats-shop"
+    -f "$REPO/deploy/umbrel/sms4sats-shop/docker-compose.yml" -f "$REPO/ci/umbrel.ci.yml")
 
 T0=$SECONDS
 TS=$SECONDS
@@ -66,9 +70,17 @@ if ! flock -n 9; then
 fi
 
 stack_started=""
+umbrel_started=""
 teardown() {
     local status=$?
     set +e
+    if [ -n "$umbrel_started" ]; then
+        if [ "$status" != 0 ]; then
+            "${UMBREL[@]}" ps >&2
+            "${UMBREL[@]}" logs --no-color --tail=40 >&2
+        fi
+        [ "${KEEP:-0}" = 1 ] || timeout 180 "${UMBREL[@]}" down -v --remove-orphans --timeout 10 >/dev/null 2>&1
+    fi
     if [ -n "$stack_started" ]; then
         if [ "$status" != 0 ]; then
             echo "compose_check: FAILED; the services and their last log lines:" >&2
@@ -127,6 +139,8 @@ log "dockerd $(docker version -f '{{.Server.Version}}')"
 
 # A stack left over by an interrupted run would hold the ports.
 timeout 180 "${COMPOSE[@]}" --profile tor down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+APP_DATA_DIR=/nonexistent CI_UMBREL_PORT=$CI_UMBREL_PORT CI_UMBREL_UPSTREAM_PORT=$CI_UMBREL_UPSTREAM_PORT \
+    timeout 180 "${UMBREL[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 
 # cached_image TAG KEY: loads TAG from dockerd or the cache folder when its key matches; 1 if it must be built.
 cached_image() {
@@ -349,6 +363,41 @@ sleep 3
 again=$("${COMPOSE[@]}" exec -T tor cat /var/lib/tor/shop/hostname | tr -d '\r\n')
 [ "$again" = "$onion" ] || fail "a new tor container has another address ($again): the keys were not kept"
 log "a new tor container keeps $onion"
+
+step "Umbrel: deploy/umbrel's compose file, a stand-in app_proxy, an order through it over plain HTTP"
+# What umbrelOS does before it starts the app: its variables, then exports.sh (the secrets from APP_SEED).
+mkdir -p "$WORK/umbrel/data"
+chown 1000:1000 "$WORK/umbrel/data"  # Umbrel runs apps as 1000:1000 in a folder of theirs
+export APP_DATA_DIR="$WORK/umbrel" APP_HIDDEN_SERVICE="$onion" CI_UMBREL_PORT CI_UMBREL_UPSTREAM_PORT
+APP_SEED=$("$PYTHON" -c "import secrets; print(secrets.token_hex(32))")
+APP_PASSWORD=$("$PYTHON" -c "import secrets; print(secrets.token_urlsafe(18))")
+export APP_SEED APP_PASSWORD
+# shellcheck disable=SC1091
+. deploy/umbrel/sms4sats-shop/exports.sh
+[ "${#APP_SMS4SATS_SHOP_SECRET_KEY}" = 64 ] || fail "exports.sh derived no secret key"
+"${UMBREL[@]}" config -q || fail "the Umbrel package's compose file does not load"
+umbrel_started=yes
+timeout 300 "${UMBREL[@]}" up -d upstream || fail "the Umbrel stack's upstream did not start"
+for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$CI_UMBREL_UPSTREAM_PORT/sandbox/wallet/" && break
+    sleep 1
+done
+timeout 600 "${UMBREL[@]}" up -d || fail "the Umbrel package did not start"
+for _ in $(seq 1 180); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$CI_UMBREL_PORT/" 2>/dev/null && break
+    sleep 1
+done
+setup_id=$("${UMBREL[@]}" ps -q setup)
+[ "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$setup_id")" = "exited 0" ] ||
+    fail "the Umbrel package's setup service did not finish: $(docker logs --tail 20 "$setup_id" 2>&1)"
+curl -fsS -o /dev/null "http://127.0.0.1:$CI_UMBREL_PORT/" || fail "app_proxy does not reach the shop"
+[ -s "$WORK/umbrel/data/db.sqlite3" ] || fail "the database is not under APP_DATA_DIR"
+timeout 300 "$PYTHON" ci/compose_order.py --plain --shop "http://127.0.0.1:$CI_UMBREL_PORT" \
+    --wallet "http://127.0.0.1:$CI_UMBREL_UPSTREAM_PORT" --admin-user admin --admin-password="$APP_PASSWORD" ||
+    fail "an order through the Umbrel package failed"
+headers=$(curl -fsS -D - -o /dev/null -H "Host: $onion" "http://127.0.0.1:$CI_UMBREL_PORT/how-it-works/" | tr -d '\r')
+! grep -qi "^Location:" <<<"$headers" || fail "the onion host is redirected in the Umbrel package: $headers"
+log "the Umbrel package: setup ran, data under APP_DATA_DIR, an order paid and its code shown, admin/APP_PASSWORD"
 
 step "teardown"
 exit

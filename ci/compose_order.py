@@ -7,6 +7,11 @@ exits non-zero (with the reason) at the first step that does not behave as produ
 
     compose_order.py --shop https://localhost:18443 --http http://localhost:18080 --ca root.crt \
         --wallet http://127.0.0.1:18301 --admin-user ci-admin --admin-password ...
+
+``--plain`` instead: a shop served over plain HTTP on purpose (the Umbrel package behind its app_proxy, reached
+on the LAN or over Tor): no HSTS, cookies without ``Secure`` (a browser would drop them), no redirect to check.
+
+    compose_order.py --plain --shop http://127.0.0.1:18480 --wallet http://127.0.0.1:18302 --admin-user admin ...
 """
 
 import argparse
@@ -65,12 +70,16 @@ def plain_http_redirects(http_base):
     step(f"plain HTTP redirects to HTTPS ({response.status_code} {location})")
 
 
-def place_order(shop):
+def place_order(shop, plain=False):
     home = shop.get("/")
     check(home.status_code == 200, f"home page answered {home.status_code}")
-    check("max-age=" in home.headers.get("strict-transport-security", ""), "no HSTS header over HTTPS")
     cookie = home.headers.get("set-cookie", "")
-    check("csrftoken=" in cookie and "Secure" in cookie, f"the CSRF cookie is not Secure: {cookie!r}")
+    if plain:
+        check("strict-transport-security" not in home.headers, "HSTS over plain HTTP")
+        check("csrftoken=" in cookie and "Secure" not in cookie, f"the CSRF cookie is Secure over HTTP: {cookie!r}")
+    else:
+        check("max-age=" in home.headers.get("strict-transport-security", ""), "no HSTS header over HTTPS")
+        check("csrftoken=" in cookie and "Secure" in cookie, f"the CSRF cookie is not Secure: {cookie!r}")
     token = csrf_token(home.text)
     countries = options(home.text, "id_country")
     check(countries, "no country to choose from (is the upstream answering?)")
@@ -84,7 +93,8 @@ def place_order(shop):
     placed = shop.post("/", data={"csrfmiddlewaretoken": token, **form})
     location = placed.headers.get("location", "")
     check(placed.status_code == 302 and "/o/" in location, f"the order form answered {placed.status_code} {location!r}")
-    step(f"secure cookies and HSTS; CSRF enforced; order placed ({country}/{services[0]}): {location}")
+    cookies = "cookies for plain HTTP, no HSTS" if plain else "secure cookies and HSTS"
+    step(f"{cookies}; CSRF enforced; order placed ({country}/{services[0]}): {location}")
     return location
 
 
@@ -99,7 +109,7 @@ def pay(wallet_base, invoice):
     check(paid.status_code == 200 and paid.json().get("ok"), f"the sandbox wallet refused to pay: {paid.text[:200]}")
 
 
-def admin_login(shop, user, password):
+def admin_login(shop, user, password, plain=False):
     form = shop.get("/admin/login/", params={"next": "/admin/"})
     check(form.status_code == 200, f"the admin login page answered {form.status_code}")
     logged_in = shop.post(
@@ -108,30 +118,35 @@ def admin_login(shop, user, password):
     )
     check(logged_in.status_code == 302, f"the admin login answered {logged_in.status_code}, not a redirect")
     session = logged_in.headers.get("set-cookie", "")
-    check("sessionid=" in session and "Secure" in session, "the admin session cookie is not Secure")
+    check("sessionid=" in session and ("Secure" in session) != plain, f"the admin session cookie: {session!r}")
     index = shop.get("/admin/")
     check(index.status_code == 200 and "Log out" in index.text, f"the admin index answered {index.status_code}")
     orders = shop.get("/admin/orders/order/")
     check(orders.status_code == 200, f"the admin's order list answered {orders.status_code}")
-    step("admin: logged in over HTTPS with a Secure session cookie, order list shown")
+    step(f"admin: logged in over {'plain HTTP' if plain else 'HTTPS with a Secure session cookie'}, order list shown")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shop", required=True, help="the shop's HTTPS base URL (through the proxy)")
-    parser.add_argument("--http", required=True, help="the proxy's plain HTTP base URL")
-    parser.add_argument("--ca", required=True, help="the proxy's CA certificate (Caddy's internal CA)")
+    parser.add_argument("--http", help="the proxy's plain HTTP base URL (redirected to HTTPS)")
+    parser.add_argument("--ca", help="the proxy's CA certificate (Caddy's internal CA)")
+    parser.add_argument("--plain", action="store_true", help="the shop is served over plain HTTP on purpose")
     parser.add_argument("--wallet", required=True, help="the sandboxed upstream's base URL (its wallet)")
     parser.add_argument("--admin-user", required=True)
     parser.add_argument("--admin-password", required=True)
     parser.add_argument("--code-seconds", type=int, default=90)
     args = parser.parse_args()
+    if not args.plain and not (args.http and args.ca):
+        parser.error("--http and --ca are needed unless --plain")
 
     headers = {"Origin": args.shop, "Referer": args.shop + "/"}
     try:
-        plain_http_redirects(args.http)
-        with httpx.Client(base_url=args.shop, verify=args.ca, headers=headers, timeout=20) as shop:
-            order_url = place_order(shop)
+        if not args.plain:
+            plain_http_redirects(args.http)
+        verify = args.ca if args.ca else True
+        with httpx.Client(base_url=args.shop, verify=verify, headers=headers, timeout=20) as shop:
+            order_url = place_order(shop, plain=args.plain)
             page = wait_for(lambda: shop.get(order_url).text, INVOICE.search, 60, "the invoice")
             invoice = INVOICE.search(page).group(0)
             pay(args.wallet, invoice)
@@ -141,7 +156,7 @@ def main():
             wait_for(status, lambda html: "Your code" in html, args.code_seconds, "the code")
             check("Your code" in shop.get(order_url).text, "the order page does not show the code")
             step(f"the code is on the order page {time.monotonic() - paid_at:.0f} s after paying")
-            admin_login(shop, args.admin_user, args.admin_password)
+            admin_login(shop, args.admin_user, args.admin_password, plain=args.plain)
     except (Failed, httpx.HTTPError) as exc:
         print(f"compose_order: FAILED: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ answer at once instead of waiting on a dead host again.
 **Single-flight misses.** A slow sms4sats must never hold the web's threads: one request per key fetches (a
 lock in the cache, ``cache.add``), and at most ``WEB_FETCHES`` of a process's threads fetch at once (the other
 threads answer pages and ``/ping``). A request that finds the key being fetched waits up to ``WAIT_SECONDS`` for
-the answer, else gets the last good copy (kept ``STALE_SECONDS``) or a calm "try again" (``SLOW``).
+the answer, one that finds no free fetch slot ``FETCH_SLOT_WAIT_SECONDS``; then it gets the last good copy (kept
+``STALE_SECONDS``) or a calm "try again" (``SLOW``).
 
 Errors leave this module as two exceptions, both with a buyer-facing ``reason``:
 - ``CatalogUnavailable``: sms4sats cannot be asked now (down, slow, nonsense); ordering is disabled.
@@ -67,6 +68,10 @@ WAIT_SECONDS = 1.0  # a request whose key another request is fetching waits this
 WAIT_STEP_SECONDS = 0.05
 STALE_SECONDS = 60 * 60  # the last good copy of each catalog read, served while a fetch of it is under way
 WEB_FETCHES = 2  # upstream reads at once per web process: gunicorn runs 4 threads, 2 stay free for pages
+# A request that finds every fetch slot of its process taken waits only this long, then answers "slow": waiting
+# the whole WAIT_SECONDS, a few buyers of cold countries held the free threads too, and /ping queued behind them
+# (bench/peers.py: /ping 3 s).
+FETCH_SLOT_WAIT_SECONDS = 0.25
 _web_fetches = threading.BoundedSemaphore(WEB_FETCHES)
 
 # Reasons are shown to buyers: lazy, so each is said in the language of the page that shows it.
@@ -217,7 +222,7 @@ def _read(key, fetch, *, timeout=None):
         return _wait_for(key)
     try:
         # The other threads of this process stay free for pages and /ping, however slow sms4sats is.
-        if not _web_fetches.acquire(timeout=WAIT_SECONDS):
+        if not _web_fetches.acquire(timeout=FETCH_SLOT_WAIT_SECONDS):
             return _stale_or_slow(key)
         try:
             value = fetch(_web_client())

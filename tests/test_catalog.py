@@ -295,4 +295,5 @@ def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
     results = race(5, lambda i: catalog.services(countries[i]))
     assert upstream.most_in_flight == catalog.WEB_FETCHES == 2
     refused = [value for value, seconds in results if isinstance(value, catalog.CatalogUnavailable)]
-    assert len(refused) == 3 and all(seconds < 1.5 for value, seconds in results if value in refused)
+    # a request without a free fetch slot answers at once ("slow"), not after a whole wait: threads stay free
+    assert len(refused) == 3 and all(seconds < 0.8 for value, seconds in results if value in refused)
