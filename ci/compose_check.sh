@@ -383,13 +383,18 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 timeout 600 "${UMBREL[@]}" up -d || fail "the Umbrel package did not start"
-for _ in $(seq 1 180); do
+# The one-shot setup (migrations, the first admin) runs to its end; the page answers through app_proxy.
+setup_id=$("${UMBREL[@]}" ps -q setup)
+for _ in $(seq 1 240); do
+    [ "$(docker inspect -f '{{.State.Status}}' "$setup_id")" = exited ] && break
+    sleep 1
+done
+[ "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$setup_id")" = "exited 0" ] ||
+    fail "the Umbrel package's setup service did not finish: $(docker logs --tail 20 "$setup_id" 2>&1)"
+for _ in $(seq 1 120); do
     curl -fsS -o /dev/null "http://127.0.0.1:$CI_UMBREL_PORT/" 2>/dev/null && break
     sleep 1
 done
-setup_id=$("${UMBREL[@]}" ps -q setup)
-[ "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$setup_id")" = "exited 0" ] ||
-    fail "the Umbrel package's setup service did not finish: $(docker logs --tail 20 "$setup_id" 2>&1)"
 curl -fsS -o /dev/null "http://127.0.0.1:$CI_UMBREL_PORT/" || fail "app_proxy does not reach the shop"
 [ -s "$WORK/umbrel/data/db.sqlite3" ] || fail "the database is not under APP_DATA_DIR"
 timeout 300 "$PYTHON" ci/compose_order.py --plain --shop "http://127.0.0.1:$CI_UMBREL_PORT" \
