@@ -4,6 +4,7 @@ order pages polling; or over the processes of a Compose stack's containers.
 
     .venv/bin/python bench/memory.py [--pages 200] [--seconds 60] [--idle-seconds 20] [--tree DIR]
     .venv/bin/python bench/memory.py --compose PROJECT [--exclude postgres,proxy,app_proxy,tor]
+        [--poll-url http://127.0.0.1:18480 --order PUBLIC_ID [--pages 200 --seconds 60]]
 
 `make run` mode: starts DIR/bin/run.py (default: this checkout; --tree runs another, e.g. an export of main for
 a before/after) on a free SHOP_BIND with a fresh VAR_DIR (SQLite there, the sandbox, its private Redis), waits
@@ -19,8 +20,8 @@ PSS (proportional set size, /proc/PID/smaps_rollup) counts a page shared by N pr
 sum is what the shop really occupies; RSS would count the memory a forked pool shares with its parent again for
 each child. Reading another user's smaps_rollup needs root (the Compose mode, usually).
 
-Compose mode (UNVERIFIED: docker is not installed on the machine this was written on): the project's containers
-(`docker compose -p PROJECT ps -q`), each container's processes as host PIDs (`docker top ID -eo pid`), summed
+Compose mode: the project's running containers (by their
+``com.docker.compose.project`` label), each container's processes as host PIDs (`docker top ID -eo pid`), summed
 the same way, one sample now (run it once idle, then again while bench pages poll through the proxy). Services in
 --exclude are left out (the database, and what is not the shop: the TLS proxy, Umbrel's app_proxy, tor).
 """
@@ -307,19 +308,19 @@ def run_shop(args):
     return 0
 
 
-# --- a Compose stack (unverified: no docker here) ---------------------------------------------------------
+# --- a Compose stack ---------------------------------------------------------------------------------------
 
 
 def docker(*argv):
     return subprocess.run(["docker", *argv], capture_output=True, text=True, check=True).stdout
 
 
-def run_compose(args):
-    if subprocess.run(["which", "docker"], capture_output=True).returncode:
-        raise SystemExit("docker is not installed: the Compose mode needs it (and root, to read other users' PSS)")
+def compose_rows(args):
+    """[(pid, label, PSS bytes)] of the project's processes now (the --exclude services left out)."""
     excluded = {name.strip() for name in args.exclude.split(",") if name.strip()}
     rows = []
-    for cid in docker("compose", "-p", args.compose, "ps", "-q").split():
+    # By the label every Compose (v1 docker-compose or the v2 plugin) puts on its containers.
+    for cid in docker("ps", "-q", "--filter", f"label=com.docker.compose.project={args.compose}").split():
         info = json.loads(docker("inspect", cid))[0]
         service = info["Config"]["Labels"].get("com.docker.compose.service", info["Name"].lstrip("/"))
         if service in excluded:
@@ -330,12 +331,40 @@ def run_compose(args):
             rows.append((int(pid), f"{service}: {comm.strip()}"[:34], pss(int(pid))))
     if not rows:
         raise SystemExit(f"no running containers in Compose project {args.compose!r}")
+    return rows
+
+
+def run_compose(args):
+    if subprocess.run(["which", "docker"], capture_output=True).returncode:
+        raise SystemExit("docker is not installed: the Compose mode needs it (and root, to read other users' PSS)")
+    rows = compose_rows(args)
     unreadable = [pid for pid, _name, size in rows if size == 0]
     print(machine_line())
-    print_table(f"Compose project {args.compose} (without {', '.join(sorted(excluded))})", rows)
+    print_table(f"Compose project {args.compose} idle (without {args.exclude})", rows)
     if unreadable:
         print(f"  {len(unreadable)} processes unreadable (counted as 0): run as root")
-    print("\nRESULT " + json.dumps({"compose": args.compose, "mb": round(total(rows) / 2**20, 1)}))
+    result = {"compose": args.compose, "mb": round(total(rows) / 2**20, 1)}
+    if args.poll_url:
+        # --pages pages of --order (an order of that stack) poll through its proxy; the largest sample counts.
+        import threading
+
+        latencies, codes = [], {}
+        order_ids = [args.order] * args.pages
+        poller = threading.Thread(
+            target=lambda: asyncio.run(poll_pages(args.poll_url, order_ids, args.seconds, latencies, codes))
+        )
+        poller.start()
+        largest = rows
+        while poller.is_alive():
+            time.sleep(2)
+            sample = compose_rows(args)
+            if total(sample) > total(largest):
+                largest = sample
+        poller.join()
+        print_table(f"{args.pages} pages polling every 2 s for {args.seconds} s (largest sample)", largest)
+        print(f"  polls: {len(latencies)}, codes {codes}")
+        result["polling_mb"] = round(total(largest) / 2**20, 1)
+    print("\nRESULT " + json.dumps(result))
     return 0
 
 
@@ -348,6 +377,8 @@ def main():
     parser.add_argument("--tree", default=str(BASE_DIR), help="the checkout whose bin/run.py to start")
     parser.add_argument("--compose", metavar="PROJECT", help="measure a Compose project's containers instead")
     parser.add_argument("--exclude", default="postgres,proxy,app_proxy,tor", help="Compose services left out")
+    parser.add_argument("--poll-url", help="Compose mode: the stack's base URL; --pages pages of --order poll it")
+    parser.add_argument("--order", help="Compose mode: the public id of an order in that stack")
     args = parser.parse_args()
     return run_compose(args) if args.compose else run_shop(args)
 
