@@ -91,8 +91,7 @@ def transition(order, to_status, *, note="", upstream=None, **fields):
     now = timezone.now()
     if "next_poll_at" not in fields:
         after = _as_after(order, to_status, fields)
-        fields["poll_watched"] = is_watched(order)
-        fields["next_poll_at"] = after.next_poll_time(now, watched=fields["poll_watched"])
+        fields["next_poll_at"] = after.next_poll_time(now, watched=is_watched(order))
     fields.setdefault("poll_failures", 0)
     if fields.get("paid_at") and "fiat_rate" not in fields:  # the books' rate, stored once, when paid
         fields.update(fiat.rate_at_payment())
@@ -148,7 +147,7 @@ def mark_watched(order, now=None):
     now = now or timezone.now()
     status_cache.mark_watched(order.public_id)
     soon = now + timedelta(seconds=settings.POLL_FAST_SECONDS)
-    Order.objects.filter(pk=order.pk, next_poll_at__gt=soon).update(next_poll_at=now, poll_watched=True)
+    Order.objects.filter(pk=order.pk, next_poll_at__gt=soon).update(next_poll_at=now)
 
 
 # --- Creation -------------------------------------------------------------------------------
@@ -589,8 +588,7 @@ def apply_send_status(order, status, snapshot, now):
 def record_change(order, *, note, upstream=None, **fields):
     """A change that is not a status move (the SMS went from sent to delivered): same CAS, same timeline."""
     now = timezone.now()
-    fields["poll_watched"] = is_watched(order)
-    fields["next_poll_at"] = _as_after(order, order.status, fields).next_poll_time(now, watched=fields["poll_watched"])
+    fields["next_poll_at"] = _as_after(order, order.status, fields).next_poll_time(now, watched=is_watched(order))
     # Compare-and-set on the SMS status too: two polls of one order (a webhook made it due while another
     # worker was polling it) must not both record "SMS delivered".
     # Same for a cancel request: two clicks must not send two.
@@ -630,12 +628,11 @@ def schedule_next_polls(orders, now=None):
     watched = status_cache.watched(o.public_id for o in orders)
     groups = {}
     for order in orders:
-        order.poll_watched = order.public_id in watched
-        order.next_poll_at = order.next_poll_time(now, watched=order.poll_watched)
+        order.next_poll_at = order.next_poll_time(now, watched=order.public_id in watched)
         abandoned = order.next_poll_at is None and order.status not in TERMINAL_STATUSES
-        groups.setdefault((order.status, order.next_poll_at, order.poll_watched, abandoned), []).append(order.pk)
-    for (status, next_poll_at, poll_watched, abandoned), pks in groups.items():
-        fields = {"next_poll_at": next_poll_at, "poll_watched": poll_watched, "last_polled_at": now, "poll_failures": 0}
+        groups.setdefault((order.status, order.next_poll_at, abandoned), []).append(order.pk)
+    for (status, next_poll_at, abandoned), pks in groups.items():
+        fields = {"next_poll_at": next_poll_at, "last_polled_at": now, "poll_failures": 0}
         if abandoned:
             fields["reconcile_abandoned_at"] = now
             log.warning("Stopped asking sms4sats about %d unsettled order(s) past the horizon", len(pks))

@@ -186,9 +186,6 @@ class Order(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveIntegerField(default=0)
-    # Whether a buyer's page polled the order when it was last scheduled (the watch marks live in Redis): when more
-    # orders are due than a cycle takes, the watched ones are claimed first (a buyer is looking at them).
-    poll_watched = models.BooleanField(default=False)
 
     # Set when the engine stopped asking sms4sats about an order it could not settle (RECONCILE_HORIZON_SECONDS
     # past its local deadline without an answer): for the operator to look at; the buyer is never told a result.

@@ -47,9 +47,7 @@ def claim_due_orders(limit, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         due = Order.objects.filter(next_poll_at__lte=now + timedelta(seconds=claim_early_seconds()))
-        # More due than one cycle takes (a large shop, a backlog after an outage): the orders a buyer is looking at
-        # first, then the longest waiting.
-        due = due.order_by("-poll_watched", "next_poll_at")
+        due = due.order_by("next_poll_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         orders = list(due[:limit])

@@ -142,26 +142,3 @@ def test_whether_pages_watch_the_orders_is_looked_up_once_per_chunk_not_per_move
     assert report["changed"] == 3
     # One look for the chunk, one when scheduling its unchanged orders (none here): not two per order.
     assert len(looked_up) <= 2 and len(looked_up[0]) == 3
-
-
-def test_when_more_are_due_than_a_cycle_takes_the_watched_orders_come_first():
-    now = timezone.now()
-    waiting_long = [
-        make_order(Status.HELD, upstream_id=f"{i:064d}", next_poll_at=now - timedelta(minutes=10 - i))
-        for i in range(3)
-    ]
-    watched = make_order(Status.HELD, upstream_id="9" * 64, next_poll_at=now, poll_watched=True)
-    claimed = polling.claim_due_orders(2, now)
-    assert [o.pk for o in claimed] == [watched.pk, waiting_long[0].pk]
-
-
-def test_scheduling_records_whether_a_page_watches_the_order():
-    from orders import lifecycle, status_cache
-
-    seen, unseen = make_order(Status.HELD, upstream_id="1" * 64), make_order(Status.HELD, upstream_id="2" * 64)
-    status_cache.mark_watched(seen.public_id)
-    lifecycle.schedule_next_polls([seen, unseen])
-    seen.refresh_from_db()
-    unseen.refresh_from_db()
-    assert (seen.poll_watched, unseen.poll_watched) == (True, False)
-    assert seen.next_poll_at < unseen.next_poll_at  # and it is asked about at the watched pace
