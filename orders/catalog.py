@@ -211,6 +211,28 @@ def _store(key, value, timeout=None):
     _cache_set(_k_stale(key), value, STALE_SECONDS)
 
 
+# A web request's waits on sms4sats are bounded together. A page may read several catalog keys one after another
+# (the countries, then a country's services): each may wait, and a request that waited a second for one and three
+# for the next held its gunicorn thread four seconds (bench/peers.py: /ping queued behind such threads). Once a
+# request has spent REQUEST_WAIT_BUDGET seconds waiting (fetching, or waiting for another request's fetch), its
+# further misses answer from the last good copy or "slow" at once; quick reads (a healthy sms4sats) spend almost
+# none of it. Web requests only: the shop's app marks them (shop/apps.py); a worker's reads are not limited.
+REQUEST_WAIT_BUDGET = 1.0
+_request = threading.local()
+
+
+def web_request_started(**_kwargs):
+    _request.active, _request.waited = True, 0.0
+
+
+def web_request_finished(**_kwargs):
+    _request.active = False
+
+
+def _in_budget():
+    return not getattr(_request, "active", False) or _request.waited < REQUEST_WAIT_BUDGET
+
+
 def _read(key, fetch, *, timeout=None):
     """The cached value, or one short upstream read that is cached; CatalogError when it cannot be had."""
     value = _cache_get(key)
@@ -218,6 +240,18 @@ def _read(key, fetch, *, timeout=None):
         return value
     if _cache_get(K_DOWN):
         raise CatalogUnavailable(UNAVAILABLE)
+    if not _in_budget():
+        return _stale_or_slow(key)
+    started = time.monotonic()
+    try:
+        return _read_missing(key, fetch, timeout)
+    finally:
+        if getattr(_request, "active", False):
+            _request.waited += time.monotonic() - started
+
+
+def _read_missing(key, fetch, timeout):
+    """A cache miss: this request fetches ``key`` (one at a time per key), or waits for the one that does."""
     if not _claim_fetch(key):
         return _wait_for(key)
     try:

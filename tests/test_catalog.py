@@ -297,3 +297,32 @@ def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
     refused = [value for value, seconds in results if isinstance(value, catalog.CatalogUnavailable)]
     # a request without a free fetch slot answers at once ("slow"), not after a whole wait: threads stay free
     assert len(refused) == 3 and all(seconds < 0.8 for value, seconds in results if value in refused)
+
+
+def test_a_page_that_already_waited_on_a_slow_sms4sats_does_not_wait_again(upstream):
+    from django.core.signals import request_finished, request_started
+
+    upstream.delay = 1.2
+    request_started.send(sender=None)  # as the web handler does at each request (shop/apps.py connects it)
+    try:
+        began = time.monotonic()
+        assert [o.code for o in catalog.services(43)] == ["tg", "ds"]  # the first wait: the whole fetch
+        assert time.monotonic() - began >= 1.2
+        began = time.monotonic()
+        with pytest.raises(catalog.CatalogUnavailable, match="slow"):
+            catalog.services(187)  # another cold key in the same request: at once, not another 1.2 s
+        assert time.monotonic() - began < 0.5
+    finally:
+        request_finished.send(sender=None)
+    assert catalog.services(187)  # a worker, or the next request: fetched as usual
+
+
+def test_quick_reads_leave_a_page_its_budget(upstream):
+    from django.core.signals import request_finished, request_started
+
+    upstream.delay = 0.05
+    request_started.send(sender=None)
+    try:
+        assert catalog.services(43) and catalog.services(187) and catalog.services(999)  # a healthy sms4sats
+    finally:
+        request_finished.send(sender=None)
