@@ -64,7 +64,8 @@ K_HOT = "catalog:hot"
 K_SLOW = "catalog:slow"
 SLOW_SECONDS = 60  # /healthz says "slow" this long after a buyer's page was told to try again
 WARMING_SECONDS = 60  # one warm-up of a country at a time, and at most one a minute
-WAIT_SECONDS = 1.0  # a request whose key another request is fetching waits this long for its answer
+WAIT_SECONDS = 0.5  # a request whose key another request is fetching waits this long for its answer (a healthy
+# sms4sats answers a catalog read in a few hundred ms; a longer wait only holds a thread: bench/peers.py)
 WAIT_STEP_SECONDS = 0.05
 STALE_SECONDS = 60 * 60  # the last good copy of each catalog read, served while a fetch of it is under way
 WEB_FETCHES = 2  # upstream reads at once per web process: gunicorn runs 4 threads, 2 stay free for pages
@@ -217,7 +218,7 @@ def _store(key, value, timeout=None):
 # request has spent REQUEST_WAIT_BUDGET seconds waiting (fetching, or waiting for another request's fetch), its
 # further misses answer from the last good copy or "slow" at once; quick reads (a healthy sms4sats) spend almost
 # none of it. Web requests only: the shop's app marks them (shop/apps.py); a worker's reads are not limited.
-REQUEST_WAIT_BUDGET = 1.0
+REQUEST_WAIT_BUDGET = WAIT_SECONDS
 _request = threading.local()
 
 

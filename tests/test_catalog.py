@@ -299,7 +299,8 @@ def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
     assert len(refused) == 3 and all(seconds < 0.8 for value, seconds in results if value in refused)
 
 
-def test_a_page_that_already_waited_on_a_slow_sms4sats_does_not_wait_again(upstream):
+# db: Django's own receivers of the request signals close old database connections.
+def test_a_page_that_already_waited_on_a_slow_sms4sats_does_not_wait_again(upstream, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 1.2
@@ -317,7 +318,7 @@ def test_a_page_that_already_waited_on_a_slow_sms4sats_does_not_wait_again(upstr
     assert catalog.services(187)  # a worker, or the next request: fetched as usual
 
 
-def test_quick_reads_leave_a_page_its_budget(upstream):
+def test_quick_reads_leave_a_page_its_budget(upstream, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 0.05
