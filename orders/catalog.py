@@ -69,9 +69,8 @@ WAIT_SECONDS = 0.5  # a request whose key another request is fetching waits this
 WAIT_STEP_SECONDS = 0.05
 STALE_SECONDS = 60 * 60  # the last good copy of each catalog read, served while a fetch of it is under way
 WEB_FETCHES = 2  # upstream reads at once per web process: gunicorn runs 4 threads, 2 stay free for pages
-# A request that finds every fetch slot of its process taken waits only this long, then answers "slow": waiting
-# the whole WAIT_SECONDS, a few buyers of cold countries held the free threads too, and /ping queued behind them
-# (bench/peers.py: /ping 3 s).
+# A request that finds every fetch slot of its process taken waits only this long, then answers from the last good
+# copy or "slow": a thread that cannot fetch has nothing to wait for.
 FETCH_SLOT_WAIT_SECONDS = 0.25
 _web_fetches = threading.BoundedSemaphore(WEB_FETCHES)
 

@@ -12,6 +12,6 @@ class ShopConfig(AppConfig):
 
         from orders import catalog
 
-        # A page waits on sms4sats at most once (orders/catalog.py): the web's threads stay free for others.
+        # A page's waits on sms4sats share one short budget (orders/catalog.py): the web's threads stay free.
         request_started.connect(catalog.web_request_started, dispatch_uid="catalog-request-started")
         request_finished.connect(catalog.web_request_finished, dispatch_uid="catalog-request-finished")
