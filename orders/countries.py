@@ -2,11 +2,13 @@
 
 sms4sats names its countries in English, its own way ("Southafrica", "DCongo", "England"). The shop maps each
 sms4sats country code (cc) to its ISO 3166 code (data/country-iso.json) and shows the CLDR name for that code
-in the page's language, from Babel (not hand-written catalogs). A cc without an ISO code (Auto-Select,
-"USA (virtual)") keeps sms4sats' name; Auto-Select is ours to translate.
+in the page's language (data/country-names.json, written from Babel by bin/make_country_data.py; not
+hand-written catalogs). A cc without an ISO code (Auto-Select, "USA (virtual)") keeps sms4sats' name;
+Auto-Select is ours to translate.
 
-Lists are sorted with the Unicode Collation Algorithm (pyuca): accents and case count only after the letters,
-and Cyrillic sorts as Russian readers expect (Й after И, Ё with Е).
+Lists are sorted with the Unicode Collation Algorithm (pyuca, with its default table cut to the shop's scripts:
+data/collation-keys.txt): accents and case count only after the letters, and Cyrillic sorts as Russian readers
+expect (Й after И, Ё with Е).
 
 Translated at display time, never stored: the catalog cache and the orders keep sms4sats' names, so one cache
 serves every language and an order reads in the language of whoever opens it.
@@ -18,14 +20,16 @@ import json
 from pathlib import Path
 
 import pyuca
-from babel import Locale, UnknownLocaleError
 from django.conf import settings
-from django.utils.translation import get_language, to_locale
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .sms4sats import AUTO_SELECT
 
-ISO_FILE = Path(__file__).resolve().parent / "data" / "country-iso.json"
+DATA = Path(__file__).resolve().parent / "data"
+ISO_FILE = DATA / "country-iso.json"
+NAMES_FILE = DATA / "country-names.json"  # {language code: {ISO code: CLDR name}}
+COLLATION_FILE = DATA / "collation-keys.txt"
 AUTO_SELECT_NAME = _("Auto-Select")
 
 
@@ -36,11 +40,15 @@ def iso_codes():
 
 
 @functools.cache
+def _names():
+    return json.loads(NAMES_FILE.read_text())
+
+
 def _territories(language):
-    try:
-        return dict(Locale.parse(to_locale(language)).territories)
-    except (UnknownLocaleError, ValueError):
-        return dict(Locale("en").territories)
+    """{ISO code: name} in ``language`` (a Django language code; its base language, else English, when the file
+    has no names for it)."""
+    names = _names()
+    return names.get(language.lower()) or names.get(language.split("-")[0].lower()) or names["en"]
 
 
 def _language(language=None):
@@ -84,7 +92,7 @@ def names_in_every_language(cc):
 
 @functools.cache
 def _collator():
-    return pyuca.Collator()
+    return pyuca.Collator(str(COLLATION_FILE))
 
 
 @functools.lru_cache(maxsize=4096)

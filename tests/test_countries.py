@@ -116,3 +116,40 @@ def test_rent_page_in_russian(client, upstream):
     names = re.findall(r'<span class="choice-name">([^<]+)</span>', html)
     assert "Великобритания" in names and "Индонезия" in names
     assert names == sorted(names, key=lambda n: countries.sort_key(n, "ru"))
+
+
+# The data files (bin/make_country_data.py) ---------------------------------------------------------------
+
+
+def _make_country_data():
+    import runpy
+    from pathlib import Path
+
+    return runpy.run_path(str(Path(countries.__file__).resolve().parent.parent / "bin" / "make_country_data.py"))
+
+
+def test_the_country_names_are_babels_for_every_shop_language(settings):
+    script = _make_country_data()
+    languages = [code for code, _label in settings.LANGUAGES]
+    assert countries.NAMES_FILE.read_text() == script["names_text"](languages), (
+        "orders/data/country-names.json is not Babel's: run bin/make_country_data.py"
+    )
+    assert countries.country_name(0, "fallback", "pt-BR") == "Rússia"  # the code as the browser may spell it
+    assert countries.country_name(0, "fallback", "ru-ru") == "Россия"  # a region of a shop language
+    assert countries.country_name(0, "fallback", "fr") == "Russia"  # no names for it: English
+
+
+def test_the_cut_collation_table_sorts_every_name_as_the_full_one():
+    import pyuca
+
+    script = _make_country_data()
+    assert countries.COLLATION_FILE.read_text() == script["collation_text"](), (
+        "orders/data/collation-keys.txt is not pyuca's table cut: run bin/make_country_data.py"
+    )
+    full, cut = pyuca.Collator(), countries._collator()
+    names = {name for by_iso in countries._names().values() for name in by_iso.values()}
+    names |= {row["country"] for row in catalog.bundled_country_rows()}
+    names |= {"Ёлка", "Йемен", "Ñandú", "Ærø", "Straße", "Curaçao", "İstanbul", "Việt Nam", "日本", "Ελλάδα"}
+    assert len(names) > 1000
+    assert sorted(names, key=full.sort_key) == sorted(names, key=cut.sort_key)
+    assert len(countries.COLLATION_FILE.read_text()) < len(script["full_table_path"]().read_text()) / 20
