@@ -5,6 +5,7 @@ HTTP, a real Celery worker and Redis). The fixtures are made available to every 
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -94,10 +95,21 @@ def shop(settings, sandbox_url, celery_worker, live_server):
     control.set_control({})
 
 
+@contextmanager
+def services_reloaded(page):
+    """Around an action that loads another country's services: returns once htmx has swapped the new Service
+    field in. The response alone is not enough: until the swap, the old field is still in the page and takes
+    what a test types or selects, and the change it makes is lost with it."""
+    page.eval_on_selector("#service-field", "field => field.setAttribute('data-replaced', '')")
+    with page.expect_response(lambda r: "/catalog/services" in r.url):
+        yield
+    page.wait_for_selector("#service-field:not([data-replaced])", state="attached")
+
+
 def choose(page, country, service):
     """Pick a country and a service the way a buyer does: the Service field and the price load by HTMX."""
     if page.input_value("#id_country") != str(country):
-        with page.expect_response(lambda r: "/catalog/services" in r.url):
+        with services_reloaded(page):
             page.select_option("#id_country", str(country))
         page.wait_for_selector(f'#id_service option[value="{service}"]', state="attached")
     with page.expect_response(lambda r: "/catalog/price" in r.url):

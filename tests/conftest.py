@@ -35,12 +35,18 @@ local_state.prepare()  # var/ for the SQLite test databases (the settings create
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sms4sats_site.settings")
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+# Django's own hasher spends 0.3 s of CPU on each password, and the tests make hundreds of users (every
+# admin_client among them): hundreds of seconds of a run. How Django hashes is not this project's to test.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 # The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
 from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
-from tests.tiers import mark_tiers  # noqa: E402
+from tests.tiers import mark_tiers, marked_tier  # noqa: E402
 from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
 
 
@@ -55,6 +61,21 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     mark_tiers(items)
+    # The browser tier first, then the integration tier, the unit tests last (each file in its order): the long
+    # tests, which mostly wait on a browser, a worker or a process, start while the unit tests use the CPU beside
+    # them, and the many short unit tests fill the end of a parallel run instead of one long test ending it alone.
+    first = {"browser": 0, "integration": 1}
+    items.sort(key=lambda item: first.get(marked_tier(item), 2))
+
+
+def _let_catalog_reads_land(seconds=10):
+    """A page's catalog read goes on in a fetch thread after the page has answered "slow" (orders/catalog.py), and
+    so after its test: let it land before the keys are cleared, or it caches its answer into the next test."""
+    from orders import catalog
+
+    taken = sum(catalog._web_fetches.acquire(timeout=seconds) for _ in range(catalog.WEB_FETCHES))
+    for _ in range(taken):
+        catalog._web_fetches.release()
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +84,7 @@ def _clear_cache():
     its Celery queues. Not cache.clear(): that is FLUSHDB, which would empty the other xdist workers' queues and
     caches on the same Redis in the middle of their tests."""
     yield
+    _let_catalog_reads_land()
     redis = cache._cache.get_client(write=True)
     keys = list(redis.scan_iter(match=f"*{_RUN}*", count=1000))
     if keys:

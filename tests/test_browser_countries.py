@@ -8,7 +8,7 @@ Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_countries.
 
 import pytest
 
-from tests.browser import shoot
+from tests.browser import services_reloaded, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -95,7 +95,7 @@ def test_the_list_is_in_the_buyers_language_and_order(sandbox_url, live_server, 
 def test_service_search_folds_case_and_accents(sandbox_url, live_server, settings, new_page):
     settings.SANDBOX = True
     page = open_picker(new_page, live_server, "es-ES")
-    with page.expect_response(lambda r: "/catalog/services" in r.url):
+    with services_reloaded(page):
         search(page, "alemania")
     page.wait_for_selector("#service-filter:not([hidden])")
     with page.expect_response(lambda r: "/catalog/price" in r.url):

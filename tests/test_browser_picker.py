@@ -6,7 +6,7 @@ Run: bin/with_redis.py .venv/bin/pytest -m browser tests/test_browser_picker.py
 
 import pytest
 
-from tests.browser import shoot
+from tests.browser import services_reloaded, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ def picker(sandbox_url, live_server, page, settings):
 def find_country(page, text, *, reloads=True):
     """Type ``text`` in the country search; wait for the services of the newly selected country if any."""
     if reloads:
-        with page.expect_response(lambda r: "/catalog/services" in r.url):
+        with services_reloaded(page):
             page.fill("#country-filter", text)
     else:
         page.fill("#country-filter", text)

@@ -125,3 +125,11 @@ def test_each_run_and_worker_has_its_own_queues_keys_and_database(settings, db):
     assert settings.CELERY_CREATE_QUEUE == f"{settings.CELERY_TASK_DEFAULT_QUEUE}-create"
     if worker != "main":
         assert connection.settings_dict["NAME"].endswith(f"_{worker}")
+
+
+def test_the_suite_runs_the_browser_tier_first_and_the_unit_tier_last(request):
+    """tests/conftest.py orders the tests by tier (the long, waiting ones first), each file in its order."""
+    from tests.tiers import marked_tier
+
+    tiers = [marked_tier(item) for item in request.session.items]
+    assert tiers == sorted(tiers, key=["browser", "integration", "unit"].index)

@@ -84,3 +84,8 @@ def starts_processes(function):
             if isinstance(helper, types.FunctionType) and helper.__module__ == function.__module__:
                 todo.append(helper.__code__)
     return False
+
+
+def marked_tier(item):
+    """The tier ``mark_tiers`` gave a test."""
+    return next(name for name in TIERS if item.get_closest_marker(name))
