@@ -6,13 +6,17 @@ the answer; when the upstream is unavailable that is remembered for ``DOWN_SECON
 answer at once instead of waiting on a dead host again.
 
 **Single-flight misses.** A slow sms4sats must never hold the web's threads: one request per key fetches (a
-lock in the cache, ``cache.add``), and at most ``WEB_FETCHES`` of a process's threads fetch at once (the other
-threads answer pages and ``/ping``). A request that finds the key being fetched waits up to ``WAIT_SECONDS`` for
-the answer, one that finds no free fetch slot ``FETCH_SLOT_WAIT_SECONDS``; then it gets the last good copy (kept
-``STALE_SECONDS``) or a calm "try again" (``SLOW``).
+lock in the cache, ``cache.add``), and at most ``WEB_FETCHES`` reads run at once per process. A web request's read
+runs in a fetch thread of its own (``_fetch_pool``), not in the gunicorn thread: the request waits for it at most
+``REQUEST_WAIT_BUDGET`` seconds in all, then answers from the last good copy (kept ``STALE_SECONDS``) or raises
+``CatalogSlow`` (the buyer's service list and price then say so and ask again by themselves), while the read goes
+on and fills the cache for the next look. A request that finds the key being fetched waits up to ``WAIT_SECONDS``
+for the answer, one that finds no free fetch slot ``FETCH_SLOT_WAIT_SECONDS``. A worker's reads run in the
+worker's own thread.
 
 Errors leave this module as two exceptions, both with a buyer-facing ``reason``:
-- ``CatalogUnavailable``: sms4sats cannot be asked now (down, slow, nonsense); ordering is disabled.
+- ``CatalogUnavailable``: sms4sats cannot be asked now (down, slow, nonsense); ordering is disabled. Its
+  ``CatalogSlow`` says an answer is on its way (a look in a few seconds may find it).
 - ``NotOffered``: sms4sats answered, and it does not sell this (unknown country or service, no price).
 
 Prices per service: ``services(cc)`` returns the list at once with the prices already known (filled by
@@ -25,6 +29,7 @@ looked at it lately) is warmed by a worker at the first look (``needs_warming`` 
 """
 
 import asyncio
+import concurrent.futures
 import functools
 import json
 import logging
@@ -45,6 +50,7 @@ from .sms4sats import (
     Sms4satsClient,
     Sms4satsError,
     UpstreamRejected,
+    upstream_health,
 )
 
 log = logging.getLogger(__name__)
@@ -68,7 +74,7 @@ WAIT_SECONDS = 0.5  # a request whose key another request is fetching waits this
 # sms4sats answers a catalog read in a few hundred ms; a longer wait only holds a thread: bench/peers.py)
 WAIT_STEP_SECONDS = 0.05
 STALE_SECONDS = 60 * 60  # the last good copy of each catalog read, served while a fetch of it is under way
-WEB_FETCHES = 2  # upstream reads at once per web process: gunicorn runs 4 threads, 2 stay free for pages
+WEB_FETCHES = 2  # upstream catalog reads at once per process (the fetch threads of a web process)
 # A request that finds every fetch slot of its process taken waits only this long, then answers from the last good
 # copy or "slow": a thread that cannot fetch has nothing to wait for.
 FETCH_SLOT_WAIT_SECONDS = 0.25
@@ -119,6 +125,10 @@ class CatalogError(Exception):
 
 class CatalogUnavailable(CatalogError):
     """sms4sats cannot be asked now; ordering is disabled with this reason."""
+
+
+class CatalogSlow(CatalogUnavailable):
+    """sms4sats is slow: its answer is being read and cached; asking again in a few seconds may find it."""
 
 
 class NotOffered(CatalogError):
@@ -175,12 +185,21 @@ def _web_client():
 
 def unavailable_reason():
     """The reason ordering is disabled, when sms4sats failed recently; else None."""
-    return UNAVAILABLE if _cache_get(K_DOWN) else None
+    return UNAVAILABLE if _resting() else None
+
+
+def _resting():
+    """True for DOWN_SECONDS after a failed read, unless sms4sats has come back since (a poll's answer after an
+    outage, upstream_health): the forms paused by the outage return as soon as it answers."""
+    failed_at = _cache_get(K_DOWN)
+    if not failed_at:
+        return False
+    return not (isinstance(failed_at, float) and upstream_health.answering_since() > failed_at)
 
 
 def _mark_down(error):
     log.warning("catalog: sms4sats unavailable: %s", getattr(error, "reason", error))
-    _cache_set(K_DOWN, True, DOWN_SECONDS)
+    _cache_set(K_DOWN, time.time(), DOWN_SECONDS)
 
 
 def _mark_up():
@@ -212,11 +231,12 @@ def _store(key, value, timeout=None):
 
 
 # A web request's waits on sms4sats are bounded together. A page may read several catalog keys one after another
-# (the countries, then a country's services): each may wait, and a request that waited a second for one and three
-# for the next held its gunicorn thread four seconds (bench/peers.py: /ping queued behind such threads). Once a
-# request has spent REQUEST_WAIT_BUDGET seconds waiting (fetching, or waiting for another request's fetch), its
-# further misses answer from the last good copy or "slow" at once; quick reads (a healthy sms4sats) spend almost
-# none of it. Web requests only: the shop's app marks them (shop/apps.py); a worker's reads are not limited.
+# (the countries, then a country's services): each may miss. Its reads run in fetch threads (below), and the request
+# waits for them REQUEST_WAIT_BUDGET seconds in all, then answers from the last good copy or "slow" while the reads
+# go on: a gunicorn thread is never held by sms4sats longer than that, so /ping and the pages of the other buyers
+# never queue behind a slow sms4sats (bench/peers.py). A healthy sms4sats answers a catalog read well within it.
+# Web requests only: the shop's app marks them (shop/apps.py); a worker's reads run in its own thread, unbounded
+# but for the client's deadline (CATALOG_TIMEOUT).
 REQUEST_WAIT_BUDGET = WAIT_SECONDS
 _request = threading.local()
 
@@ -229,8 +249,12 @@ def web_request_finished(**_kwargs):
     _request.active = False
 
 
-def _in_budget():
-    return not getattr(_request, "active", False) or _request.waited < REQUEST_WAIT_BUDGET
+def _in_web_request():
+    return getattr(_request, "active", False)
+
+
+def _budget_left():
+    return REQUEST_WAIT_BUDGET - _request.waited if _in_web_request() else None
 
 
 def _read(key, fetch, *, timeout=None):
@@ -238,15 +262,15 @@ def _read(key, fetch, *, timeout=None):
     value = _cache_get(key)
     if value is not None:
         return value
-    if _cache_get(K_DOWN):
+    if _resting():
         raise CatalogUnavailable(UNAVAILABLE)
-    if not _in_budget():
+    if _in_web_request() and _budget_left() <= 0:
         return _stale_or_slow(key)
     started = time.monotonic()
     try:
         return _read_missing(key, fetch, timeout)
     finally:
-        if getattr(_request, "active", False):
+        if _in_web_request():
             _request.waited += time.monotonic() - started
 
 
@@ -254,14 +278,25 @@ def _read_missing(key, fetch, timeout):
     """A cache miss: this request fetches ``key`` (one at a time per key), or waits for the one that does."""
     if not _claim_fetch(key):
         return _wait_for(key)
-    try:
-        # The other threads of this process stay free for pages and /ping, however slow sms4sats is.
-        if not _web_fetches.acquire(timeout=FETCH_SLOT_WAIT_SECONDS):
-            return _stale_or_slow(key)
+    if not _web_fetches.acquire(timeout=FETCH_SLOT_WAIT_SECONDS):
+        _release_fetch(key)
+        return _stale_or_slow(key)
+    if not _in_web_request():
         try:
-            value = fetch(_web_client())
+            return _fetch_and_store(key, fetch, timeout)
         finally:
             _web_fetches.release()
+    future = _fetch_pool().submit(_fetch_in_background, key, fetch, timeout)
+    try:
+        return future.result(timeout=max(0.0, _budget_left()))
+    except concurrent.futures.TimeoutError:
+        return _stale_or_slow(key)  # the read goes on, and caches its answer for the next look
+
+
+def _fetch_and_store(key, fetch, timeout):
+    """Read ``key`` from sms4sats (the claim on it is released whatever happens) and cache the answer."""
+    try:
+        value = fetch(_web_client())
     except UpstreamRejected as exc:
         raise NotOffered(format_lazy(_("sms4sats does not offer this: {reason}"), reason=exc.reason)) from exc
     except Sms4satsError as exc:
@@ -272,6 +307,31 @@ def _read_missing(key, fetch, timeout):
     _store(key, value, timeout)
     _mark_up()
     return value
+
+
+def _fetch_in_background(key, fetch, timeout):
+    try:
+        return _fetch_and_store(key, fetch, timeout)
+    except CatalogError:
+        raise
+    except Exception:  # a bug: said in the log, as the request that gave up waiting will not see it
+        log.exception("catalog: reading %s failed", key)
+        raise
+    finally:
+        _web_fetches.release()
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+
+
+def _fetch_pool():
+    """This process's fetch threads (made again after a fork: threads do not survive one)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(WEB_FETCHES, "catalog-fetch"))
+        return _pool[1]
 
 
 def _claim_fetch(key):
@@ -291,14 +351,16 @@ def _release_fetch(key):
 
 
 def _wait_for(key):
-    """Another request fetches ``key``: its answer within WAIT_SECONDS, else the last good copy, else SLOW."""
-    deadline = time.monotonic() + WAIT_SECONDS
+    """Another request fetches ``key``: its answer within WAIT_SECONDS (or what is left of a web request's budget),
+    else the last good copy, else SLOW."""
+    left = _budget_left()
+    deadline = time.monotonic() + (WAIT_SECONDS if left is None else min(WAIT_SECONDS, left))
     while time.monotonic() < deadline:
         time.sleep(WAIT_STEP_SECONDS)
         value = _cache_get(key)
         if value is not None:
             return value
-        if _cache_get(K_DOWN):
+        if _resting():
             raise CatalogUnavailable(UNAVAILABLE)
     return _stale_or_slow(key)
 
@@ -309,7 +371,7 @@ def _stale_or_slow(key):
     value = _cache_get(_k_stale(key))
     if value is not None:
         return value
-    raise CatalogUnavailable(SLOW)
+    raise CatalogSlow(SLOW)
 
 
 def slow_since():
@@ -497,7 +559,7 @@ def needs_warming(cc):
     """True once when ``cc``'s price table is not cached: the caller then has ``warm_country`` run (a task).
     Later calls within WARMING_SECONDS answer False, so one buyer's look warms a country once."""
     # Not while sms4sats is down or slow: each warm-up would hold a worker process for its whole time limit.
-    if _cache_get(_k_prices(cc)) is not None or _cache_get(K_DOWN) or _cache_get(K_SLOW):
+    if _cache_get(_k_prices(cc)) is not None or _resting() or _cache_get(K_SLOW):
         return False
     try:
         return cache.add(_k_warming(cc), 1, WARMING_SECONDS)

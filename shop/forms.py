@@ -26,10 +26,13 @@ class CatalogForm(forms.Form):
     """Sets ``self.unavailable`` (a reason) instead of failing with a traceback when sms4sats is down."""
 
     unavailable = ""
+    slow = False  # sms4sats is only slow: its answer is being read (a fragment asks again by itself)
 
     def catalog_error(self, exc, field=None):
         if isinstance(exc, catalog.CatalogUnavailable):
-            self.unavailable = exc.reason
+            self.slow = isinstance(exc, catalog.CatalogSlow)
+            if not self.slow:  # only slow: the form says so, but it is not paused (nor reloads itself)
+                self.unavailable = exc.reason
             raise forms.ValidationError(exc.reason, code="unavailable")
         if field:
             self.add_error(field, exc.reason)

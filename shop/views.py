@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh, HttpResponseStopPolling, reswap
 
@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 # The X-Order-Version header each poll carries (the part's hx-headers): the version the page shows.
 VERSION_META_KEY = "HTTP_X_ORDER_VERSION"
+
+# A service list or a price that sms4sats is slow to give: its read goes on (orders/catalog.py) and the
+# fragment asks again by itself a couple of seconds later.
+ASKING_AGAIN = gettext_lazy("sms4sats is slow to answer right now. Asking it again in a few seconds…")
 
 
 # Helpers -------------------------------------------------------------------------------------------------
@@ -193,7 +197,8 @@ def home(request):
     context.update(_services_context(selected_cc, selected_service))
     if request.method == "GET" and selected_service and selected_cc != catalog.AUTO_SELECT:  # "Try again"
         context["suggestion"] = _suggestion(selected_cc, selected_service)
-    if not context["unavailable"] and context["services_unavailable"]:
+    # A list that is only slow (its read goes on) asks again by itself: the form is not paused for it.
+    if not context["unavailable"] and context["services_unavailable"] and not context["services_retry"]:
         context["unavailable"] = context["services_unavailable"]
     return render(request, "orders/home.html", _paused_context(request, context))
 
@@ -232,6 +237,7 @@ def _services_context(cc, selected_service=""):
         "services": [],
         "services_error": "",
         "services_unavailable": "",
+        "services_retry": False,
         "selected_cc": cc,
         "selected_service": selected_service,
         "selected_offer": None,
@@ -240,6 +246,8 @@ def _services_context(cc, selected_service=""):
         ctx["services"] = catalog.services(cc)
         if catalog.needs_warming(cc):  # nobody looked at this country lately: its prices are read now
             transaction.on_commit(lambda: tasks.warm_catalog_country.delay(cc), robust=True)
+    except catalog.CatalogSlow:
+        ctx["services_unavailable"], ctx["services_retry"] = ASKING_AGAIN, True
     except catalog.CatalogUnavailable as exc:
         ctx["services_unavailable"] = exc.reason
     except catalog.NotOffered:
@@ -290,6 +298,9 @@ def price_fragment(request):
         form = ReceiveForm(request.GET)
         if form.is_valid():
             context.update(price=form.cleaned_data["price"], offer=form.cleaned_data["offer"])
+        elif form.slow:
+            query = {"country": request.GET.get("country", ""), "service": request.GET["service"]}
+            context.update(price_error=ASKING_AGAIN, price_retry=urlencode(query))
         else:
             context["price_error"] = next(iter(form.errors.values()))[0]  # the first field's, as the form shows it
     return render(request, "orders/_price.html", context)

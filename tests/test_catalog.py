@@ -50,6 +50,23 @@ def test_recovery_clears_the_down_marker(upstream):
     assert catalog.countries().available
 
 
+def test_the_rest_after_a_failure_ends_when_sms4sats_answers_again(upstream, settings):
+    from orders.sms4sats import upstream_health
+
+    upstream.down = True
+    catalog.countries()
+    assert catalog.unavailable_reason()  # resting: no page asks a dead host again for DOWN_SECONDS
+    upstream.down = False
+    assert catalog.unavailable_reason()  # nothing says it answers yet
+    upstream_health._last_clean["at"] = 0.0
+    for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+        upstream_health.record(False, "orderstatus: unreachable")
+    upstream_health.record(True)  # a poll's answer: sms4sats is back
+    upstream_health.take_recovery()
+    assert catalog.unavailable_reason() is None  # the paused forms come back now, not 30 s later
+    assert catalog.countries().available
+
+
 def test_services_then_price_lazily_for_the_selected_service(upstream):
     offers = catalog.services(43)
     assert [(o.code, o.count, o.price) for o in offers] == [("tg", 50, None), ("ds", 7, None)]
@@ -262,7 +279,9 @@ def race(threads, read):
 
 
 def test_a_cold_key_is_fetched_once_however_many_requests_race_for_it(upstream):
-    upstream.delay = 0.4
+    # Long enough for all six to meet the fetch in flight, well inside the waiters' WAIT_SECONDS (0.5 s): at 0.4 s
+    # a loaded machine's overhead made a waiter give up ("slow") now and then.
+    upstream.delay = 0.2
     results = race(6, lambda i: catalog.services(43))
     assert [c[0] for c in upstream.calls].count("services") == 1
     assert all([o.code for o in value] == ["tg", "ds"] for value, _ in results)
@@ -300,22 +319,40 @@ def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
 
 
 # db: Django's own receivers of the request signals close old database connections.
-def test_a_page_that_already_waited_on_a_slow_sms4sats_does_not_wait_again(upstream, db):
+def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_goes_on(upstream, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 1.2
     request_started.send(sender=None)  # as the web handler does at each request (shop/apps.py connects it)
     try:
         began = time.monotonic()
-        assert [o.code for o in catalog.services(43)] == ["tg", "ds"]  # the first wait: the whole fetch
-        assert time.monotonic() - began >= 1.2
+        with pytest.raises(catalog.CatalogSlow):  # not the whole 1.2 s read: the thread goes back to gunicorn
+            catalog.services(43)
+        assert catalog.REQUEST_WAIT_BUDGET - 0.05 <= time.monotonic() - began < catalog.REQUEST_WAIT_BUDGET + 0.3
         began = time.monotonic()
-        with pytest.raises(catalog.CatalogUnavailable, match="slow"):
-            catalog.services(187)  # another cold key in the same request: at once, not another 1.2 s
-        assert time.monotonic() - began < 0.5
+        with pytest.raises(catalog.CatalogSlow):
+            catalog.services(187)  # another cold key in the same request: at once, its budget is spent
+        assert time.monotonic() - began < 0.2
     finally:
         request_finished.send(sender=None)
+    time.sleep(1.0)  # the read started by the page finishes in its fetch thread and is cached
+    calls = len(upstream.calls)
+    assert [o.code for o in catalog.services(43)] == ["tg", "ds"]
+    assert len(upstream.calls) == calls  # the next look finds it: no second read
     assert catalog.services(187)  # a worker, or the next request: fetched as usual
+
+
+def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db):
+    from django.core.signals import request_finished, request_started
+
+    upstream.delay = 0.1
+    request_started.send(sender=None)
+    try:
+        assert [o.code for o in catalog.services(43)] == ["tg", "ds"]  # read in a fetch thread, awaited
+        with pytest.raises(catalog.NotOffered):  # sms4sats said no: said to the page, not "slow"
+            catalog.services(5)
+    finally:
+        request_finished.send(sender=None)
 
 
 def test_quick_reads_leave_a_page_its_budget(upstream, db):

@@ -56,6 +56,48 @@ def test_services_fragment_bad_country(client, upstream, raw):
     assert "Choose a country from the list." in response.content.decode()
 
 
+def test_services_fragment_while_sms4sats_is_slow_asks_again_and_then_lists(client, upstream):
+    import time
+
+    client.get(reverse("orders:services"), {"country": 999})  # the countries are cached; Germany's services not
+    upstream.delay = 0.9  # over the page's budget: the page answers before the read ends
+    html = client.get(reverse("orders:services"), {"country": 43}).content.decode()
+    assert "sms4sats is slow to answer right now. Asking it again in a few seconds" in html and "Telegram" not in html
+    assert 'hx-get="/catalog/services?country=43" hx-trigger="load delay:2s"' in html  # asks again by itself
+    upstream.delay = 0.9
+    page = client.get("/?country=187").content.decode()  # the whole page: the form is not paused for a slow list
+    assert "Asking it again" in page and "Ordering is paused" not in page
+    time.sleep(1.2)  # the read the page started ends in its fetch thread, and is cached
+    html = client.get(reverse("orders:services"), {"country": 43}).content.decode()
+    assert "Telegram · 50 available" in html and "load delay:2s" not in html
+    upstream.delay, upstream.down = 0.0, True
+    html = client.get(reverse("orders:services"), {"country": 0}).content.decode()
+    assert "cannot be reached" in html and "load delay:2s" not in html  # down: the form's own poll brings it back
+
+
+def test_price_fragment_while_sms4sats_is_slow_asks_again_and_then_shows_the_price(client, upstream):
+    import time
+
+    client.get(reverse("orders:services"), {"country": 43})  # the country and its list are cached, no price yet
+    upstream.delay = 0.9
+    html = client.get(reverse("orders:price"), {"country": 43, "service": "tg"}).content.decode()
+    assert "Asking it again in a few seconds" in html and "price-amount" not in html
+    assert 'hx-get="/catalog/price?country=43&amp;service=tg" hx-trigger="load delay:2s"' in html
+    time.sleep(1.2)
+    html = client.get(reverse("orders:price"), {"country": 43, "service": "tg"}).content.decode()
+    assert '<span class="price-amount">2,100</span>' in html and "load delay" not in html
+
+
+def test_an_order_posted_while_sms4sats_is_slow_says_so_and_the_form_stays(client, upstream):
+    client.get(reverse("orders:services"), {"country": 43})
+    upstream.delay = 0.9  # the price is not cached and its read takes longer than the page waits
+    response = client.post("/", {"country": 43, "service": "tg"})
+    html = response.content.decode()
+    assert response.status_code == 200 and not Order.objects.exists()
+    assert "sms4sats is slow to answer right now" in html
+    assert "Ordering is paused" not in html and "/catalog/open" not in html and 'value="43" selected' in html
+
+
 def test_services_fragment_for_a_country_without_services(client, upstream):
     html = client.get(reverse("orders:services"), {"country": 16}).content.decode()
     assert "No services are offered for this country" in html

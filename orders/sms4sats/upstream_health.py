@@ -56,10 +56,24 @@ def _record_answer():
     pipe.delete(failures_key, down_key)
     was_down = pipe.execute()[0]
     if was_down:
-        shared_redis().set(recovered_key, time.time())
+        now_epoch = time.time()
+        shared_redis().mset({recovered_key: now_epoch, answering_since_key(): now_epoch})
         log.warning("sms4sats answers again (it was not answering since %s)", _since_text(was_down))
         announce()
     _last_clean["at"] = now
+
+
+def answering_since_key():
+    return shared_key("upstream:answering-since")
+
+
+def answering_since():
+    """When sms4sats last came back after being down (epoch seconds), or 0.0: a failure noted before that moment
+    (the catalog's rest after a failed read) is over."""
+    try:
+        return float(shared_redis().get(answering_since_key()) or 0.0)
+    except Exception:
+        return 0.0
 
 
 def checked_key():
