@@ -1,8 +1,9 @@
 """One poll cycle: claim the due orders, ask sms4sats about them concurrently, apply the answers.
 
-At most one cycle runs at a time (a Redis lock; a tick that finds one running does nothing) and none runs
-longer than POLL_CYCLE_MAX_SECONDS. While sms4sats is not answering (upstream_health) a cycle asks about one
-order only, a probe; when a call succeeds again every waiting order is made due at once.
+At most POLL_PARALLEL_CYCLES cycles run at once (one on SQLite; a Redis lock per slot; a tick that finds every
+slot taken does nothing) and none runs longer than POLL_CYCLE_MAX_SECONDS. While sms4sats is not answering
+(upstream_health) a cycle asks about one order only, a probe; when a call succeeds again every waiting order is
+made due at once.
 """
 
 import asyncio
@@ -87,10 +88,8 @@ async def open_client():
 def poll_cycle(limit=None):
     """Poll due orders a chunk at a time, up to ``limit`` orders and POLL_CYCLE_MAX_SECONDS. Returns a small
     report, or None when another cycle is running."""
-    # The lock lives one cycle's length and is renewed before each chunk: a worker killed mid-cycle stops
-    # polling for at most that long, not until a long timeout runs out.
-    lock = shared_redis().lock(shared_key("poll-cycle"), timeout=settings.POLL_CYCLE_MAX_SECONDS)
-    if not lock.acquire(blocking=False):
+    lock = _take_cycle_slot()
+    if lock is None:
         return None
     try:
         return _poll_cycle(limit or settings.POLL_BATCH_SIZE, lock)
@@ -101,6 +100,27 @@ def poll_cycle(limit=None):
             log.warning("The poll cycle outlived its lock")
 
 
+def parallel_cycles():
+    """How many poll cycles may run at once: POLL_PARALLEL_CYCLES on PostgreSQL, whose claim skips the rows
+    another cycle holds (SKIP LOCKED); one on SQLite, which has no such claim."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return 1
+    return max(1, settings.POLL_PARALLEL_CYCLES)
+
+
+def _take_cycle_slot():
+    """One of the parallel_cycles() slots (a Redis lock each), or None when every one is taken. A lock lives one
+    cycle's length and is renewed before each chunk: a worker killed mid-cycle frees its slot within that long,
+    not after a long timeout. While sms4sats is not answering only the first slot: one probe at a time."""
+    slots = 1 if upstream_health.is_down() else parallel_cycles()
+    for slot in range(slots):
+        name = shared_key("poll-cycle" if slot == 0 else f"poll-cycle:{slot}")
+        lock = shared_redis().lock(name, timeout=settings.POLL_CYCLE_MAX_SECONDS)
+        if lock.acquire(blocking=False):
+            return lock
+    return None
+
+
 def _poll_cycle(limit, lock):
     started = time.monotonic()
     report = {"claimed": 0, "asked": 0, "errors": 0, "changed": 0, "chunks": 0, "probe": False}
@@ -109,6 +129,7 @@ def _poll_cycle(limit, lock):
     with asyncio.Runner() as runner, Appliers(apply_threads()) as appliers:
         client = None
         previous = None
+        first_claim = None
         try:
             while report["claimed"] < limit and time.monotonic() - started < settings.POLL_CYCLE_MAX_SECONDS:
                 if upstream_health.take_recovery():
@@ -122,9 +143,10 @@ def _poll_cycle(limit, lock):
                 orders = claim_due_orders(chunk, now=claimed_at)
                 if not orders:
                     break
+                first_claim = first_claim or claimed_at
                 if client is None:
                     client = runner.run(open_client())
-                current = poll_chunk(orders, claimed_at, report, runner, client, appliers)
+                current = poll_chunk(orders, next_looks_from(first_claim, claimed_at), report, runner, client, appliers)
                 # At most two chunks in flight: the one being asked about and the one being applied.
                 if previous is not None:
                     previous.wait()
@@ -138,14 +160,25 @@ def _poll_cycle(limit, lock):
     return report
 
 
-def poll_chunk(orders, claimed_at, report, runner, client, appliers):
+def next_looks_from(first_claim, claimed_at):
+    """When the next look at a chunk's unchanged orders is counted from: the cycle's first claim, for the chunks
+    it claims within half a period of it; else the chunk's own claim. Counted from each chunk's own claim, the
+    orders of a cycle's second chunk would be due a moment after the next cycle's second claim whenever that
+    cycle asked about its first chunk faster, and wait a whole extra tick (4 s, not 2, for a watched page)."""
+    if (claimed_at - first_claim).total_seconds() < settings.POLL_FAST_SECONDS / 2:
+        return first_claim
+    return claimed_at
+
+
+def poll_chunk(orders, counted_from, report, runner, client, appliers):
     """Ask sms4sats about one chunk of claimed orders; each answer goes to the appliers as it arrives. Returns
-    the chunk, whose wait() returns once every answer is applied and the unchanged orders are scheduled."""
-    chunk = Chunk(orders, claimed_at, report)
+    the chunk, whose wait() returns once every answer is applied and the unchanged orders are scheduled one
+    interval after ``counted_from`` (``next_looks_from``)."""
     watched = status_cache.watched(o.public_id for o in orders)  # one look for the chunk, not one per move
     for order in orders:
         order.page_watched = order.public_id in watched
     to_ask = {o.upstream_id: o for o in orders if o.upstream_id and o.status not in CREATION_STATUSES}
+    chunk = Chunk(orders, counted_from, report, watched_asked=[o.public_id for o in to_ask.values() if o.page_watched])
     report["chunks"] += 1
     report["claimed"] += len(orders)
     report["asked"] += len(to_ask)
@@ -171,9 +204,10 @@ def poll_chunk(orders, claimed_at, report, runner, client, appliers):
 class Chunk:
     """A chunk's claimed orders while their answers are applied, by any of the appliers' threads."""
 
-    def __init__(self, orders, claimed_at, report):
-        self.claimed_at = claimed_at
+    def __init__(self, orders, counted_from, report, watched_asked=()):
+        self.counted_from = counted_from
         self.report = report
+        self.watched_asked = watched_asked
         self.pending = len(orders)
         self.unchanged = []
         self.done = threading.Event()
@@ -200,13 +234,14 @@ class Chunk:
             last = self.pending == 0 and count > 0
         if last:
             self.schedule_unchanged()
+            status_cache.note_asked(self.watched_asked, time.time())  # the pages time their next poll by it
             self.done.set()
 
     def schedule_unchanged(self):
         try:
             # Nothing changed for most orders: one UPDATE for all of them, the next look one interval after
-            # this claim (not after the answer: then each order would miss every other beat tick).
-            lifecycle.schedule_next_polls(self.unchanged, now=self.claimed_at)
+            # the claim (not after the answer: then each order would miss every other beat tick).
+            lifecycle.schedule_next_polls(self.unchanged, now=self.counted_from)
         except Exception:  # they are due again after the claim
             with _report_lock:
                 self.report["errors"] += len(self.unchanged)

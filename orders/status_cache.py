@@ -81,21 +81,63 @@ def watch_key(public_id):
     return shared_key(f"order-watched:{public_id}")
 
 
+def asked_key(public_id):
+    return shared_key(f"order-asked:{public_id}")
+
+
+class Poll(NamedTuple):
+    state: PollState | None
+    upstream_down: bool
+    asked_at: float | None  # when the engine last applied sms4sats' answer about the order (epoch seconds)
+
+
 def poll(public_id):
     """One round trip for a page's status poll: mark the order as watched (the engine then asks sms4sats
-    about it every POLL_FAST_SECONDS), read its entry and whether sms4sats answers.
-    Returns (PollState or None, upstream_down)."""
+    about it every POLL_FAST_SECONDS), read its entry, whether sms4sats answers and when the engine last asked
+    about it."""
     try:
         pipe = shared_redis().pipeline(transaction=False)
         pipe.set(watch_key(public_id), 1, ex=settings.ORDER_WATCH_SECONDS)
         pipe.get(key(public_id))
         pipe.get(upstream_health.down_key())
+        pipe.get(asked_key(public_id))
         metrics.add_to_pipeline(pipe)  # the answers counted since the last flush, once a second, same round trip
-        _, raw, down, *_ = pipe.execute()
-        return (PollState.decode(raw) if raw else None), down is not None
+        _, raw, down, asked, *_ = pipe.execute()
+        return Poll((PollState.decode(raw) if raw else None), down is not None, float(asked) if asked else None)
     except Exception as exc:  # Redis down or slow, or an entry in another shape: the row answers instead
         log.warning("Status cache unavailable (%s); reading the order row", type(exc).__name__)
-        return None, False
+        return Poll(None, False, None)
+
+
+def note_asked(public_ids, at):
+    """The engine applied sms4sats' answers about ``public_ids`` (watched orders) at ``at`` (epoch seconds): their
+    pages time their next poll by it (``next_poll_in``). Kept for two looks; one write for all of them."""
+    if not public_ids:
+        return
+    try:
+        pipe = shared_redis().pipeline(transaction=False)
+        for public_id in public_ids:
+            pipe.set(asked_key(public_id), repr(at), ex=2 * settings.POLL_FAST_SECONDS + 1)
+        pipe.execute()
+    except Exception as exc:  # the pages poll on their plain period meanwhile
+        log.warning("Could not note when %d orders were asked about (%s)", len(public_ids), type(exc).__name__)
+
+
+# How long after the engine's expected next look a page asks: the spread of a cycle's length from one look to
+# the next. And the shortest wait between two polls of a page.
+NEXT_LOOK_MARGIN = 0.25
+SHORTEST_POLL_WAIT = 0.5
+
+
+def next_poll_in(asked_at, now):
+    """Seconds until a page polls its order again: just after the engine's next look at sms4sats about it (every
+    POLL_FAST_SECONDS, the last one applied at ``asked_at``), so that a code reaches the page a moment after the
+    shop learns it, not up to a whole poll period later, at the same number of polls. Unknown: the plain period."""
+    period = settings.STATUS_POLL_SECONDS
+    if asked_at is None or period != settings.POLL_FAST_SECONDS:
+        return period
+    wait = period - (now - asked_at - NEXT_LOOK_MARGIN) % period
+    return wait + period if wait < SHORTEST_POLL_WAIT else wait
 
 
 def mark_watched(public_id):

@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 
 # The X-Order-Version header each poll carries (the part's hx-headers): the version the page shows.
 VERSION_META_KEY = "HTTP_X_ORDER_VERSION"
+# The status cache's look that shop/lean_poll.py took before it passed the poll on to the whole stack.
+LEAN_POLL_META_KEY = "shop.status_poll"
+
+# A service list or a price that sms4sats is slow to give: its read goes on (orders/catalog.py) and the
+# fragment asks again by itself a couple of seconds later.
+ASKING_AGAIN = gettext_lazy("sms4sats is slow to answer right now. Asking it again in a few seconds…")
 
 # A service list or a price that sms4sats is slow to give: its read goes on (orders/catalog.py) and the
 # fragment asks again by itself a couple of seconds later.
@@ -521,13 +527,23 @@ def order_detail(request, public_id):
     return response
 
 
-def _unchanged(live):
+def _unchanged(live, poll_in):
     """Nothing changed since the version the page sent (its hx-headers): 204 keeps it polling; once final,
     htmx's "stop polling" (286) with nothing to swap, so the page keeps what it shows."""
     response = HttpResponse(status=204) if live else reswap(HttpResponseStopPolling(), "none")
     # The hottest answer of the site: one header, not never_cache's patching (about a tenth of its cost).
     response["Cache-Control"] = "no-store"
+    if live:
+        response[POLL_IN_HEADER] = poll_in
     return response
+
+
+# When a live page polls again, in milliseconds (static/shop.js keeps the time; status_cache.next_poll_in).
+POLL_IN_HEADER = "X-Poll-In"
+
+
+def _poll_in_ms(asked_at):
+    return str(round(1000 * status_cache.next_poll_in(asked_at, time.time())))
 
 
 @require_GET
@@ -544,22 +560,38 @@ def order_status(request, public_id):
     return response
 
 
+def unchanged_from_cache(public_id, shown):
+    """(The answer to a poll whose page shows ``shown``, when the status cache alone says nothing changed, else
+    None; the cache's ``status_cache.Poll``). Marks the order as watched. Also answers polls below Django's
+    middleware (shop/lean_poll.py)."""
+    poll = status_cache.poll(public_id)
+    cached = poll.state
+    if shown and cached is not None:
+        if status_cache.page_version(cached.version_at(time.time()), cached.live, poll.upstream_down) == shown:
+            return _unchanged(cached.live, _poll_in_ms(poll.asked_at)), poll
+    return None, poll
+
+
 def _order_status(request, public_id):
     shown = request.META.get(VERSION_META_KEY)  # request.headers would build a dict of every header first
-    cached, upstream_down = status_cache.poll(public_id)  # also marks the order as watched
-    if shown and cached is not None:
-        if status_cache.page_version(cached.version_at(time.time()), cached.live, upstream_down) == shown:
-            return _unchanged(cached.live)
+    poll = request.META.get(LEAN_POLL_META_KEY)  # it could not answer from it: not one round trip more
+    if poll is None:
+        answer, poll = unchanged_from_cache(public_id, shown)
+        if answer is not None:
+            return answer
+    upstream_down, poll_in = poll.upstream_down, _poll_in_ms(poll.asked_at)
     order = _get_order(public_id)
     context = status_context(order, upstream_down=upstream_down)
     if shown:
         status_cache.fill(order)
         if shown == context["version"]:
-            return _unchanged(order.is_live)
+            return _unchanged(order.is_live, poll_in)
     context["partial"] = bool(request.htmx)  # with a <title>, which htmx puts on the tab
     response = render(request, "orders/_status.html", context)
     add_never_cache_headers(response)
-    if not context["live"]:
+    if context["live"]:
+        response[POLL_IN_HEADER] = poll_in
+    else:
         response.status_code = HTMX_STOP_POLLING
     return response
 

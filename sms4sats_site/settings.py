@@ -463,8 +463,13 @@ ORDER_WATCH_SECONDS = 10
 # order is flagged for the operator.
 POLL_RECONCILE_SECONDS = 60
 RECONCILE_HORIZON_SECONDS = 48 * 60 * 60
-# One poll cycle at a time, and none longer than this: the next tick starts from fresh due orders.
+# No poll cycle runs longer than this: the next tick starts from fresh due orders.
 POLL_CYCLE_MAX_SECONDS = 10
+# Poll cycles that may run at once across all workers (PostgreSQL only: its claim skips rows another cycle holds;
+# on SQLite one). 1 keeps a worker that also creates orders (the Procfile's, the small and Umbrel stacks) with a
+# process free for creation; with the creator apart (docker-compose.yml) or several worker machines, more
+# cycles poll a large due set side by side (docs/deploying.md, "Scaling").
+POLL_PARALLEL_CYCLES = env_int("POLL_PARALLEL_CYCLES", 1)
 # Threads applying a chunk's answers (PostgreSQL; SQLite takes one writer at a time and uses one).
 POLL_APPLY_THREADS = 4
 # Upstream health: this many consecutive failed calls (5xx, timeouts, connection errors) mean "sms4sats is

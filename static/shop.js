@@ -457,6 +457,35 @@
     region.classList.toggle("offline", on);
     announce(on ? t("offline") : t("online"));
   }
+  /* When the status part asks again: each live answer says in how many milliseconds (X-Poll-In), which is
+     just after the shop's next look at sms4sats for this order, so that a code shows a moment after the shop
+     learns it rather than up to a poll period later. htmx's own "every" starts it (and polls a page without
+     this file); once this keeps the time, its ticks are held back (they carry no triggering event; poll-now
+     and visibilitychange do), unless this poll is long overdue: a request that never ended. */
+  var pollTimer = null;
+  var nextPollAt = 0;
+  function pollIn(ms) {
+    clearTimeout(pollTimer);
+    nextPollAt = Date.now() + ms;
+    pollTimer = setTimeout(pollNow, ms);
+  }
+  function plainPeriod() {
+    var status = document.getElementById("order-status");
+    return (status && parseInt(status.getAttribute("data-poll-ms"), 10)) || 2000;
+  }
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || elt.id !== "order-status" || event.detail.triggeringEvent) return;
+    if (Date.now() < nextPollAt + 2 * plainPeriod()) event.preventDefault();
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.elt || event.detail.elt.id !== "order-status") return;
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 286) { clearTimeout(pollTimer); nextPollAt = 0; return; }
+    var hint = xhr ? parseInt(xhr.getResponseHeader("X-Poll-In"), 10) : NaN;
+    pollIn(hint > 0 ? hint : plainPeriod());
+  });
+
   document.addEventListener("htmx:sendError", function () { setOffline(true); });
   document.addEventListener("htmx:responseError", function () { setOffline(true); });
   document.addEventListener("htmx:afterRequest", function (event) {

@@ -173,7 +173,7 @@ def test_status_partial_counts_travel_in_the_polls_own_pipeline(client, db, monk
 
     monkeypatch.setattr(pipeline_class, "execute", spy)
     client.get(url)
-    assert executed == [["SET", "GET", "GET", "HINCRBY"]]  # one round trip, the count included
+    assert executed == [["SET", "GET", "GET", "GET", "HINCRBY"]]  # one round trip, the count included
     assert metrics.read_counters()["status_partial_answers"] == {"200": 1}
 
 

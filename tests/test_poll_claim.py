@@ -1,6 +1,6 @@
 """Two workers (as on two machines) claiming due orders at the same moment: each order is claimed once per
-cycle, so no answer is applied twice. The poll cycle's Redis lock normally keeps a second cycle out, but a
-cycle that outlives its lock (a stalled worker) runs beside the next one: the claim itself must hold.
+cycle, so no answer is applied twice. Cycles run side by side with POLL_PARALLEL_CYCLES above 1, and a cycle that
+outlives its lock (a stalled worker) runs beside the next one: the claim itself must hold.
 
 PostgreSQL only: the claim's row locks (SELECT ... FOR UPDATE SKIP LOCKED) are what is tested; SQLite has one
 writer at a time and no row locks (run with DATABASE_URL=postgres://...)."""

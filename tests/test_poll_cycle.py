@@ -3,7 +3,7 @@ is applied, and nothing left hanging when asking fails as a whole."""
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -142,3 +142,58 @@ def test_whether_pages_watch_the_orders_is_looked_up_once_per_chunk_not_per_move
     assert report["changed"] == 3
     # One look for the chunk, one when scheduling its unchanged orders (none here): not two per order.
     assert len(looked_up) <= 2 and len(looked_up[0]) == 3
+
+
+def test_a_cycle_notes_when_it_asked_about_watched_orders_for_their_pages(monkeypatch):
+    from orders import status_cache
+
+    watched, unwatched = due_orders(2)
+    status_cache.mark_watched(watched.public_id)
+
+    async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
+        for uid in upstream_ids:
+            on_answer(uid, upstream_status(paid=True))
+        return {}
+
+    monkeypatch.setattr(polling, "fetch_statuses", fetch_statuses)
+    before = time.time()
+    polling.poll_cycle()
+    asked_at = status_cache.poll(watched.public_id).asked_at
+    assert asked_at is not None and before <= asked_at <= time.time()  # after its answer was applied
+    assert status_cache.poll(unwatched.public_id).asked_at is None  # no page: nothing to time
+
+
+def test_a_cycles_later_chunks_are_due_again_with_its_first(monkeypatch, settings):
+    """Every order a cycle reaches within half a period is due one period after the cycle's first claim: the
+    next tick's cycle then reaches them all, however fast it asks about its first chunk."""
+    from orders import status_cache
+
+    monkeypatch.setattr(polling, "CHUNK_SIZE", 2)
+    orders = due_orders(4, status=Status.WAITING_CODE)
+    for order in orders:
+        status_cache.mark_watched(order.public_id)
+    chunks = []
+
+    async def fetch_statuses(upstream_ids, concurrency, client=None, on_answer=None):
+        chunks.append(time.time())
+        await asyncio.sleep(0.3)  # a slow sms4sats: the second chunk is claimed 0.3 s after the first
+        for uid in upstream_ids:
+            on_answer(uid, upstream_status(paid=True, number="15550001"))
+        return {}
+
+    monkeypatch.setattr(polling, "fetch_statuses", fetch_statuses)
+    settings.POLL_FAST_SECONDS = 10  # half a period (5 s) holds the second claim even on a loaded machine
+    before = timezone.now()
+    report = polling.poll_cycle()
+    assert report["chunks"] == 2 and chunks[1] - chunks[0] >= 0.3
+    due = set(Order.objects.values_list("next_poll_at", flat=True))
+    assert len(due) == 1  # one moment for both chunks
+    first_claim = due.pop() - timedelta(seconds=settings.POLL_FAST_SECONDS)
+    assert before <= first_claim <= datetime.fromtimestamp(chunks[0], tz=UTC)  # claimed before it was asked
+
+
+def test_a_chunk_claimed_half_a_period_into_its_cycle_counts_from_its_own_claim():
+    first = timezone.now()
+    assert polling.next_looks_from(first, first + timedelta(seconds=0.9)) == first
+    late = first + timedelta(seconds=1.0)
+    assert polling.next_looks_from(first, late) == late  # a long cycle: its orders are not due back at once

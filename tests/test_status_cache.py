@@ -169,3 +169,45 @@ def test_a_final_orders_poll_ends_from_the_cache(client, django_assert_num_queri
     with django_assert_num_queries(0):
         response = poll(client, order, version)
     assert response.status_code == 286 and response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("asked_ago", "wait"),
+    [
+        (None, 2.0),  # not known: the plain period
+        (0.0, 2.25),  # the next look's answer lands 2 s after this one's; the page asks a moment after
+        (1.0, 1.25),
+        (1.8, 2.45),  # 0.45 s would be a poll right after the last: the look after next
+        (5.0, 1.25),  # the engine is behind: still its rhythm, once per period
+    ],
+)
+def test_a_page_polls_just_after_the_engines_next_look(settings, asked_ago, wait):
+    settings.POLL_FAST_SECONDS = settings.STATUS_POLL_SECONDS = 2
+    now = 1_000_000.0
+    asked_at = None if asked_ago is None else now - asked_ago
+    assert status_cache.next_poll_in(asked_at, now) == pytest.approx(wait)
+
+
+def test_no_timing_when_the_page_and_the_engine_keep_different_periods(settings):
+    settings.POLL_FAST_SECONDS, settings.STATUS_POLL_SECONDS = 0.3, 0.5
+    assert status_cache.next_poll_in(time.time() - 1, time.time()) == 0.5
+
+
+def test_the_poll_answers_say_when_to_ask_again(client, settings):
+    settings.POLL_FAST_SECONDS = settings.STATUS_POLL_SECONDS = 2
+    order = make_order(Status.WAITING_CODE, number="4915123456789")
+    version = shown_version(client, order)
+    assert poll(client, order, version)["X-Poll-In"] == "2000"  # the engine has not looked yet
+    status_cache.note_asked([order.public_id], time.time() - 1)
+    assert 1150 <= int(poll(client, order, version)["X-Poll-In"]) <= 1250  # a 204
+    order.status, order.code = Status.COMPLETED, "482913"
+    order.next_poll_at = timezone.now()  # still watched for a while: a live 200
+    order.save()
+    status_cache.remember(order)
+    changed = poll(client, order, version)
+    assert changed.status_code == 200 and 1000 <= int(changed["X-Poll-In"]) <= 1250
+    order.next_poll_at = None
+    order.save()
+    status_cache.remember(order)
+    final = poll(client, order, version)
+    assert final.status_code == 286 and "X-Poll-In" not in final  # polling stops

@@ -108,6 +108,33 @@ def test_only_one_poll_cycle_runs_at_a_time():
     assert polling.poll_cycle() is not None
 
 
+def test_parallel_cycles_take_one_slot_each_on_postgresql_and_one_on_sqlite(settings):
+    from django.db import connection
+
+    from sms4sats_site.shared_redis import shared_key, shared_redis
+
+    settings.POLL_PARALLEL_CYCLES = 2
+    first = shared_redis().lock(shared_key("poll-cycle"), timeout=5)
+    assert first.acquire(blocking=False)  # a cycle is running
+    try:
+        if connection.vendor == "sqlite":  # no SKIP LOCKED: a second cycle could claim the same orders
+            assert polling.parallel_cycles() == 1 and polling.poll_cycle() is None
+            return
+        assert polling.parallel_cycles() == 2
+        second = shared_redis().lock(shared_key("poll-cycle:1"), timeout=5)
+        assert second.acquire(blocking=False)  # and a second one: every slot is taken
+        try:
+            assert polling.poll_cycle() is None
+        finally:
+            second.release()
+        assert polling.poll_cycle() is not None  # the second slot is free: this cycle runs beside the first
+        for _ in range(settings.UPSTREAM_DOWN_AFTER_FAILURES):
+            upstream_health.record(False, "orderstatus: unreachable")
+        assert polling.poll_cycle() is None  # sms4sats not answering: one cycle, one probe at a time
+    finally:
+        first.release()
+
+
 def test_a_cycle_killed_midway_blocks_polling_for_one_cycle_length_at_most(settings, monkeypatch):
     from sms4sats_site.shared_redis import shared_key, shared_redis
 
@@ -115,7 +142,7 @@ def test_a_cycle_killed_midway_blocks_polling_for_one_cycle_length_at_most(setti
     Order.objects.update(next_poll_at=timezone.now())
     seen = []
 
-    def poll_chunk(orders, claimed_at, report, runner, client, appliers):
+    def poll_chunk(orders, counted_from, report, runner, client, appliers):
         # What a worker killed right here would leave behind: a lock that runs out within one cycle's length.
         seen.append(shared_redis().pttl(shared_key("poll-cycle")))
 
