@@ -29,7 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from stack import Stack, machine_line, make_active_receive_orders, percentile, reset_orders  # noqa: E402
+from stack import (  # noqa: E402
+    Stack,
+    cycle_rhythm,
+    machine_line,
+    make_active_receive_orders,
+    percentile,
+    reset_orders,
+)
 
 NUMBER_DELAY = 1
 CODE_DELAY = 200  # paid < 5 minutes before the code: polled at the fast pace while watched
@@ -82,7 +89,9 @@ def http_pages(base_url, public_ids, seen, stop, poll_seconds):
                 version[public_id] = found.group(1) if found else version[public_id]
             if response.status_code == 286:
                 del due[public_id]
-            else:
+            elif response.headers.get("X-Poll-In"):  # shop.js's timing: the answer says when to ask again
+                due[public_id] = time.monotonic() + int(response.headers["X-Poll-In"]) / 1000
+            else:  # htmx's "every"
                 due[public_id] += poll_seconds
 
 
@@ -109,7 +118,8 @@ def main():
     args = parser.parse_args()
 
     print(machine_line(), flush=True)
-    env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY)}
+    # LOG_TASKS: beat's ticks and the poll cycles' lines, with their times, for cycle_rhythm().
+    env = {"SANDBOX_NUMBER_DELAY": str(NUMBER_DELAY), "SANDBOX_CODE_DELAY": str(CODE_DELAY), "LOG_TASKS": "on"}
     with Stack("code_to_eyes", extra_env=env) as stack:
         stack.start_web(access_log=True)
         from django.conf import settings
@@ -191,6 +201,7 @@ def main():
             log.seek(log_start)
             api = [ln for ln in log.read().decode(errors="replace").splitlines() if "/sandbox/api/" in ln]
         reset_orders()
+        rhythm = cycle_rhythm(stack.logs["beat"], [stack.logs["worker"]])
 
     fast = settings.POLL_FAST_SECONDS
     lags = {"chromium": [], "http": []}
@@ -214,6 +225,8 @@ def main():
             f"  upstream calls per order / needed (1 + one per {fast} s from the pages' opening to completion): "
             f"median {percentile(ratios, 50):.2f}, p95 {percentile(ratios, 95):.2f}, max {max(ratios):.2f}"
         )
+    if rhythm:
+        print(rhythm)
     print()
     ok_chromium = bool(lags["chromium"]) and percentile(lags["chromium"], 95) <= LAG_TARGET
     ok_all = len(every) == args.orders and percentile(every, 95) <= LAG_TARGET

@@ -2,12 +2,13 @@
 """Memory of the whole shop: PSS summed over the process tree of `make run` (bin/run.py), idle and with 200 open
 order pages polling; or over the processes of a Compose stack's containers.
 
-    .venv/bin/python bench/memory.py [--pages 200] [--seconds 60] [--idle-seconds 20] [--tree DIR]
+    .venv/bin/python bench/memory.py [--pages 200] [--seconds 60] [--idle-seconds 20] [--tree DIR] [--python PY]
     .venv/bin/python bench/memory.py --compose PROJECT [--exclude postgres,proxy,app_proxy,tor]
         [--poll-url http://127.0.0.1:18480 --order PUBLIC_ID [--pages 200 --seconds 60]]
 
 `make run` mode: starts DIR/bin/run.py (default: this checkout; --tree runs another, e.g. an export of main for
-a before/after) on a free SHOP_BIND with a fresh VAR_DIR (SQLite there, the sandbox, its private Redis), waits
+a before/after; --python: the interpreter of a venv with the runtime packages only, as a fresh `make run` has)
+on a free SHOP_BIND with a fresh VAR_DIR (SQLite there, the sandbox, its private Redis), waits
 for "the shop is ready", warms it up (the home page, an order page, the admin login page; beat's start-up tasks),
 then samples PSS every 2 s for --idle-seconds: "idle" is the largest total seen. Then --pages order pages poll as
 browsers do (the mix of bench/status_partial.py: each page loads once, then asks for its status partial every 2 s
@@ -157,13 +158,13 @@ def sample_for(root_pid, seconds, load=None):
 # --- the shop under `make run` ---------------------------------------------------------------------------
 
 
-def start_shop(tree, var_dir, log_path):
+def start_shop(tree, var_dir, log_path, python=sys.executable):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(SHOP_BIND=f"127.0.0.1:{port}", VAR_DIR=str(var_dir))
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, str(tree / "bin" / "run.py")],
+        [python, str(tree / "bin" / "run.py")],
         cwd=tree,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -252,7 +253,7 @@ def run_shop(args):
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
         var_dir, log_path = Path(tmp) / "var", Path(tmp) / "run.log"
-        proc, base_url, env = start_shop(tree, var_dir, log_path)
+        proc, base_url, env = start_shop(tree, var_dir, log_path, args.python)
         try:
             print(f"{tree}/bin/run.py ready on {base_url} (VAR_DIR {var_dir})", flush=True)
             order_ids = make_orders(env, args.pages)
@@ -375,6 +376,13 @@ def main():
     parser.add_argument("--warm-seconds", type=int, default=20, help="after the warm-up requests (default 20)")
     parser.add_argument("--idle-seconds", type=int, default=20, help="idle sampling (default 20)")
     parser.add_argument("--tree", default=str(BASE_DIR), help="the checkout whose bin/run.py to start")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter that runs the shop (default: this one). The runtime packages alone, as `make run` "
+        "installs them on a fresh machine: a venv of requirements-local.txt (this .venv also has the test tools, "
+        "and the shop imports some when present: Pillow through qrcode, Pygments through httpx)",
+    )
     parser.add_argument("--compose", metavar="PROJECT", help="measure a Compose project's containers instead")
     parser.add_argument("--exclude", default="postgres,proxy,app_proxy,tor", help="Compose services left out")
     parser.add_argument("--poll-url", help="Compose mode: the stack's base URL; --pages pages of --order poll it")

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import os
 import platform
+import re
 import signal
 import socket
 import statistics
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -620,3 +622,45 @@ def py_spy_summary(files, top=15):
             continue
         lines.append(f"{100 * count / max(1, total):5.1f}%  {frame}")
     return lines[: top + 1]
+
+
+LOG_TIME = rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): "
+TICK_LINE = re.compile(LOG_TIME + rb"INFO/MainProcess\] Scheduler: Sending due task poll-due-orders", re.M)
+CYCLE_DONE = re.compile(LOG_TIME + rb".*poll_due_orders\[[^\]]+\] succeeded in ([0-9.]+)s: (\{[^}]*\}|None)", re.M)
+CYCLE_EXPIRED = re.compile(rb"poll_due_orders\[[^\]]+\] expired|Discarding revoked task: orders\.tasks\.poll_due")
+
+
+def _log_time(raw):
+    return datetime.strptime(raw.decode(), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def cycle_rhythm(beat_log, worker_logs):
+    """How well the engine kept the beat's rhythm, from beat's and the workers' logs (LOG_TASKS on): for each
+    poll cycle that claimed orders, how long after its tick it started (a cycle that starts late makes its
+    orders due late, and the next tick's cycle, if on time, can miss them: a whole extra tick); ticks whose task
+    found every cycle slot taken or expired unstarted. A line of text, or "" without the lines."""
+    ticks = [_log_time(t) for t in TICK_LINE.findall(Path(beat_log).read_bytes())]
+    starts, idle, expired = [], 0, 0
+    for log in worker_logs:
+        text = Path(log).read_bytes()
+        expired += len(CYCLE_EXPIRED.findall(text))
+        for at, seconds, report in CYCLE_DONE.findall(text):
+            if report == b"None":
+                idle += 1
+            elif b"'claimed': 0," not in report:
+                starts.append(_log_time(at) - float(seconds))
+    ticks.sort()
+    delays = []
+    for start in starts:
+        before = [t for t in ticks if t <= start]
+        if before:
+            delays.append(start - before[-1])
+    if not delays:
+        return ""
+    late = sum(1 for d in delays if d > 0.25)
+    return (
+        f"  poll cycles that claimed orders: {len(delays)} of {len(ticks)} ticks; start after their tick p50 "
+        f"{percentile(delays, 50) * 1000:.0f} ms, p95 {percentile(delays, 95) * 1000:.0f} ms, max "
+        f"{max(delays) * 1000:.0f} ms ({late} later than 250 ms); ticks with every cycle slot taken: {idle}, "
+        f"expired unstarted: {expired}"
+    )

@@ -25,9 +25,10 @@ runs with LOG_LEVEL=ERROR so that Django's per-404 warning is not logged). --py-
 workers with py-spy during each run and prints where they spend their time.
 
 --profile (no wrk, no gunicorn): --requests requests of each kind (trivial, browser mix, full render) through
-Django's WSGI handler in this process, with the production middleware, PostgreSQL and Redis, under cProfile;
-prints the time per request and how much of it each part takes (each middleware, session, locale, template,
-Redis, database), inclusive, so the parts overlap (a middleware includes what it calls).
+the shop's WSGI application (sms4sats_site/wsgi.py, as gunicorn serves it: unchanged polls skip most middleware)
+in this process, with the production middleware, PostgreSQL and Redis, under cProfile; prints the time per
+request and how much of it each part takes (each middleware, session, locale, template, Redis, database),
+inclusive, so the parts overlap (a middleware includes what it calls).
 """
 
 import argparse
@@ -143,6 +144,7 @@ def wrk(url, connections, seconds, targets_file, versions="last"):
 # (label, file suffix, function name): the parts of a request the profile reports, inclusive.
 PARTS = [
     ("WSGI handler, whole request", "handlers/wsgi.py", "__call__"),
+    ("lean status poll, whole request", "shop/lean_poll.py", "application"),
     ("SecurityMiddleware (resp)", "middleware/security.py", "process_response"),
     ("GZipMiddleware (resp)", "middleware/gzip.py", "process_response"),
     ("ShopCSPMiddleware (req)", "csp/middleware.py", "process_request"),
@@ -170,14 +172,14 @@ PARTS = [
 
 
 def profile_in_process(stack, orders, requests):
-    """cProfile ``requests`` requests of each kind through Django's WSGI handler, in this process."""
+    """cProfile ``requests`` requests of each kind through the shop's WSGI application, in this process."""
     import re
     from wsgiref.util import setup_testing_defaults
 
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
-    handler = WSGIHandler()
+    from sms4sats_site.wsgi import application as handler  # gunicorn's: unchanged polls skip most middleware
+
     queries = []  # one entry per query of the request being served: which answers read the database
 
     def counting(execute, sql, params, many, context):
@@ -238,7 +240,13 @@ def profile_in_process(stack, orders, requests):
                 if func == wanted and filename.endswith(suffix):
                     calls, seconds = found.get(label, (0, 0.0))
                     found[label] = (calls + ncalls, seconds + cumtime)
-        total = found.get("WSGI handler, whole request", (0, wall))[1]
+        total = (
+            max(
+                found.get("WSGI handler, whole request", (0, 0))[1],
+                found.get("lean status poll, whole request", (0, 0))[1],
+            )
+            or wall
+        )
         for label, *_ in PARTS:
             if label in found:
                 calls, seconds = found[label]
@@ -351,7 +359,8 @@ def main():
     print()
     print(
         f"Status partial vs {trivial_label}, gunicorn {args.web_workers}x{args.web_threads}, "
-        f"{args.seconds} s per run (ratio = partial rps / trivial rps; target >= 0.7):"
+        f"{args.seconds} s per run (ratio = partial rps / trivial rps; targets, #28: browser mix >= 0.8, "
+        "full render >= 0.3):"
     )
     print(
         f"  {'conns':>5s} {'view':17s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s} {'full renders':>17s}"

@@ -2,7 +2,7 @@
 """Workers at scale: N active receive orders (default 2,000) whose codes arrive spread over a few minutes,
 polled by real Celery workers and beat against the sandbox served by gunicorn.
 
-    .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N] [--watched]
+    .venv/bin/python bench/workers.py [--orders 2000] [--spread 150] [--batch N] [--watched] [--parallel-cycles N]
     .venv/bin/python bench/workers.py --orders 20000 --watched-count 2000 --workers 2 --concurrency 1
 
 --watched: every order's page is open. The buyer's status poll marks its order as watched in Redis every
@@ -35,7 +35,16 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import CELERY_CONCURRENCY, Stack, machine_line, make_active_receive_orders, percentile, reset_orders  # noqa: E402
+from stack import (
+    CELERY_CONCURRENCY,
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    Stack,
+    machine_line,
+    make_active_receive_orders,
+    percentile,
+    reset_orders,
+)  # noqa: E402
 
 NUMBER_DELAY = 1
 CODE_DELAY = 200  # every order was paid < 5 minutes before its code: the shop polls it at the fast rate
@@ -133,6 +142,19 @@ def main():
         default=None,
         help="POLL_CONCURRENCY (upstream calls in flight per cycle; default: settings)",
     )
+    parser.add_argument(
+        "--parallel-cycles",
+        type=int,
+        default=None,
+        help="POLL_PARALLEL_CYCLES (poll cycles at once across the workers; default: settings)",
+    )
+    parser.add_argument(
+        "--sandbox-processes",
+        type=int,
+        default=GUNICORN_WORKERS,
+        help="gunicorn processes serving the sandbox, the simulated sms4sats (default: the Procfile's web, "
+        f"{GUNICORN_WORKERS} x {GUNICORN_THREADS} threads; the threads are set so that processes x threads stays 8)",
+    )
     parser.add_argument("--tail", type=float, default=60, help="seconds to wait after the last code before giving up")
     parser.add_argument("--watched", action="store_true", help="every order's page open (its status poll running)")
     parser.add_argument(
@@ -149,8 +171,11 @@ def main():
     worker_env = {"LOG_TASKS": "on", **({"POLL_BATCH_SIZE": str(args.batch)} if args.batch else {})}
     if args.poll_concurrency:
         web_env["POLL_CONCURRENCY"] = str(args.poll_concurrency)
+    if args.parallel_cycles:
+        web_env["POLL_PARALLEL_CYCLES"] = str(args.parallel_cycles)
     with Stack("workers", extra_env=web_env) as stack:
-        stack.start_web()
+        sandbox_threads = max(1, GUNICORN_WORKERS * GUNICORN_THREADS // args.sandbox_processes)
+        stack.start_web(workers=args.sandbox_processes, threads=sandbox_threads)
         from django.conf import settings
         from django.utils import timezone
 
@@ -198,9 +223,11 @@ def main():
         stack.start_beat(env=worker_env)
         batch = args.batch or settings.POLL_BATCH_SIZE
         print(
-            f"gunicorn {stack.base_url} (2 workers x 4 threads), {args.workers} celery worker(s) --concurrency "
-            f"{args.concurrency} (prefork) + beat (poll every 2 s); POLL_BATCH_SIZE={batch}, "
-            f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}",
+            f"gunicorn {stack.base_url} ({args.sandbox_processes} workers x {sandbox_threads} threads), "
+            f"{args.workers} celery worker(s) --concurrency {args.concurrency} (prefork) + beat (poll every 2 s); "
+            f"POLL_BATCH_SIZE={batch}, "
+            f"POLL_CONCURRENCY={settings.POLL_CONCURRENCY}, POLL_FAST_SECONDS={fast}, "
+            f"POLL_PARALLEL_CYCLES={settings.POLL_PARALLEL_CYCLES}",
             flush=True,
         )
 
