@@ -39,6 +39,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from django import db
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.text import format_lazy
@@ -319,6 +320,9 @@ def _fetch_in_background(key, fetch, timeout):
         raise
     finally:
         _web_fetches.release()
+        # A read may have loaded the operator's settings from the database (shopsettings.runtime): a thread
+        # outside Django's request cycle closes its connection itself, or keeps an idle session for good.
+        db.connections.close_all()
 
 
 _pool_lock = threading.Lock()

@@ -355,6 +355,27 @@ def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db):
         request_finished.send(sender=None)
 
 
+def test_a_fetch_thread_leaves_no_database_session_open(upstream, db, monkeypatch):
+    """A read in a fetch thread may load the operator's settings from the database; outside Django's request
+    cycle nothing closes that connection but the thread itself (else one idle session per thread, for good)."""
+    import threading
+
+    from django import db as django_db
+    from django.core.signals import request_finished, request_started
+
+    closed_in = []
+    close_all = django_db.connections.close_all
+    monkeypatch.setattr(
+        django_db.connections, "close_all", lambda: (closed_in.append(threading.current_thread().name), close_all())
+    )
+    request_started.send(sender=None)
+    try:
+        assert catalog.services(43)  # read in a fetch thread, awaited
+    finally:
+        request_finished.send(sender=None)
+    assert any(name.startswith("catalog-fetch") for name in closed_in)
+
+
 def test_quick_reads_leave_a_page_its_budget(upstream, db):
     from django.core.signals import request_finished, request_started
 
