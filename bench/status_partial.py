@@ -4,7 +4,7 @@ real orders in various states, over loopback, against gunicorn; and in the same 
 same server, for the ratio partial/trivial.
 
     .venv/bin/python bench/status_partial.py [--connections 50 200] [--seconds 15] [--orders 200]
-    .venv/bin/python bench/status_partial.py --profile [--requests 2000] [--orders 200]
+    .venv/bin/python bench/status_partial.py --profile [--requests 2000] [--orders 200] [--profile-out DIR]
 
 Needs wrk (Debian: apt-get install -y wrk). Each request carries ``HX-Request: true``; the Lua script
 (bench/status_partial.lua) rotates over the orders' URLs. Two ways of polling are measured:
@@ -28,7 +28,8 @@ workers with py-spy during each run and prints where they spend their time.
 the shop's WSGI application (sms4sats_site/wsgi.py, as gunicorn serves it: unchanged polls skip most middleware)
 in this process, with the production middleware, PostgreSQL and Redis, under cProfile; prints the time per
 request and how much of it each part takes (each middleware, session, locale, template, Redis, database),
-inclusive, so the parts overlap (a middleware includes what it calls).
+inclusive, so the parts overlap (a middleware includes what it calls). --profile-out DIR also writes each kind's
+cProfile data (DIR/<kind>.prof, for pstats or snakeviz).
 """
 
 import argparse
@@ -171,7 +172,7 @@ PARTS = [
 ]
 
 
-def profile_in_process(stack, orders, requests):
+def profile_in_process(stack, orders, requests, profile_out=None):
     """cProfile ``requests`` requests of each kind through the shop's WSGI application, in this process."""
     import re
     from wsgiref.util import setup_testing_defaults
@@ -230,6 +231,9 @@ def profile_in_process(stack, orders, requests):
         profiler.disable()
         wall = time.perf_counter() - started
         stats = pstats.Stats(profiler)
+        if profile_out:
+            Path(profile_out).mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(Path(profile_out) / f"{name.replace(' ', '-')}.prof")
         per_request = 1000 * wall / requests
         print(f"\n{name}: {requests} requests, {per_request:.2f} ms each under cProfile (codes {codes})")
         print(f"  CPU per request without the profiler: {cpu_ms:.3f} ms (this process, WSGI handler and below)")
@@ -273,6 +277,7 @@ def main():
         "--profile", action="store_true", help="cProfile requests in this process instead of the wrk runs"
     )
     parser.add_argument("--requests", type=int, default=2000, help="requests of each kind for --profile")
+    parser.add_argument("--profile-out", metavar="DIR", help="with --profile: write each kind's cProfile data here")
     parser.add_argument(
         "--compare-first-versions",
         action="store_true",
@@ -283,7 +288,7 @@ def main():
         print(machine_line(), flush=True)
         with Stack("status_partial_profile", extra_env={"LOG_LEVEL": "ERROR"}) as stack:
             reset_orders()
-            profile_in_process(stack, make_orders(args.orders), args.requests)
+            profile_in_process(stack, make_orders(args.orders), args.requests, args.profile_out)
             reset_orders()
         print(machine_line())
         return 0
