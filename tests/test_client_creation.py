@@ -14,6 +14,7 @@ from orders import lifecycle
 from orders.models import Status
 from orders.sms4sats import Sms4satsClient, UpstreamUnavailable
 from tests.factories import make_order
+from tests.local_servers import SHUTDOWN_POLL_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ class Upstream(BaseHTTPRequestHandler):
 def upstream():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     server.creates, server.behaviour = 0, None
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True)
     thread.start()
     yield server
     server.shutdown()

@@ -15,6 +15,7 @@ from orders import lifecycle, polling
 from orders.models import Kind, Order, Status
 from orders.sms4sats import Sms4satsClient
 from tests.factories import make_order
+from tests.local_servers import SHUTDOWN_POLL_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ class Upstream(BaseHTTPRequestHandler):
 def upstream():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     server.requests, server.answer = [], None
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()

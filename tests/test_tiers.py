@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,3 +135,18 @@ def test_the_suite_runs_the_browser_tier_first_and_the_unit_tier_last(request):
 
     tiers = [marked_tier(item) for item in request.session.items]
     assert tiers == sorted(tiers, key=["browser", "integration", "unit"].index)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_between_transactional_tests_empties_tables_linked_by_foreign_keys(django_user_model):
+    """tests/conftest.py flushes PostgreSQL with DELETEs: rows that point at each other go, whatever the order."""
+    from django.core.management import call_command
+
+    from orders.models import Order, OrderEvent
+    from tests.factories import make_order
+
+    order = make_order()
+    OrderEvent.objects.create(order=order, to_status="held", note="linked")
+    django_user_model.objects.create_user("someone")
+    call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
+    assert (Order.objects.count(), OrderEvent.objects.count(), django_user_model.objects.count()) == (0, 0, 0)
