@@ -6,6 +6,7 @@ PostgreSQL only: the claim's row locks (SELECT ... FOR UPDATE SKIP LOCKED) are w
 writer at a time and no row locks (run with DATABASE_URL=postgres://...)."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -80,10 +81,13 @@ def test_a_claim_in_progress_is_skipped_by_the_other_worker():
 
 def claim_all(start):
     """One worker's cycle: claim chunks until nothing is due; the primary keys it got."""
+    # Connected before the start: a thread still connecting under load once found the other had claimed all.
+    connection.ensure_connection()
     start.wait(5)
     claimed = []
     while chunk := polling.claim_due_orders(7):  # small chunks: many chances to collide
         claimed += [o.pk for o in chunk]
+        time.sleep(0.002)  # as a cycle asks sms4sats about a chunk before it claims the next
     return claimed
 
 
