@@ -243,7 +243,7 @@ _request = threading.local()
 
 
 def web_request_started(**_kwargs):
-    _request.active, _request.waited = True, 0.0
+    _request.active, _request.waited, _request.read_started = True, 0.0, None
 
 
 def web_request_finished(**_kwargs):
@@ -255,7 +255,12 @@ def _in_web_request():
 
 
 def _budget_left():
-    return REQUEST_WAIT_BUDGET - _request.waited if _in_web_request() else None
+    """What is left of a web request's budget, counting the read under way (its wait for a fetch slot included);
+    None outside a web request."""
+    if not _in_web_request():
+        return None
+    current = time.monotonic() - _request.read_started if _request.read_started is not None else 0.0
+    return REQUEST_WAIT_BUDGET - _request.waited - current
 
 
 def _read(key, fetch, *, timeout=None):
@@ -268,11 +273,14 @@ def _read(key, fetch, *, timeout=None):
     if _in_web_request() and _budget_left() <= 0:
         return _stale_or_slow(key)
     started = time.monotonic()
+    if _in_web_request():
+        _request.read_started = started
     try:
         return _read_missing(key, fetch, timeout)
     finally:
         if _in_web_request():
             _request.waited += time.monotonic() - started
+            _request.read_started = None
 
 
 def _read_missing(key, fetch, timeout):

@@ -355,6 +355,29 @@ def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db):
         request_finished.send(sender=None)
 
 
+def test_the_wait_for_a_fetch_slot_counts_against_the_budget(upstream, db):
+    """A page that waited for a free fetch slot has that much less to wait for the read: a gunicorn thread is
+    held by sms4sats at most REQUEST_WAIT_BUDGET in all."""
+    import threading
+
+    from django.core.signals import request_finished, request_started
+
+    upstream.delay = 1.2
+    taken = [catalog._web_fetches.acquire(timeout=5) for _ in range(catalog.WEB_FETCHES)]
+    assert all(taken)
+    threading.Timer(0.2, catalog._web_fetches.release).start()  # a slot frees up after 0.2 s
+    request_started.send(sender=None)
+    try:
+        began = time.monotonic()
+        with pytest.raises(catalog.CatalogSlow):
+            catalog.services(43)
+        assert time.monotonic() - began < catalog.REQUEST_WAIT_BUDGET + 0.1  # not 0.2 s more
+    finally:
+        request_finished.send(sender=None)
+        for _ in range(catalog.WEB_FETCHES - 1):
+            catalog._web_fetches.release()
+
+
 def test_a_fetch_thread_leaves_no_database_session_open(upstream, db, monkeypatch):
     """A read in a fetch thread may load the operator's settings from the database; outside Django's request
     cycle nothing closes that connection but the thread itself (else one idle session per thread, for good)."""
