@@ -112,7 +112,9 @@ def _take_cycle_slot():
     """One of the parallel_cycles() slots (a Redis lock each), or None when every one is taken. A lock lives one
     cycle's length and is renewed before each chunk: a worker killed mid-cycle frees its slot within that long,
     not after a long timeout. While sms4sats is not answering only the first slot: one probe at a time."""
-    slots = 1 if upstream_health.is_down() else parallel_cycles()
+    slots = parallel_cycles()
+    if slots > 1 and upstream_health.is_down():  # asked only where it changes something: not every tick
+        slots = 1
     for slot in range(slots):
         name = shared_key("poll-cycle" if slot == 0 else f"poll-cycle:{slot}")
         lock = shared_redis().lock(name, timeout=settings.POLL_CYCLE_MAX_SECONDS)
