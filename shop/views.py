@@ -58,10 +58,6 @@ LEAN_POLL_META_KEY = "shop.status_poll"
 # fragment asks again by itself a couple of seconds later.
 ASKING_AGAIN = gettext_lazy("sms4sats is slow to answer right now. Asking it again in a few seconds…")
 
-# A service list or a price that sms4sats is slow to give: its read goes on (orders/catalog.py) and the
-# fragment asks again by itself a couple of seconds later.
-ASKING_AGAIN = gettext_lazy("sms4sats is slow to answer right now. Asking it again in a few seconds…")
-
 
 # Helpers -------------------------------------------------------------------------------------------------
 
@@ -527,14 +523,14 @@ def order_detail(request, public_id):
     return response
 
 
-def _unchanged(live, poll_in):
+def _unchanged(live, asked_at):
     """Nothing changed since the version the page sent (its hx-headers): 204 keeps it polling; once final,
     htmx's "stop polling" (286) with nothing to swap, so the page keeps what it shows."""
     response = HttpResponse(status=204) if live else reswap(HttpResponseStopPolling(), "none")
     # The hottest answer of the site: one header, not never_cache's patching (about a tenth of its cost).
     response["Cache-Control"] = "no-store"
     if live:
-        response[POLL_IN_HEADER] = poll_in
+        response[POLL_IN_HEADER] = _poll_in_ms(asked_at)
     return response
 
 
@@ -568,7 +564,7 @@ def unchanged_from_cache(public_id, shown):
     cached = poll.state
     if shown and cached is not None:
         if status_cache.page_version(cached.version_at(time.time()), cached.live, poll.upstream_down) == shown:
-            return _unchanged(cached.live, _poll_in_ms(poll.asked_at)), poll
+            return _unchanged(cached.live, poll.asked_at), poll
     return None, poll
 
 
@@ -579,18 +575,17 @@ def _order_status(request, public_id):
         answer, poll = unchanged_from_cache(public_id, shown)
         if answer is not None:
             return answer
-    upstream_down, poll_in = poll.upstream_down, _poll_in_ms(poll.asked_at)
     order = _get_order(public_id)
-    context = status_context(order, upstream_down=upstream_down)
+    context = status_context(order, upstream_down=poll.upstream_down)
     if shown:
         status_cache.fill(order)
         if shown == context["version"]:
-            return _unchanged(order.is_live, poll_in)
+            return _unchanged(order.is_live, poll.asked_at)
     context["partial"] = bool(request.htmx)  # with a <title>, which htmx puts on the tab
     response = render(request, "orders/_status.html", context)
     add_never_cache_headers(response)
     if context["live"]:
-        response[POLL_IN_HEADER] = poll_in
+        response[POLL_IN_HEADER] = _poll_in_ms(poll.asked_at)
     else:
         response.status_code = HTMX_STOP_POLLING
     return response
