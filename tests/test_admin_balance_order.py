@@ -64,12 +64,9 @@ def status_part(response):
 
 
 @pytest.fixture
-def sandbox(settings, sandbox_url, monkeypatch):
-    from orders import catalog
-
-    # The form reads its price from the catalog, i.e. the sandbox on the live server, which a loaded machine can
-    # keep past a web request's 0.5 s budget: the form then says "slow" instead of the refusal under test.
-    monkeypatch.setattr(catalog, "REQUEST_WAIT_BUDGET", 10)
+def sandbox(settings, sandbox_url, patient_catalog):
+    # patient_catalog: the form reads its price from the sandbox on the live server, which a loaded machine can
+    # keep past a web request's 0.5 s budget: the form would then say "slow" instead of the refusal under test.
     settings.POLL_FAST_SECONDS = 0.2
     settings.POLL_UNWATCHED_SECONDS = 0.2  # nobody has the buyer's page open in these tests
     settings.SANDBOX_NUMBER_DELAY = 0.5

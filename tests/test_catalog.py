@@ -342,7 +342,8 @@ def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_go
     assert catalog.services(187)  # a worker, or the next request: fetched as usual
 
 
-def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db):
+def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db, patient_catalog):
+    # patient_catalog: two reads in one request's budget, which a loaded machine could spend on the first
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 0.1
