@@ -24,18 +24,53 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
+class _Chromium:
+    """One Chromium per test process, kept from its first browser test to the first test of another tier
+    (tests/conftest.py closes it there): a launch, with Playwright's driver, costs a second or two of CPU, and
+    the browser tier runs first. Not kept beside the other tiers: Playwright's event loop, running while it is
+    open, would be the running loop of every test after it (asyncio.run refuses to start inside one)."""
+
+    def __init__(self):
+        self._playwright = None
+        self._browser = None
+
+    def get(self):
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        return self._browser
+
+    def close(self):
+        if self._playwright is not None:
+            browser, playwright, self._browser, self._playwright = self._browser, self._playwright, None, None
+            try:
+                browser.close()
+            finally:
+                playwright.stop()
+
+
+chromium = _Chromium()
+
+
+@pytest.fixture
 def browser():
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):  # .ci/run installs it: a missing browser there is a failure, not a skip
             pytest.fail(f"{CHROMIUM} is not installed")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    return chromium.get()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+
+# Pages as the tests open them. Reduced motion: the shop's spinner and live dot stand still, as the shop's CSS
+# lets them for buyers who ask (each animation repainted every frame, in software, costs the run's Chromium
+# more CPU than anything a test does). Screenshots for people (SHOTS_DIR) are taken at twice the pixels.
+PAGE_OPTIONS = {
+    "viewport": {"width": 1100, "height": 900},
+    "device_scale_factor": 2 if os.environ.get("SHOTS_DIR") else 1,
+    "reduced_motion": "reduce",
+}
 
 
 @pytest.fixture
@@ -45,9 +80,7 @@ def new_page(browser):
     contexts, errors = [], []
 
     def open_page(**options):
-        context = browser.new_context(
-            **{"viewport": {"width": 1100, "height": 900}, "device_scale_factor": 2, **options}
-        )
+        context = browser.new_context(**{**PAGE_OPTIONS, **options})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)

@@ -61,7 +61,7 @@ DatabaseOperations.sql_flush = _flush_by_delete
 # The translations as `make test` compiles them, for a run started without make (bin/compile_messages.py).
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_messages.py"))["compile_messages"]()
 
-from tests.browser import browser, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
+from tests.browser import browser, chromium, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
 from tests.tiers import mark_tiers, marked_tier  # noqa: E402
 from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
@@ -83,6 +83,15 @@ def pytest_collection_modifyitems(config, items):
     # them, and the many short unit tests fill the end of a parallel run instead of one long test ending it alone.
     first = {"browser": 0, "integration": 1}
     items.sort(key=lambda item: first.get(marked_tier(item), 2))
+
+
+def pytest_runtest_setup(item):
+    if marked_tier(item) != "browser":
+        chromium.close()  # the browser tier is over in this process (tests/browser.py)
+
+
+def pytest_sessionfinish(session):
+    chromium.close()
 
 
 def _let_catalog_reads_land(seconds=10):
