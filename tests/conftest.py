@@ -166,17 +166,26 @@ def _default_language():
 
 @pytest.fixture
 def patient_catalog(monkeypatch):
-    """A web request waits up to 10 s for a catalog read, not 0.5 s: for tests of what a page does with the
-    answer, where a loaded machine (the parallel run, CI) can keep even a quick read past the real budget and
-    the page would say "slow" instead. The budget's own tests do not use it."""
+    """A web request waits up to 10 s for a catalog read, not the shop's 0.5 s: for tests of what a page does with
+    the answer, where a loaded machine (the parallel run, CI) can keep even a quick read past the real budget and
+    the page would say "slow" instead. Given with ``upstream``; the tests of a slow sms4sats take ``page_budget``."""
     from orders import catalog
 
     monkeypatch.setattr(catalog, "REQUEST_WAIT_BUDGET", 10)
 
 
 @pytest.fixture
-def upstream(monkeypatch):
-    """The scripted sms4sats behind the catalog (tests/fake_upstream.py)."""
+def page_budget(upstream, monkeypatch):
+    """The shop's own wait for a catalog read in a web request (``catalog.REQUEST_WAIT_BUDGET``), for the tests of
+    what a page does while sms4sats is slow (``upstream.delay``)."""
+    from orders import catalog
+
+    monkeypatch.setattr(catalog, "REQUEST_WAIT_BUDGET", catalog.WAIT_SECONDS)
+
+
+@pytest.fixture
+def upstream(monkeypatch, patient_catalog):
+    """The scripted sms4sats behind the catalog (tests/fake_upstream.py); pages wait for it (patient_catalog)."""
     from tests.fake_upstream import FakeUpstream
 
     return FakeUpstream().install(monkeypatch)

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
     ],
 )
 def test_a_slow_service_list_asks_again_by_itself_and_fills_in(
-    upstream, live_server, new_page, locale, lang, slow, again
+    upstream, page_budget, live_server, new_page, locale, lang, slow, again
 ):
     page = new_page(locale=locale, viewport={"width": 390, "height": 844})
     page.goto(live_server.url + "/")

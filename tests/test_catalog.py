@@ -172,7 +172,7 @@ def test_beat_start_warms_the_catalog(sandbox_url, celery_worker):
     assert wait_for_prices(catalog.AUTO_SELECT)
 
 
-def test_the_first_look_at_a_country_warms_its_prices(sandbox_url, celery_worker, client):
+def test_the_first_look_at_a_country_warms_its_prices(sandbox_url, patient_catalog, celery_worker, client):
     assert client.get("/catalog/services", {"country": 52}).status_code == 200  # Thailand: nobody looked at it
     assert len(wait_for_prices(52)) > 10
 
@@ -319,7 +319,7 @@ def test_a_process_reads_at_most_two_cold_keys_at_once(upstream):
 
 
 # db: Django's own receivers of the request signals close old database connections.
-def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_goes_on(upstream, db):
+def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_goes_on(upstream, page_budget, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 1.2
@@ -342,8 +342,7 @@ def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_go
     assert catalog.services(187)  # a worker, or the next request: fetched as usual
 
 
-def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db, patient_catalog):
-    # patient_catalog: two reads in one request's budget, which a loaded machine could spend on the first
+def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 0.1
@@ -356,7 +355,7 @@ def test_a_page_gets_a_quick_read_it_started_and_its_errors(upstream, db, patien
         request_finished.send(sender=None)
 
 
-def test_the_wait_for_a_fetch_slot_counts_against_the_budget(upstream, db):
+def test_the_wait_for_a_fetch_slot_counts_against_the_budget(upstream, page_budget, db):
     """A page that waited for a free fetch slot has that much less to wait for the read: a gunicorn thread is
     held by sms4sats at most REQUEST_WAIT_BUDGET in all."""
     import threading
@@ -400,7 +399,7 @@ def test_a_fetch_thread_leaves_no_database_session_open(upstream, db, monkeypatc
     assert any(name.startswith("catalog-fetch") for name in closed_in)
 
 
-def test_quick_reads_leave_a_page_its_budget(upstream, db):
+def test_quick_reads_leave_a_page_its_budget(upstream, page_budget, db):
     from django.core.signals import request_finished, request_started
 
     upstream.delay = 0.05

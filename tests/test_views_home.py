@@ -56,7 +56,7 @@ def test_services_fragment_bad_country(client, upstream, raw):
     assert "Choose a country from the list." in response.content.decode()
 
 
-def test_services_fragment_while_sms4sats_is_slow_asks_again_and_then_lists(client, upstream):
+def test_services_fragment_while_sms4sats_is_slow_asks_again_and_then_lists(client, upstream, page_budget):
     import time
 
     client.get(reverse("orders:services"), {"country": 999})  # the countries are cached; Germany's services not
@@ -74,7 +74,7 @@ def test_services_fragment_while_sms4sats_is_slow_asks_again_and_then_lists(clie
     assert "cannot be reached" in html and "load delay:2s" not in html  # down: the form's own poll brings it back
 
 
-def test_price_fragment_while_sms4sats_is_slow_asks_again_and_then_shows_the_price(client, upstream):
+def test_price_fragment_while_sms4sats_is_slow_asks_again_and_then_shows_the_price(client, upstream, page_budget):
     import time
 
     client.get(reverse("orders:services"), {"country": 43})  # the country and its list are cached, no price yet
@@ -87,7 +87,7 @@ def test_price_fragment_while_sms4sats_is_slow_asks_again_and_then_shows_the_pri
     assert '<span class="price-amount">2,100</span>' in html and "load delay" not in html
 
 
-def test_an_order_posted_while_sms4sats_is_slow_says_so_and_the_form_stays(client, upstream):
+def test_an_order_posted_while_sms4sats_is_slow_says_so_and_the_form_stays(client, upstream, page_budget):
     client.get(reverse("orders:services"), {"country": 43})
     upstream.delay = 0.9  # the price is not cached and its read takes longer than the page waits
     response = client.post("/", {"country": 43, "service": "tg"})
