@@ -35,6 +35,8 @@ class _Chromium:
         self._browser = None
 
     def get(self):
+        if self._browser is not None and not self._browser.is_connected():  # it crashed: not the next tests' fault
+            self.close()
         if self._browser is None:
             from playwright.sync_api import sync_playwright
 
@@ -46,7 +48,8 @@ class _Chromium:
         if self._playwright is not None:
             browser, playwright, self._browser, self._playwright = self._browser, self._playwright, None, None
             try:
-                browser.close()
+                if browser.is_connected():
+                    browser.close()
             finally:
                 playwright.stop()
 
