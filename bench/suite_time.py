@@ -21,17 +21,17 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+from stack import machine_line
+
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def process_kind(pid):
-    try:
-        args = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")).split()
-    except OSError:
-        return None
+def process_kind(args):
+    """What a process is, from its command line (Chromium by --type; ours apart from the rest)."""
     if not args:
         return "kernel threads"
+    args = " ".join(args).split()  # Chromium's helpers rewrite their command line as one string
     program = args[0].rsplit("/", 1)[-1]
     if program == "chromium":
         kind = next((arg.split("=", 1)[1] for arg in args if arg.startswith("--type=")), "browser")
@@ -51,30 +51,25 @@ def process_kind(pid):
 
 
 class CpuSampler(threading.Thread):
-    """CPU seconds per process kind, from /proc/<pid>/stat (utime + stime), sampled every ``every`` seconds; a
-    process that ends between two samples loses at most that interval."""
+    """CPU seconds per process kind (psutil: user + system), sampled every ``every`` seconds; a process that ends
+    between two samples loses at most that interval."""
 
     def __init__(self, every=0.5):
         super().__init__(daemon=True)
         self.every, self.stop, self.seen, self.totals = every, threading.Event(), {}, collections.Counter()
 
     def sample(self):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
+        for process in psutil.process_iter(["cmdline", "cpu_times"]):
+            times = process.info["cpu_times"]
+            if times is None:  # gone, or not ours to read
                 continue
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            cpu = (int(fields[11]) + int(fields[12])) / TICK
-            if entry in self.seen:
-                kind, last = self.seen[entry]
+            cpu = times.user + times.system
+            if process.pid in self.seen:
+                kind, last = self.seen[process.pid]
                 self.totals[kind] += max(0.0, cpu - last)
-                self.seen[entry] = (kind, cpu)
-            else:
-                kind = process_kind(entry)
-                if kind is not None:
-                    self.seen[entry] = (kind, cpu)  # its CPU before the first sample is not the run's
+                self.seen[process.pid] = (kind, cpu)
+            else:  # its CPU before the first sample is not the run's
+                self.seen[process.pid] = (process_kind(process.info["cmdline"]), cpu)
 
     def run(self):
         while not self.stop.is_set():
@@ -134,7 +129,7 @@ def main():
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("make_args", nargs="*", help="after --: arguments for make test")
     options = parser.parse_args()
-    print("load average before the run:", Path("/proc/loadavg").read_text().split()[:3])
+    print("before the run:", machine_line())
     with tempfile.TemporaryDirectory() as directory:
         make_args = list(options.make_args)
         pytest_args = next((arg for arg in make_args if arg.startswith("PYTEST_ARGS=")), "PYTEST_ARGS=")
