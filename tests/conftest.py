@@ -64,7 +64,7 @@ runpy.run_path(str(Path(__file__).resolve().parent.parent / "bin" / "compile_mes
 from tests.browser import browser, chromium, new_page, page, shop  # noqa: E402, F401 - the browser tests' fixtures
 from tests.local_servers import json_receiver, receiver, smtp_receiver  # noqa: E402, F401 - local HTTP and SMTP servers
 from tests.tiers import mark_tiers, marked_tier  # noqa: E402
-from tests.waiting import worker_idle  # noqa: E402, F401 - registers its marker task before any worker starts
+from tests.waiting import catalog_reads_landed, worker_idle  # noqa: E402, F401 - worker_idle registers its marker task
 
 
 def pytest_configure(config):
@@ -92,16 +92,6 @@ def pytest_runtest_setup(item):
 
 def pytest_sessionfinish(session):
     chromium.close()
-
-
-def _let_catalog_reads_land(seconds=10):
-    """A page's catalog read goes on in a fetch thread after the page has answered "slow" (orders/catalog.py), and
-    so after its test: let it land before the keys are cleared, or it caches its answer into the next test."""
-    from orders import catalog
-
-    taken = sum(catalog._web_fetches.acquire(timeout=seconds) for _ in range(catalog.WEB_FETCHES))
-    for _ in range(taken):
-        catalog._web_fetches.release()
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +123,7 @@ def _clear_cache():
     its Celery queues. Not cache.clear(): that is FLUSHDB, which would empty the other xdist workers' queues and
     caches on the same Redis in the middle of their tests."""
     yield
-    _let_catalog_reads_land()
+    catalog_reads_landed()
     redis = cache._cache.get_client(write=True)
     keys = list(redis.scan_iter(match=f"*{_RUN}*", count=1000))
     if keys:

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from orders import catalog
 from orders.models import Order
 from orders.sms4sats import Country
+from tests.waiting import catalog_reads_landed
 
 
 def test_countries_deduplicated_auto_select_first_sorted_and_cached(upstream):
@@ -335,7 +336,7 @@ def test_a_page_never_waits_on_a_slow_sms4sats_beyond_its_budget_and_the_read_go
         assert time.monotonic() - began < 0.2
     finally:
         request_finished.send(sender=None)
-    time.sleep(1.0)  # the read started by the page finishes in its fetch thread and is cached
+    catalog_reads_landed()  # the read started by the page finishes in its fetch thread and is cached
     calls = len(upstream.calls)
     assert [o.code for o in catalog.services(43)] == ["tg", "ds"]
     assert len(upstream.calls) == calls  # the next look finds it: no second read

@@ -51,6 +51,17 @@ def until(predicate, seconds=30, what="the condition"):
     raise AssertionError(f"{what} not reached in {seconds} s")
 
 
+def catalog_reads_landed(seconds=10):
+    """Return once every catalog read under way in a fetch thread has landed (cached its answer): a page's read goes
+    on after the page has answered "slow" (orders/catalog.py). Each test's end waits for them (tests/conftest.py),
+    or a read would cache its answer into the next test."""
+    from orders import catalog
+
+    taken = sum(catalog._web_fetches.acquire(timeout=seconds) for _ in range(catalog.WEB_FETCHES))
+    for _ in range(taken):
+        catalog._web_fetches.release()
+
+
 _ran = {}
 
 
